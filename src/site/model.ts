@@ -1,0 +1,109 @@
+/**
+ * The site model: what `obsbuild.yaml` says, after parsing and validation, with every default filled in.
+ * Renderers, lint, the image pipeline and the console checks all read this one shape.
+ */
+
+export type Board = 'obs600' | 'vobs';
+export type Forwarding = 'nat' | 'dr' | 'tun';
+export type Scheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'lblc' | 'lblcr' | 'dh' | 'sh' | 'sed' | 'nq';
+export type Protocol = 'tcp' | 'udp';
+export type Manager = 'keepalived' | 'ipvsadm';
+export type NodeRole = 'master' | 'backup';
+export type Dialect = 'lenny' | 'modern';
+
+/** An address with prefix, e.g. `192.168.253.254/24`. */
+export interface InterfaceConfig {
+  address: string;
+}
+
+export interface HttpCheck {
+  type: 'http';
+  path: string;
+  status: number;
+  connect_timeout: number;
+  retries: number;
+  retry_delay: number;
+  connect_port?: number;
+}
+export interface TcpCheck {
+  type: 'tcp';
+  connect_timeout: number;
+  connect_port?: number;
+}
+export interface NoCheck {
+  type: 'none';
+}
+export type HealthCheck = HttpCheck | TcpCheck | NoCheck;
+
+export interface RealServer {
+  address: string;
+  port: number;
+  weight: number;
+}
+
+export interface SorryServer {
+  address: string;
+  port: number;
+}
+
+export interface VirtualServer {
+  name: string;
+  address: string;
+  port: number;
+  protocol: Protocol;
+  forwarding: Forwarding;
+  scheduler: Scheduler;
+  persistence_timeout: number;
+  delay_loop: number;
+  check: HealthCheck;
+  sorry_server: SorryServer | null;
+  real_servers: RealServer[];
+}
+
+export interface VrrpNode {
+  hostname: string;
+  priority: number;
+  /** MASTER for the master node and BACKUP for the backup unless nopreempt (then both BACKUP). */
+  state?: 'MASTER' | 'BACKUP';
+  interfaces: Record<string, InterfaceConfig>;
+}
+
+export interface Vrrp {
+  interface: string;
+  virtual_router_id: number;
+  auth_pass: string;
+  advert_int: number;
+  nopreempt: boolean;
+  notify: boolean;
+  nodes: Record<NodeRole, VrrpNode>;
+}
+
+export interface Site {
+  board: Board;
+  hostname: string;
+  root: {
+    password_hash: string | null;
+    allow_default_password: boolean;
+    authorized_keys: string[];
+  };
+  network: {
+    interfaces: Record<string, InterfaceConfig>;
+    gateway: string | null;
+    nameservers: string[];
+  };
+  lvs: {
+    manager: Manager;
+    vrrp: Vrrp | null;
+    virtual_servers: VirtualServer[];
+  };
+  packages: {
+    suite: string;
+    arch: string;
+    mirror: string | null;
+    extra: string[];
+  };
+  install: {
+    /** The CF card device msf_init.sh partitions; the guide's box has it at /dev/sda. */
+    cf_device: string;
+  };
+}
