@@ -1,14 +1,243 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import ora from 'ora';
 import { action } from './action.js';
-import { UserError } from '../util/errors.js';
+import { UsageError, UserError } from '../util/errors.js';
+import { writeFileAtomically } from '../util/atomic.js';
+import type { Site } from '../site/model.js';
+import { choosePort, SerialTransport } from '../console/transport.js';
+import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, type Budgets, type ProgressEvent } from '../console/phases.js';
+import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
+import { TranscriptFile, type ConsoleReport } from '../console/report.js';
+import { runConsole } from '../console/session.js';
+import { loadSiteModel } from '../console/site.js';
+
+interface ConsoleCliOptions {
+  port?: string;
+  baud: string;
+  site?: string;
+  manifest?: string;
+  node?: string;
+  out: string;
+  log?: string;
+  json?: string;
+  user: string;
+  password?: string;
+  from: string;
+  interactive?: boolean;
+  check?: boolean;
+  budget?: string[];
+}
+
+function helpText(): string {
+  const phases = PHASE_HELP.map(([n, d]) => `  ${n.padEnd(14)} ${d}`).join('\n');
+  const classes = (Object.entries(FAILURE_CLASSES) as [FailureClass, string][]).map(([n, d]) => `  ${n.padEnd(18)} ${d}`).join('\n');
+  const budgets = Object.entries(BUDGET_NAMES)
+    .map(([n, k]) => `${n}=${DEFAULT_BUDGETS[k] / 1000}`)
+    .join(' ');
+  return (
+    `\nPhases (each with a budget; --budget NAME=SECONDS changes one):\n${phases}\n` +
+    `  default budgets: ${budgets}\n` +
+    `\nFailure classes (in the report and the last line of output):\n${classes}\n` +
+    `\nChecks after login: depmod -a; uname -r matches /lib/modules; modprobe ip_vs; /etc/obsbuild/manifest-id\n` +
+    `equals the manifest id; dpkg --audit is empty; hostname, interface addresses and net.ipv4.ip_forward = 1\n` +
+    `as the site file says; keepalived running; ipvsadm -L -n shows every virtual server and real server.\n` +
+    `\nThe transcript (every byte, escape sequences kept, each line time-stamped, gaps marked) is written to\n` +
+    `--log (default out/<hostname>/console-<time>.log; <log>.partial while running). --port accepts a pty\n` +
+    `(socat, QEMU). Exit 0 only if every check passed.\n` +
+    `\nExamples:\n  obsbuild console                              follow install, reboot, first boot, then verify\n` +
+    `  obsbuild console --from login --check         verify an installed box, print only the verdict\n` +
+    `  obsbuild console --port /dev/ttyUSB1 --interactive   watch and type (Ctrl-] quits)\n`
+  );
+}
+
+function parseBudgets(items: string[]): Budgets {
+  const b: Budgets = { ...DEFAULT_BUDGETS };
+  for (const item of items) {
+    const m = /^([a-z-]+)=(\d+(?:\.\d+)?)$/.exec(item);
+    const key = m ? BUDGET_NAMES[m[1]] : undefined;
+    if (!m || !key) throw new UsageError(`--budget ${item}: expected NAME=SECONDS with NAME one of ${Object.keys(BUDGET_NAMES).join(', ')}`);
+    b[key] = Math.round(Number(m[2]) * 1000);
+  }
+  return b;
+}
+
+async function readManifestId(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let id: unknown;
+  try {
+    id = (JSON.parse(text) as { id?: unknown }).id;
+  } catch {
+    throw new UserError(`${file}: not valid JSON`);
+  }
+  if (typeof id !== 'string' || !id) throw new UserError(`${file}: has no "id" field`);
+  return id;
+}
+
+function bar(n: number, total: number, width = 20): string {
+  const done = total > 0 ? Math.round((Math.min(n, total) / total) * width) : 0;
+  return '#'.repeat(done) + '.'.repeat(width - done);
+}
+
+function mmss(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function printVerdict(report: ConsoleReport, log: string | null): void {
+  const err = process.stderr;
+  if (report.checks.length) {
+    err.write('\nobsbuild: checks\n');
+    for (const c of report.checks) err.write(`  ${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.evidence}\n`);
+  }
+  if (report.failure) {
+    const f = report.failure;
+    err.write(`\nobsbuild: last lines seen:\n${f.lastLines.slice(-10).map((l) => `  | ${l}`).join('\n')}\n`);
+    err.write(`obsbuild: console: FAIL (${f.class}) in phase ${f.phase}: ${f.message}\n`);
+  } else {
+    err.write('obsbuild: console: PASS, every check passed\n');
+  }
+  if (log) err.write(`obsbuild: transcript: ${log}\n`);
+}
 
 export function register(program: Command): void {
   program
     .command('console')
-    .description('(not implemented yet)')
-    .action(
-      action(async () => {
-        throw new UserError('console is not implemented yet');
-      }),
-    );
+    .description('follow the install and first boot on the serial console, log in, run depmod -a, verify the box against the site file and manifest')
+    .option('--port <path>', 'serial port (default /dev/ttyUSB0 or the only USB serial adapter; a pty path works too)')
+    .option('--baud <rate>', 'baud rate, 8N1, no flow control', '115200')
+    .option('--site <file>', 'site file the box is checked against (default ./obsbuild.yaml when present)')
+    .option('--manifest <file>', 'manifest.json of the build being verified (default out/<hostname>/manifest.json when present)')
+    .option('--node <role>', 'for an HA pair: master or backup (default: by the hostname the box reports)')
+    .option('--out <dir>', 'output directory', 'out')
+    .option('--log <file>', 'transcript file (default out/<hostname>/console-<time>.log)')
+    .option('--json <file>', 'write the JSON report here')
+    .option('--user <name>', 'login user', 'root')
+    .option('--password <pw>', 'login password (default $OBSBUILD_ROOT_PASSWORD, else the stock "root")')
+    .option('--from <phase>', 'start: follow from power-on; login: the box is installed, log in at once', 'start')
+    .option('--interactive', 'pass the keyboard through to the box (Ctrl-] quits); stays open after the verdict')
+    .option('--check', 'no live view, print only progress and the verdict')
+    .option('--budget <name=seconds>', 'change one phase budget (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .addHelpText('after', helpText())
+    .action(action(async (o: ConsoleCliOptions) => consoleCommand(o)));
+}
+
+async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
+  const baud = Number(o.baud);
+  if (!Number.isInteger(baud) || baud < 50 || baud > 4_000_000) throw new UsageError(`--baud ${o.baud}: not a baud rate`);
+  if (o.from !== 'start' && o.from !== 'login') throw new UsageError(`--from ${o.from}: expected start or login`);
+  if (o.node !== undefined && o.node !== 'master' && o.node !== 'backup') throw new UsageError(`--node ${o.node}: expected master or backup`);
+  const budgets = parseBudgets(o.budget ?? []);
+
+  let site: Site | null = null;
+  const siteFile = o.site ?? (existsSync('obsbuild.yaml') ? 'obsbuild.yaml' : undefined);
+  if (siteFile) site = await loadSiteModel(siteFile);
+  const node = o.node as 'master' | 'backup' | undefined;
+  const hostname = site ? (site.lvs.vrrp && node ? site.lvs.vrrp.nodes[node].hostname : site.hostname) : null;
+
+  let manifestFile = o.manifest;
+  if (!manifestFile && hostname && (!site?.lvs.vrrp || node)) {
+    const guess = join(o.out, hostname, 'manifest.json');
+    if (existsSync(guess)) manifestFile = guess;
+  }
+  const manifestId = manifestFile ? await readManifestId(manifestFile) : null;
+
+  const path = await choosePort(o.port);
+  const password = o.password ?? process.env.OBSBUILD_ROOT_PASSWORD ?? 'root';
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logPath = o.log ?? join(o.out, hostname ?? 'console', `console-${stamp}.log`);
+  const tfile = await TranscriptFile.create(logPath);
+  const transport = new SerialTransport({ path, baudRate: baud });
+
+  const plain = (s: string) => process.stderr.write(`${o.check ? '' : '\n'}obsbuild: ${s}\n`);
+  if (!site) plain('no site file (use --site): hostname, network and IPVS checks will be skipped');
+  if (!manifestId) plain('no manifest (use --manifest out/<hostname>/manifest.json): the manifest id check will be skipped');
+  plain(`console on ${path} at ${baud} 8N1${o.interactive ? ' (Ctrl-] quits)' : ''}; transcript ${logPath}`);
+  // With --check on a terminal, progress is one spinner line; otherwise plain lines (the live view owns stdout)
+  const spinner = o.check && process.stderr.isTTY ? ora({ stream: process.stderr }).start('waiting for the box') : null;
+  const say = (s: string) => {
+    if (spinner) spinner.text = s;
+    else plain(s);
+  };
+
+  const stepStart = new Map<string, number>();
+  const onProgress = (e: ProgressEvent) => {
+    if (e.step) {
+      const key = `${e.step.script}${e.step.n}`;
+      if (!stepStart.has(key)) stepStart.set(key, Date.now());
+      const first = stepStart.get(`${e.step.script}1`) ?? Date.now();
+      say(`${e.step.script} [${bar(e.step.n, e.step.total)}] ${e.step.n}/${e.step.total} ${e.step.name} (${mmss(Date.now() - first)})`);
+    } else {
+      say(`phase ${e.phase}${e.message ? `: ${e.message}` : ''}`);
+    }
+  };
+
+  let quit: (() => void) | null = null;
+  const quitPromise = new Promise<void>((resolve) => (quit = resolve));
+  // Ctrl-C or Ctrl-] before the verdict ends the run cleanly (transcript and report still written)
+  const abort = new AbortController();
+  const onSigint = () => {
+    abort.abort();
+    quit?.();
+  };
+  process.once('SIGINT', onSigint);
+  const stdin = process.stdin;
+  if (o.interactive) {
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdin.on('data', (buf: Buffer) => {
+      if (buf.includes(0x1d)) {
+        abort.abort();
+        quit?.();
+        return;
+      }
+      transport.write(buf).catch(() => {});
+    });
+    stdin.resume();
+  }
+
+  let report: ConsoleReport;
+  try {
+    report = await runConsole({
+      transport,
+      portLabel: path,
+      baudRate: baud,
+      mode: o.from === 'login' ? 'login' : 'follow',
+      user: o.user,
+      password,
+      budgets,
+      site,
+      manifestId,
+      node,
+      transcript: tfile.transcript,
+      live: o.check ? undefined : (buf) => process.stdout.write(buf),
+      onProgress,
+      onEvent: say,
+      signal: abort.signal,
+      beforeClose: o.interactive
+        ? async () => {
+            say('verdict below once you quit; the session stays open (Ctrl-] quits)');
+            await quitPromise;
+          }
+        : undefined,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    spinner?.stop();
+    if (o.interactive) {
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+    }
+    await tfile.finish();
+  }
+  report.transcript = logPath;
+  if (o.json) await writeFileAtomically(o.json, JSON.stringify(report, null, 2) + '\n');
+  printVerdict(report, logPath);
+  return report.ok ? 0 : 1;
 }

@@ -1,14 +1,87 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { action } from './action.js';
-import { UserError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
+import { buildImages, summarize, type ImageOptions } from '../image/pipeline.js';
+import { imageRecipe } from '../image/steps/index.js';
+import { reporterFor } from '../image/progress.js';
+import type { StickFs } from '../stick/diskimage.js';
+import { copyToStickDir } from '../stick/stickdir.js';
+import { join } from 'node:path';
+import { loadSite } from '../site/load.js';
+import { siteNodes } from '../site/nodes.js';
+
+interface ImageFlags {
+  profile: string;
+  site: string;
+  node?: string;
+  inputs: string;
+  packages?: string;
+  mirror?: string;
+  out: string;
+  cache?: string;
+  fs: StickFs;
+  stickDir?: string;
+  json?: boolean;
+}
 
 export function register(program: Command): void {
   program
     .command('image')
-    .description('(not implemented yet)')
+    .description(
+      "build out/<hostname>/ from Plat'Home's files and the site file: stick/msf/ (the three files byte for byte, " +
+        'obsbuild-overlay.tgz with keepalived/ipvsadm, configuration and a first-boot script), manifest.json, SHA256SUMS',
+    )
+    .addOption(new Option('--profile <name>', 'what to build').choices(['lb']).default('lb'))
+    .option('--site <file>', 'site file', 'obsbuild.yaml')
+    .addOption(new Option('--node <role>', 'build only this member of an HA pair').choices(['master', 'backup']))
+    .option('--inputs <dir>', "folder with Plat'Home's rootfs tarball, uImage.initrd-cfboot and kern.tgz", 'inputs')
+    .option('--packages <dir>', 'folder of .deb files (with or without a Packages index)')
+    .option('--mirror <url>', 'Debian archive with dists/<suite>/main/binary-<arch>/Packages.gz (default: the site\'s packages.mirror)')
+    .option('--out <dir>', 'output folder; each appliance gets <out>/<hostname>/', 'out')
+    .option('--cache <dir>', 'download cache for --mirror (default $XDG_CACHE_HOME/obsbuild)')
+    .addOption(new Option('--fs <type>', 'filesystem of stick.img').choices(['ext3', 'ext2', 'vfat']).default('ext3'))
+    .option('--stick-dir <mountpoint>', 'also copy msf/ onto a stick you formatted and labelled MSF yourself (checks label and space first)')
+    .option('--json', 'print a machine-readable summary on stdout (progress goes to stderr)')
+    .addHelpText(
+      'after',
+      '\nReproducible: set SOURCE_DATE_EPOCH, else the time comes from the rootfs tarball (its gzip header, or the\n' +
+        'date in its name); the same inputs always give byte-identical output. A failed build leaves the\n' +
+        'previous out/<hostname>/ untouched.',
+    )
     .action(
-      action(async () => {
-        throw new UserError('image is not implemented yet');
+      action(async (flags: ImageFlags) => {
+        if (flags.packages && flags.mirror) throw new UsageError('use either --packages or --mirror, not both');
+        const options: ImageOptions = {
+          profile: flags.profile,
+          siteFile: flags.site,
+          node: flags.node as ImageOptions['node'],
+          inputsDir: flags.inputs,
+          packagesDir: flags.packages,
+          mirror: flags.mirror,
+          outDir: flags.out,
+          cacheDir: flags.cache,
+          env: process.env,
+        };
+        const progressStream = flags.json ? process.stderr : process.stdout;
+        if (flags.stickDir && !flags.node) {
+          // One stick per appliance: refuse before building when the site is an HA pair.
+          const loaded = await loadSite(flags.site);
+          if (siteNodes(loaded.site).length > 1) throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
+        }
+        const reporter = await reporterFor(progressStream);
+        const state = await buildImages(options, reporter, imageRecipe({ fs: flags.fs }));
+        const summary = summarize(state);
+        if (flags.stickDir) {
+          if (summary.outputs.length !== 1) throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
+          const msf = join(summary.outputs[0].dir, 'stick', state.board!.stickFolder);
+          const copied = await copyToStickDir(msf, flags.stickDir, { label: state.board!.stickLabel });
+          if (!flags.json) process.stdout.write(`copied ${copied.bytes} bytes to ${copied.target}\n`);
+        }
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        } else {
+          for (const o of summary.outputs) process.stdout.write(`built ${o.dir} (manifest ${o.manifestId})\n`);
+        }
       }),
     );
 }

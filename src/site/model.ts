@@ -75,6 +75,11 @@ export interface Vrrp {
   advert_int: number;
   nopreempt: boolean;
   notify: boolean;
+  /**
+   * A floating address on the real-server side (e.g. 172.16.14.250): with NAT behind a pair, the real
+   * servers' default gateway must move with the master, so it floats with the virtual addresses.
+   */
+  inside_address: string | null;
   nodes: Record<NodeRole, VrrpNode>;
 }
 
@@ -90,6 +95,10 @@ export interface Site {
     interfaces: Record<string, InterfaceConfig>;
     gateway: string | null;
     nameservers: string[];
+    /** net.ipv4.ip_forward in /etc/sysctl.conf (NAT needs it; the guide turns it on). */
+    ip_forward: boolean;
+    /** More /etc/sysctl.conf keys, written as `key = value` after ip_forward. */
+    sysctl: Record<string, string>;
   };
   lvs: {
     manager: Manager;

@@ -1,0 +1,353 @@
+/**
+ * Flash benchmark: `obsbuild flash` (sparse write + read-back verify) against `dd bs=4M conv=fsync`
+ * + `cmp` of the same stick-like image to the same loop device, in the same run, warm and cold
+ * (page cache dropped before each run when /proc/sys/vm/drop_caches is writable).
+ *
+ *   node dist/scripts/bench-flash.js [--json] [--runs N]
+ *
+ * Targets (issue 4): obsbuild ≤ 1.2 × dd's time; bytes written ≤ the image's used ranges + 1 MiB.
+ * Bytes written are counted twice: by obsbuild's report and by the kernel (/sys/block/loopN/stat).
+ * Needs root (losetup) and e2fsprogs, util-linux (sfdisk, losetup), coreutils (dd, cmp).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+
+const MiB = 1024 * 1024;
+const BLOCK = 4096;
+const cliPath = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+export interface FlashBenchRun {
+  mode: 'warm' | 'cold';
+  /** dd bs=4M conv=fsync + cmp */
+  ddSeconds: number;
+  /** `obsbuild flash` as a user runs it: a new node process, CLI start-up included */
+  obsbuildSeconds: number;
+  ratio: number;
+  /** the flash itself (checks, write, sync, read-back), in this process: what src/flash costs */
+  flashOnlySeconds: number;
+  flashOnlyRatio: number;
+}
+
+export interface FlashBenchScenario {
+  name: string;
+  imageBytes: number;
+  usedBytes: number;
+  ranges: number;
+  warm: FlashBenchRun;
+  cold?: FlashBenchRun;
+  bytesWritten: {
+    /** a zeroed stick: nothing to clear */
+    freshStick: { reported: number; kernel: number };
+    /** a stick that held a GPT disk (primary table at the start, backup at the end) */
+    usedGptStick: { reported: number; kernel: number; cleared: number };
+    /** worst case: every byte of the first and last MiB is old data */
+    junkStick: { reported: number; kernel: number; cleared: number };
+    dd: { kernel: number };
+    /** the target: used ranges + 1 MiB */
+    limit: number;
+  };
+}
+
+export interface FlashBenchFigures {
+  targetBytes: number;
+  runsPerMode: number;
+  /** `node dist/src/cli.js --version`: the CLI's start-up, paid by every command */
+  cliStartupSeconds: number;
+  /** the same after dropping the page cache (node and node_modules read from disk) */
+  cliStartupColdSeconds?: number;
+  coldSkipped?: string;
+  scenarios: FlashBenchScenario[];
+  /** the CLI as users run it, start-up included, every scenario and mode */
+  meetsTimeTarget: boolean;
+  /** the flash work alone */
+  meetsTimeTargetFlashOnly: boolean;
+  /** fresh and used-GPT sticks (the junk-filled worst case is reported, not judged) */
+  meetsBytesTarget: boolean;
+}
+
+async function sh(cmd: string, args: string[], input?: string): Promise<string> {
+  const r = await execa(cmd, args, input === undefined ? {} : { input });
+  return String(r.stdout);
+}
+
+async function writeRandom(file: string, bytes: number): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    for (let done = 0; done < bytes; done += 4 * MiB) await fh.write(randomBytes(Math.min(4 * MiB, bytes - done)));
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A stick.img like `obsbuild image` makes: 256 MiB, MBR with one partition at 1 MiB, ext3 labelled
+ * MSF holding msf/ with an incompressible ~72 MiB "rootfs tarball", a kernel and kern.tgz.
+ */
+export async function makeStickImage(dir: string): Promise<string> {
+  const msf = path.join(dir, 'content', 'msf');
+  await mkdir(msf, { recursive: true });
+  await writeRandom(path.join(msf, 'rootfs-lenny-powerpc.tgz'), 72 * MiB);
+  await writeRandom(path.join(msf, 'uImage.initrd-cfboot'), 3 * MiB);
+  await writeRandom(path.join(msf, 'kern.tgz'), 5 * MiB);
+  await writeRandom(path.join(msf, 'obsbuild-overlay.tgz'), 2 * MiB);
+  await writeFile(path.join(msf, 'msf_init.sh'), '#!/bin/sh\necho obsbuild-install: done\n');
+  const image = path.join(dir, 'stick.img');
+  const part = path.join(dir, 'part.img');
+  await sh('truncate', ['-s', String(255 * MiB), part]);
+  await sh('mke2fs', ['-q', '-F', '-t', 'ext3', '-L', 'MSF', '-d', path.join(dir, 'content'), part]);
+  await sh('truncate', ['-s', String(256 * MiB), image]);
+  await sh('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', image], 'label: dos\nstart=2048, type=83\n');
+  await sh('dd', [`if=${part}`, `of=${image}`, 'bs=1M', 'seek=1', 'conv=sparse,notrunc', 'status=none']);
+  await rm(part);
+  return image;
+}
+
+/** The block map by a zero-block scan (what src/stick/blockmap.ts does, minus forced metadata). */
+export async function writeBlockMap(image: string): Promise<{ used: number; ranges: number }> {
+  const data = await readFile(image);
+  const zero = Buffer.alloc(BLOCK);
+  const ranges: { start: number; length: number; sha256: string }[] = [];
+  let start = -1;
+  const close = (end: number) => {
+    if (start >= 0) ranges.push({ start, length: end - start, sha256: createHash('sha256').update(data.subarray(start, end)).digest('hex') });
+    start = -1;
+  };
+  for (let off = 0; off < data.length; off += BLOCK) {
+    const used = !data.subarray(off, off + BLOCK).equals(zero);
+    if (used && start < 0) start = off;
+    if (!used) close(off);
+  }
+  close(data.length);
+  const map = { version: 1, imageSize: data.length, blockSize: BLOCK, imageSha256: createHash('sha256').update(data).digest('hex'), ranges };
+  await writeFile(`${image}.bmap.json`, JSON.stringify(map));
+  return { used: ranges.reduce((n, r) => n + r.length, 0), ranges: ranges.length };
+}
+
+/** The target as a used stick left it: a GPT, primary table at the start and backup at the end. */
+async function makeUsedGptStick(dev: string): Promise<void> {
+  await sh('dd', ['if=/dev/zero', `of=${dev}`, 'bs=4M', 'count=2', 'conv=fsync', 'status=none']);
+  await sh('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', dev], 'label: gpt\nstart=2048, type=L\n');
+  await sh('blockdev', ['--flushbufs', dev]);
+}
+
+/** Worst case for clearing: old data in every byte of the first and last MiB. */
+async function makeJunkStick(dev: string, size: number): Promise<void> {
+  const fh = await open(dev, 'r+');
+  try {
+    await fh.write(randomBytes(2 * MiB), 0, 2 * MiB, 0);
+    await fh.write(randomBytes(MiB), 0, MiB, size - MiB);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await sh('blockdev', ['--flushbufs', dev]);
+}
+
+async function sectorsWritten(dev: string): Promise<number> {
+  const stat = (await readFile(`/sys/block/${path.basename(dev)}/stat`, 'utf8')).trim().split(/\s+/);
+  return Number(stat[6]) * 512;
+}
+
+async function dropCaches(): Promise<boolean> {
+  try {
+    await sh('sync', []);
+    await writeFile('/proc/sys/vm/drop_caches', '3\n');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+async function ddAndCmp(image: string, dev: string, imageBytes: number): Promise<void> {
+  await sh('dd', [`if=${image}`, `of=${dev}`, 'bs=4M', 'conv=fsync', 'status=none']);
+  await sh('cmp', ['-n', String(imageBytes), image, dev]);
+}
+
+async function obsbuildFlash(image: string, dev: string): Promise<{ bytesWritten: number; clearedBytes: number }> {
+  const out = await sh(process.execPath, [cliPath, 'flash', dev, '--image', image, '--yes', '--force-unsafe-target', '--json']);
+  return JSON.parse(out) as { bytesWritten: number; clearedBytes: number };
+}
+
+/** The same steps as the flash command, without starting a process. */
+async function flashInProcess(image: string, dev: string): Promise<void> {
+  const { loadImage } = await import('../src/flash/image.js');
+  const { describeTarget } = await import('../src/flash/device.js');
+  const { assertSafeTarget } = await import('../src/flash/safety.js');
+  const { flashImage } = await import('../src/flash/write.js');
+  const { map } = await loadImage(image);
+  const target = await describeTarget(dev);
+  assertSafeTarget(target, { imageSize: map.imageSize, forceUnsafeTarget: true });
+  await flashImage({ image, map, target });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function benchScenario(name: string, image: string, dev: string, targetBytes: number, runs: number, canDrop: boolean, log: (l: string) => void): Promise<FlashBenchScenario> {
+  const map = JSON.parse(await readFile(`${image}.bmap.json`, 'utf8')) as { imageSize: number; ranges: { length: number }[] };
+  const imageBytes = map.imageSize;
+  const used = map.ranges.reduce((n, r) => n + r.length, 0);
+  log(`${name}: image ${(imageBytes / MiB).toFixed(1)} MiB, used ${(used / MiB).toFixed(1)} MiB in ${map.ranges.length} ranges`);
+
+  // Bytes written, counted by obsbuild and by the kernel, for three states of the stick, and for dd.
+  const counted = async (prepare: () => Promise<void>) => {
+    await prepare();
+    const before = await sectorsWritten(dev);
+    const report = await obsbuildFlash(image, dev);
+    return { reported: report.bytesWritten, kernel: (await sectorsWritten(dev)) - before, cleared: report.clearedBytes };
+  };
+  await sh('blkdiscard', [dev]); // a loop device punches holes in its file: the stick reads as zeros
+  const fresh = await counted(async () => {});
+  const gpt = await counted(() => makeUsedGptStick(dev));
+  const junk = await counted(() => makeJunkStick(dev, targetBytes));
+  let before = await sectorsWritten(dev);
+  await ddAndCmp(image, dev, imageBytes);
+  const ddKernel = (await sectorsWritten(dev)) - before;
+
+  const measure = async (mode: 'warm' | 'cold'): Promise<FlashBenchRun> => {
+    const dd: number[] = [];
+    const ob: number[] = [];
+    const inproc: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      // rotate the order so no method always follows the same one
+      const methods = ['dd', 'cli', 'inproc'] as const;
+      const order = methods.map((_, k) => methods[(k + i) % methods.length]);
+      for (const which of order) {
+        if (mode === 'cold') await dropCaches();
+        else await sh('sync', []);
+        if (which === 'dd') dd.push(await timed(() => ddAndCmp(image, dev, imageBytes)));
+        else if (which === 'cli') ob.push(await timed(() => obsbuildFlash(image, dev)));
+        else inproc.push(await timed(() => flashInProcess(image, dev)));
+      }
+      log(`${name} ${mode} run ${i + 1}: dd+cmp ${dd[i].toFixed(3)} s, obsbuild flash ${ob[i].toFixed(3)} s, flash in-process ${inproc[i].toFixed(3)} s`);
+    }
+    const d = median(dd);
+    const o = median(ob);
+    const f = median(inproc);
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    return { mode, ddSeconds: d, obsbuildSeconds: o, ratio: r2(o / d), flashOnlySeconds: f, flashOnlyRatio: r2(f / d) };
+  };
+  const warm = await measure('warm');
+  const cold = canDrop ? await measure('cold') : undefined;
+  return {
+    name,
+    imageBytes,
+    usedBytes: used,
+    ranges: map.ranges.length,
+    warm,
+    cold,
+    bytesWritten: {
+      freshStick: { reported: fresh.reported, kernel: fresh.kernel },
+      usedGptStick: gpt,
+      junkStick: junk,
+      dd: { kernel: ddKernel },
+      limit: used + MiB,
+    },
+  };
+}
+
+/** The product's own stick image (src/stick) when it is built, for the same files. */
+async function productImage(dir: string, log: (l: string) => void): Promise<string | undefined> {
+  const modulePath = '../src/stick/diskimage.js';
+  let build: ((stickDir: string, outImg: string) => Promise<unknown>) | undefined;
+  try {
+    build = ((await import(modulePath)) as { buildStickImage: typeof build }).buildStickImage;
+  } catch {
+    log('src/stick/diskimage.js not built: the product-image scenario is skipped');
+    return undefined;
+  }
+  const image = path.join(dir, 'product', 'stick.img');
+  await mkdir(path.dirname(image), { recursive: true });
+  await build!(path.join(dir, 'content'), image);
+  return image;
+}
+
+export async function runFlashBench(opts: { runs?: number; log?: (line: string) => void } = {}): Promise<FlashBenchFigures> {
+  const runs = opts.runs ?? 3;
+  const log = opts.log ?? (() => {});
+  const dir = await mkdtemp(path.join(tmpdir(), 'obsbuild-bench-flash-'));
+  let dev: string | undefined;
+  try {
+    log('building stick images (ext3 MSF, ~82 MiB of incompressible files)…');
+    const synthetic = await makeStickImage(dir);
+    await writeBlockMap(synthetic);
+    const product = await productImage(dir, log);
+    const targetBytes = 1024 * MiB;
+    const backing = path.join(dir, 'stick-target.img');
+    await sh('truncate', ['-s', String(targetBytes), backing]);
+    dev = (await sh('losetup', ['-f', '--show', backing])).trim();
+
+    await flashInProcess(synthetic, dev); // load the modules once, outside the timings
+    const startup: number[] = [];
+    for (let i = 0; i < runs; i++) startup.push(await timed(() => sh(process.execPath, [cliPath, '--version'])));
+    const canDrop = await dropCaches();
+    const startupCold: number[] = [];
+    for (let i = 0; canDrop && i < runs; i++) {
+      await dropCaches();
+      startupCold.push(await timed(() => sh(process.execPath, [cliPath, '--version'])));
+    }
+    const scenarios = [await benchScenario('256 MiB image (mke2fs -d, zero-block map)', synthetic, dev, targetBytes, runs, canDrop, log)];
+    if (product) scenarios.push(await benchScenario('stick.img from src/stick (sized to content)', product, dev, targetBytes, runs, canDrop, log));
+    const all = scenarios.flatMap((sc) => [sc.warm, ...(sc.cold ? [sc.cold] : [])]);
+    return {
+      targetBytes,
+      runsPerMode: runs,
+      cliStartupSeconds: median(startup),
+      cliStartupColdSeconds: canDrop ? median(startupCold) : undefined,
+      coldSkipped: canDrop ? undefined : '/proc/sys/vm/drop_caches is not writable',
+      scenarios,
+      meetsTimeTarget: all.every((r) => r.ratio <= 1.2),
+      meetsTimeTargetFlashOnly: all.every((r) => r.flashOnlyRatio <= 1.2),
+      meetsBytesTarget: scenarios.every((sc) => {
+        const b = sc.bytesWritten;
+        return Math.max(b.freshStick.reported, b.freshStick.kernel, b.usedGptStick.reported, b.usedGptStick.kernel) <= b.limit;
+      }),
+    };
+  } finally {
+    if (dev) await execa('losetup', ['-d', dev], { reject: false });
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function formatFigures(f: FlashBenchFigures): string {
+  const m = (b: number) => `${(b / MiB).toFixed(2)} MiB`;
+  const row = (r: FlashBenchRun) =>
+    `  ${r.mode.padEnd(5)} dd+cmp ${r.ddSeconds.toFixed(3)} s   obsbuild flash (CLI) ${r.obsbuildSeconds.toFixed(3)} s = ${r.ratio.toFixed(2)}×   ` +
+    `flash in-process ${r.flashOnlySeconds.toFixed(3)} s = ${r.flashOnlyRatio.toFixed(2)}×   (target ≤ 1.2×)`;
+  const lines = [
+    `target loop device ${m(f.targetBytes)}, medians of ${f.runsPerMode} runs`,
+    `CLI start-up (obsbuild --version): warm ${f.cliStartupSeconds.toFixed(3)} s, cold ${f.cliStartupColdSeconds?.toFixed(3) ?? '-'} s`,
+  ];
+  for (const sc of f.scenarios) {
+    const b = sc.bytesWritten;
+    lines.push(
+      `${sc.name}: image ${m(sc.imageBytes)}, used ${m(sc.usedBytes)} in ${sc.ranges} ranges`,
+      row(sc.warm),
+      sc.cold ? row(sc.cold) : `  cold  skipped: ${f.coldSkipped}`,
+      `  bytes written (obsbuild report / kernel count): fresh stick ${m(b.freshStick.reported)} / ${m(b.freshStick.kernel)}, ` +
+        `used GPT stick ${m(b.usedGptStick.reported)} / ${m(b.usedGptStick.kernel)}, junk-filled stick ${m(b.junkStick.reported)} / ${m(b.junkStick.kernel)}; ` +
+        `dd ${m(b.dd.kernel)}; target ≤ used + 1 MiB = ${m(b.limit)}`,
+    );
+  }
+  lines.push(
+    `targets: time (CLI) ${f.meetsTimeTarget ? 'met' : 'MISSED'}, time (flash alone) ${f.meetsTimeTargetFlashOnly ? 'met' : 'MISSED'}, bytes ${f.meetsBytesTarget ? 'met' : 'MISSED'}`,
+  );
+  return lines.join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const json = process.argv.includes('--json');
+  const runsAt = process.argv.indexOf('--runs');
+  const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : undefined;
+  const figures = await runFlashBench({ runs, log: (l) => process.stderr.write(`${l}\n`) });
+  process.stdout.write(json ? `${JSON.stringify(figures, null, 2)}\n` : `${formatFigures(figures)}\n`);
+}

@@ -1,0 +1,252 @@
+/**
+ * The post-boot checks, run over the console shell, each PASS/FAIL/SKIP with the command, its exit status,
+ * its output and a one-line evidence. Expected values come from the site file (hostname, addresses,
+ * virtual servers) and the build manifest (manifest id). Parsing of `ip -o -4 addr` and `ipvsadm -L -n`
+ * output lives here too, because nothing else reads it.
+ */
+import type { Site, VirtualServer, Forwarding, InterfaceConfig } from '../site/model.js';
+import type { CommandResult } from './shell.js';
+import { siteNodes } from '../site/nodes.js';
+
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  command: string | null;
+  exitCode: number | null;
+  output: string;
+  evidence: string;
+}
+
+export interface CheckContext {
+  site: Site | null;
+  /** The manifest id of the build being verified, when known. */
+  manifestId: string | null;
+  /** `master` or `backup` for an HA pair; otherwise chosen by the hostname the box reports. */
+  node?: 'master' | 'backup';
+}
+
+export type Runner = (command: string) => Promise<CommandResult>;
+
+/** What the box should look like: the single node, or one node of an HA pair. */
+export interface ExpectedNode {
+  hostname: string;
+  interfaces: Record<string, InterfaceConfig>;
+  /** Virtual server addresses that must sit on an interface (no VRRP: the guide's eth0:NNN aliases). */
+  staticVips: string[];
+}
+
+export function expectedNode(site: Site, reportedHostname: string | null, node?: 'master' | 'backup'): ExpectedNode {
+  const nodes = siteNodes(site);
+  if (!site.lvs.vrrp) {
+    return { hostname: nodes[0].hostname, interfaces: nodes[0].interfaces, staticVips: [...new Set(site.lvs.virtual_servers.map((v) => v.address))] };
+  }
+  // VIPs float with VRRP, so they are not expected on any one node
+  const n = nodes.find((x) => x.role === node) ?? nodes.find((x) => x.hostname === reportedHostname) ?? nodes[0];
+  return { hostname: n.hostname, interfaces: n.interfaces, staticVips: [] };
+}
+
+export interface AddressLine {
+  dev: string;
+  address: string;
+  label: string;
+}
+
+/** `ip -o -4 addr show` lines → device, address/prefix, label (eth0:120 for an alias). */
+export function parseIpAddr(output: string): AddressLine[] {
+  const out: AddressLine[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^\d+:\s+([^\s@]+)(?:@\S+)?\s+inet\s+(\d+\.\d+\.\d+\.\d+\/\d+)(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const label = /scope \S+ (?:secondary )?(?:dynamic )?(\S+)/.exec(m[3])?.[1] ?? m[1];
+    out.push({ dev: m[1], address: m[2], label: label.replace(/\\$/, '') });
+  }
+  return out;
+}
+
+export interface IpvsService {
+  protocol: string;
+  address: string;
+  port: number;
+  scheduler: string;
+  persistent: number | null;
+  reals: { address: string; port: number; forward: string; weight: number }[];
+}
+
+/** `ipvsadm -L -n` → services with their real servers. */
+export function parseIpvsadm(output: string): IpvsService[] {
+  const services: IpvsService[] = [];
+  for (const raw of output.split('\n')) {
+    const line = raw.trimEnd();
+    const svc = /^(TCP|UDP)\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(\S+)(?:.*\bpersistent (\d+))?/.exec(line);
+    if (svc) {
+      services.push({ protocol: svc[1].toLowerCase(), address: svc[2], port: +svc[3], scheduler: svc[4], persistent: svc[5] ? +svc[5] : null, reals: [] });
+      continue;
+    }
+    const rs = /^\s+->\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(\S+)\s+(\d+)/.exec(line);
+    if (rs && services.length) services[services.length - 1].reals.push({ address: rs[1], port: +rs[2], forward: rs[3], weight: +rs[4] });
+  }
+  return services;
+}
+
+const FORWARD_NAME: Record<Forwarding, string> = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' };
+
+/** Compares one virtual server of the site with the table; returns problems (empty = as the site says). */
+export function compareVirtualServer(vs: VirtualServer, table: IpvsService[]): string[] {
+  const svc = table.find((s) => s.protocol === vs.protocol && s.address === vs.address && s.port === vs.port);
+  const id = `${vs.name} (${vs.protocol.toUpperCase()} ${vs.address}:${vs.port})`;
+  if (!svc) return [`${id} is not in the IPVS table`];
+  const problems: string[] = [];
+  if (svc.scheduler !== vs.scheduler) problems.push(`${id} uses scheduler ${svc.scheduler}, the site file says ${vs.scheduler}`);
+  if (vs.persistence_timeout > 0 && svc.persistent !== vs.persistence_timeout) {
+    problems.push(`${id} persistence ${svc.persistent ?? 'off'}, the site file says ${vs.persistence_timeout}`);
+  }
+  for (const rs of vs.real_servers) {
+    const r = svc.reals.find((x) => x.address === rs.address && x.port === rs.port);
+    const rid = `real server ${rs.address}:${rs.port} of ${vs.name}`;
+    if (!r) {
+      problems.push(`${rid} is missing: it is down (the health check removed it) or not configured`);
+      continue;
+    }
+    if (r.forward !== FORWARD_NAME[vs.forwarding] && !(vs.forwarding === 'dr' && r.forward === 'Local')) {
+      problems.push(`${rid} forwards with ${r.forward}, the site file says ${vs.forwarding} (${FORWARD_NAME[vs.forwarding]})`);
+    }
+    if (r.weight === 0 && rs.weight !== 0) problems.push(`${rid} has weight 0: it is down (quiesced by the health check)`);
+    else if (r.weight !== rs.weight) problems.push(`${rid} has weight ${r.weight}, the site file says ${rs.weight}`);
+  }
+  return problems;
+}
+
+function result(name: string, r: CommandResult | null, status: CheckStatus, evidence: string): CheckResult {
+  return { name, status, command: r?.command ?? null, exitCode: r?.exitCode ?? null, output: r?.output ?? '', evidence };
+}
+
+function exitText(r: CommandResult): string {
+  return r.exitCode === null ? 'did not finish in time' : `exit status ${r.exitCode}`;
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+/** Runs every check in order; a check that cannot apply (no site file, no manifest) is SKIP with the reason. */
+export async function runChecks(run: Runner, ctx: CheckContext): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+
+  let r = await run('depmod -a');
+  out.push(result('depmod -a succeeds', r, r.exitCode === 0 ? 'pass' : 'fail', r.exitCode === 0 ? 'exit status 0' : `${exitText(r)}: ${lastLine(r.output)}`));
+
+  r = await run('uname -r; ls /lib/modules');
+  {
+    const [running, ...dirs] = r.output.split('\n').map((s) => s.trim()).filter(Boolean);
+    const ok = r.exitCode === 0 && !!running && dirs.includes(running);
+    out.push(
+      result(
+        'running kernel matches the installed modules',
+        r,
+        ok ? 'pass' : 'fail',
+        ok ? `uname -r = ${running}, /lib/modules/${running} present` : `uname -r = ${running ?? '?'}, /lib/modules has ${dirs.join(' ') || 'nothing'}`,
+      ),
+    );
+  }
+
+  r = await run('modprobe ip_vs');
+  out.push(result('modprobe ip_vs works', r, r.exitCode === 0 ? 'pass' : 'fail', r.exitCode === 0 ? 'exit status 0' : `${exitText(r)}: ${lastLine(r.output)}`));
+
+  r = await run('cat /etc/obsbuild/manifest-id');
+  {
+    const seen = r.output.trim();
+    if (!ctx.manifestId) {
+      out.push(result('manifest id matches the build', r, 'skip', `box says ${seen || '(nothing)'}; no manifest to compare with (use --manifest out/<hostname>/manifest.json)`));
+    } else {
+      const ok = r.exitCode === 0 && seen === ctx.manifestId;
+      out.push(result('manifest id matches the build', r, ok ? 'pass' : 'fail', ok ? `manifest-id ${seen}` : `box has ${seen || '(no /etc/obsbuild/manifest-id)'}, the build is ${ctx.manifestId}`));
+    }
+  }
+
+  r = await run('dpkg --audit');
+  {
+    const ok = r.exitCode === 0 && r.output.trim() === '';
+    out.push(result('dpkg --audit reports nothing', r, ok ? 'pass' : 'fail', ok ? 'no broken or half-installed packages' : `${exitText(r)}: ${lastLine(r.output) || 'output not empty'}`));
+  }
+
+  r = await run('hostname');
+  const reported = r.exitCode === 0 ? r.output.trim() : null;
+  const expected = ctx.site ? expectedNode(ctx.site, reported, ctx.node) : null;
+  if (!expected) {
+    out.push(result('hostname matches the site file', r, 'skip', `box says ${reported ?? '?'}; no site file`));
+  } else {
+    const ok = reported === expected.hostname;
+    out.push(result('hostname matches the site file', r, ok ? 'pass' : 'fail', ok ? `hostname ${reported}` : `box says ${reported ?? '?'}, the site file says ${expected.hostname}`));
+  }
+
+  r = await run('ip -o -4 addr show');
+  if (!expected) {
+    out.push(result('interface addresses match the site file', r, 'skip', 'no site file'));
+  } else {
+    const have = parseIpAddr(r.output);
+    const problems: string[] = [];
+    for (const [dev, cfg] of Object.entries(expected.interfaces)) {
+      if (!have.some((a) => a.dev === dev && a.address === cfg.address)) {
+        const there = have.filter((a) => a.dev === dev).map((a) => a.address);
+        problems.push(`${dev} should have ${cfg.address}${there.length ? ` (has ${there.join(', ')})` : ' (no IPv4 address)'}`);
+      }
+    }
+    for (const vip of expected.staticVips) {
+      if (!have.some((a) => a.address.split('/')[0] === vip)) problems.push(`virtual server address ${vip} is on no interface`);
+    }
+    const ok = r.exitCode === 0 && problems.length === 0;
+    out.push(
+      result(
+        'interface addresses match the site file',
+        r,
+        ok ? 'pass' : 'fail',
+        ok ? have.map((a) => `${a.label} ${a.address}`).join(', ') : r.exitCode !== 0 ? exitText(r) : problems.join('; '),
+      ),
+    );
+  }
+
+  r = await run('sysctl net.ipv4.ip_forward');
+  {
+    // NAT needs forwarding; the site file can turn it off only on purpose (network.ip_forward: false)
+    const want = ctx.site?.network.ip_forward === false ? '0' : '1';
+    const v = /ip_forward\s*=\s*(\d+)/.exec(r.output)?.[1];
+    out.push(
+      result(
+        `net.ipv4.ip_forward = ${want}`,
+        r,
+        v === want ? 'pass' : 'fail',
+        v === undefined ? `${exitText(r)}: ${lastLine(r.output)}` : `net.ipv4.ip_forward = ${v}${v === want ? '' : `, the site file wants ${want}`}`,
+      ),
+    );
+  }
+
+  if (ctx.site && ctx.site.lvs.manager !== 'keepalived') {
+    out.push(result('keepalived is running', null, 'skip', `the site uses manager ${ctx.site.lvs.manager}`));
+  } else {
+    r = await run('pidof keepalived');
+    const ok = r.exitCode === 0 && /\d/.test(r.output);
+    out.push(result('keepalived is running', r, ok ? 'pass' : 'fail', ok ? `pid ${r.output.trim()}` : 'no keepalived process'));
+  }
+
+  r = await run('ipvsadm -L -n');
+  if (!ctx.site) {
+    out.push(result('IPVS table matches the site file', r, 'skip', 'no site file'));
+  } else if (r.exitCode !== 0) {
+    out.push(result('IPVS table matches the site file', r, 'fail', `${exitText(r)}: ${lastLine(r.output)}`));
+  } else {
+    const table = parseIpvsadm(r.output);
+    const problems = ctx.site.lvs.virtual_servers.flatMap((vs) => compareVirtualServer(vs, table));
+    out.push(
+      result(
+        'IPVS table matches the site file',
+        r,
+        problems.length ? 'fail' : 'pass',
+        problems.length ? problems.join('; ') : `${ctx.site.lvs.virtual_servers.length} virtual server(s) with their schedulers and real servers`,
+      ),
+    );
+  }
+  return out;
+}

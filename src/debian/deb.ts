@@ -1,0 +1,206 @@
+/**
+ * Reading .deb packages as streams: the ar container (ar.ts) holds debian-binary, control.tar[.gz|.xz|.zst]
+ * and data.tar[.gz|.xz|.zst|.bz2]. The control member is small and read into memory; data.tar is streamed
+ * entry by entry. Every format problem becomes a UserError naming the .deb.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { UserError } from '../util/errors.js';
+import { ArFormatError, listArMembers, openArMember, type ArMember } from './ar.js';
+import { parseStanza, type Stanza } from './control.js';
+import { compressionOf, decompress } from './decompress.js';
+
+/** An entry's bytes: consume with `for await`. */
+export type EntryContent = AsyncIterable<Buffer>;
+
+export interface DebControl {
+  control: Stanza;
+  /** Control members other than the tar itself: control, md5sums, conffiles, preinst, postinst... */
+  files: Map<string, { content: Buffer; mode: number }>;
+}
+
+export type DataEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+
+export interface DataEntry {
+  /** Relative to the root, no leading `./` or `/`; '' is the root directory itself. */
+  path: string;
+  type: DataEntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  size: number;
+  /** Symlink target as stored, or for hard links the normalized path of the target. */
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+}
+
+async function members(debPath: string): Promise<ArMember[]> {
+  let list: ArMember[];
+  try {
+    list = await listArMembers(debPath);
+  } catch (err) {
+    if (err instanceof ArFormatError) throw new UserError(`${debPath}: not a valid .deb: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${debPath}: no such file`);
+    throw err;
+  }
+  if (list[0]?.name !== 'debian-binary') throw new UserError(`${debPath}: not a valid .deb: first member is not debian-binary`);
+  return list;
+}
+
+function findMember(debPath: string, list: ArMember[], base: 'control.tar' | 'data.tar'): ArMember {
+  const member = list.find((m) => m.name === base || m.name.startsWith(`${base}.`));
+  if (!member) throw new UserError(`${debPath}: not a valid .deb: no ${base} member`);
+  if (!compressionOf(member.name)) throw new UserError(`${debPath}: unsupported compression in member ${member.name}`);
+  return member;
+}
+
+/** Strip `./` and leading slashes; reject anything that climbs out of the root. */
+export function normalizeEntryPath(debPath: string, raw: string): string {
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new UserError(`${debPath}: data.tar entry '${raw}' escapes the root`);
+  return parts.join('/');
+}
+
+/**
+ * Walk a tar member, calling `onEntry` with each entry's header and content stream. The content must be
+ * consumed (or ignored: leftovers are drained) before the promise returned by onEntry settles.
+ */
+async function walkTarMember(
+  debPath: string,
+  member: ArMember,
+  onEntry: (header: tar.Header, content: EntryContent) => Promise<void>,
+): Promise<void> {
+  const extract = tar.extract();
+  const compression = compressionOf(member.name)!;
+  const feeding = pipeline(decompress(openArMember(debPath, member), compression), extract);
+  feeding.catch(() => {}); // reported below through the iterator or the await
+  try {
+    for await (const entry of extract) {
+      await onEntry(entry.header, entry as unknown as EntryContent);
+      entry.resume();
+    }
+    await feeding;
+  } catch (err) {
+    extract.destroy();
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${debPath}: corrupt or truncated .deb: ${member.name}: ${(err as Error).message}`);
+  }
+}
+
+async function readAll(stream: EntryContent): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function readDebControl(debPath: string): Promise<DebControl> {
+  const list = await members(debPath);
+  const member = findMember(debPath, list, 'control.tar');
+  const files = new Map<string, { content: Buffer; mode: number }>();
+  await walkTarMember(debPath, member, async (header, content) => {
+    const name = normalizeEntryPath(debPath, header.name);
+    if (header.type !== 'file' || name === '') return;
+    files.set(name, { content: await readAll(content), mode: header.mode ?? 0o644 });
+  });
+  const control = files.get('control');
+  if (!control) throw new UserError(`${debPath}: not a valid .deb: control.tar has no control file`);
+  let stanza: Stanza;
+  try {
+    stanza = parseStanza(control.content.toString('utf8'));
+  } catch (err) {
+    throw new UserError(`${debPath}: bad control file: ${(err as Error).message}`);
+  }
+  if (!stanza.get('Package') || !stanza.get('Version')) throw new UserError(`${debPath}: control file lacks Package or Version`);
+  return { control: stanza, files };
+}
+
+const TYPES = new Set<string>(['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo']);
+
+/** Stream data.tar: one call per entry, with its content stream (empty for non-files). */
+export async function forEachDataEntry(
+  debPath: string,
+  onEntry: (entry: DataEntry, content: EntryContent) => Promise<void>,
+): Promise<void> {
+  const list = await members(debPath);
+  const member = findMember(debPath, list, 'data.tar');
+  await walkTarMember(debPath, member, async (header, content) => {
+    const type = header.type === 'contiguous-file' ? 'file' : header.type ?? 'file';
+    if (!TYPES.has(type)) throw new UserError(`${debPath}: data.tar entry '${header.name}' has unsupported type ${type}`);
+    const entry: DataEntry = {
+      path: normalizeEntryPath(debPath, header.name),
+      type: type as DataEntryType,
+      mode: (header.mode ?? 0o644) & 0o7777,
+      uid: header.uid ?? 0,
+      gid: header.gid ?? 0,
+      uname: header.uname ?? '',
+      gname: header.gname ?? '',
+      size: type === 'file' ? header.size ?? 0 : 0,
+    };
+    if (type === 'symlink') entry.linkname = header.linkname ?? '';
+    if (type === 'link') entry.linkname = normalizeEntryPath(debPath, header.linkname ?? '');
+    if (type === 'character-device' || type === 'block-device') {
+      entry.devmajor = header.devmajor ?? 0;
+      entry.devminor = header.devminor ?? 0;
+    }
+    await onEntry(entry, content);
+  });
+}
+
+export interface FileDigests {
+  size: number;
+  sha256: string;
+  md5: string;
+}
+
+/** SHA256 and MD5 of a file in one streaming pass. */
+export async function digestFile(file: string): Promise<FileDigests> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    sha.update(chunk as Buffer);
+    md5.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: sha.digest('hex'), md5: md5.digest('hex') };
+}
+
+export interface ExpectedChecksums {
+  size?: number;
+  sha256?: string;
+  md5?: string;
+}
+
+/**
+ * Check a .deb against its index entry: SHA256 when the index has it, else MD5Sum (lenny's indexes), and the
+ * size. Returns the file's digests. A mismatch is a UserError naming the file.
+ */
+export async function verifyDebChecksum(debPath: string, expected: ExpectedChecksums): Promise<FileDigests> {
+  try {
+    await stat(debPath);
+  } catch {
+    throw new UserError(`${debPath}: no such file`);
+  }
+  const got = await digestFile(debPath);
+  if (expected.size !== undefined && expected.size !== got.size) {
+    throw new UserError(`${debPath}: size mismatch: index says ${expected.size} bytes, file has ${got.size} (truncated or wrong file)`);
+  }
+  if (expected.sha256) {
+    if (got.sha256 !== expected.sha256.toLowerCase()) {
+      throw new UserError(`${debPath}: checksum mismatch: index says SHA256 ${expected.sha256}, file has ${got.sha256}`);
+    }
+  } else if (expected.md5) {
+    if (got.md5 !== expected.md5.toLowerCase()) {
+      throw new UserError(`${debPath}: checksum mismatch: index says MD5Sum ${expected.md5}, file has ${got.md5}`);
+    }
+  } else {
+    throw new UserError(`${debPath}: the index gives no SHA256 or MD5Sum to verify it against`);
+  }
+  return got;
+}

@@ -1,0 +1,326 @@
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { UserError } from '../util/errors.js';
+import { mappedBytes, uncovered, type BlockMap, type BlockRange } from './bmap.js';
+import type { BlockDeviceInfo } from './device.js';
+import { recheckIdentity } from './safety.js';
+
+/**
+ * The sparse write: only the image's mapped ranges go to the device, old partition-table and
+ * filesystem signatures are cleared, then everything written is read back from the device and
+ * compared with the block map's sha256.
+ *
+ * Signature clearing (kept simple on purpose): the first 1 MiB and the last 1 MiB of the device
+ * are the places where partition tables (MBR, GPT and its backup at the end), RAID superblocks
+ * (md 0.90/1.0 at the end, 1.1/1.2 at the start) and filesystem/ISO/LVM labels live. The parts
+ * of those two zones the image does not map are made zero; blocks there that already read as
+ * zero are not rewritten, which spares the stick's flash and keeps the bytes written close to
+ * the image's used ranges.
+ */
+
+/** Large sequential chunks: a USB stick's erase blocks are 1–4 MiB. */
+export const CHUNK = 4 * 1024 * 1024;
+export const CLEAR_ZONE = 1024 * 1024;
+/** Granularity of the "already zero?" test in the clear zones. */
+const CLEAR_BLOCK = 4096;
+
+export type FlashPhase = 'clearing signatures' | 'writing' | 'syncing' | 'verifying';
+
+export interface FlashProgress {
+  phase: FlashPhase;
+  done: number;
+  total: number;
+}
+
+export interface FlashOptions {
+  image: string;
+  map: BlockMap;
+  target: BlockDeviceInfo;
+  onProgress?: (p: FlashProgress) => void;
+  /** test seam: runs after the data is synced, before the read-back (e.g. to damage the medium) */
+  afterSync?: () => Promise<void>;
+}
+
+export interface FlashReport {
+  image: string;
+  device: string;
+  imageSize: number;
+  deviceSize: number;
+  ranges: number;
+  mappedBytes: number;
+  clearedBytes: number;
+  /** mapped + cleared: everything this run wrote to the device */
+  bytesWritten: number;
+  verifiedBytes: number;
+  partitionTableReread: 'ok' | 'not supported by this device' | string;
+  /** write includes opening, identity checks and clearing signatures */
+  seconds: { write: number; sync: number; verify: number; total: number };
+}
+
+async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) throw new UserError(`unexpected end of data at byte ${position + done}`);
+    done += bytesRead;
+  }
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await fh.write(buf, done, length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Splits a range into CHUNK-sized pieces (ranges are block aligned, so the pieces are too). */
+function* chunksOf(r: { start: number; length: number }): Generator<{ start: number; length: number }> {
+  for (let off = 0; off < r.length; off += CHUNK) yield { start: r.start + off, length: Math.min(CHUNK, r.length - off) };
+}
+
+interface Chunk {
+  start: number;
+  length: number;
+  rangeIndex: number;
+  lastOfRange: boolean;
+}
+
+/**
+ * Reads the ranges of `fh` in chunks and calls `each` per chunk, with the read of the next chunk
+ * already in flight: hashing (main thread) and writing (thread pool) overlap the reading. Two
+ * buffers: a buffer is refilled only after the `each` that used it has finished.
+ */
+async function streamRanges(
+  fh: FileHandle,
+  ranges: readonly { start: number; length: number }[],
+  each: (buf: Buffer, c: Chunk) => Promise<void> | void,
+): Promise<void> {
+  const chunks: Chunk[] = [];
+  ranges.forEach((r, rangeIndex) => {
+    for (const c of chunksOf(r)) chunks.push({ ...c, rangeIndex, lastOfRange: c.start + c.length === r.start + r.length });
+  });
+  if (chunks.length === 0) return;
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let reading = readFully(fh, bufs[0], chunks[0].length, chunks[0].start);
+  let pending: Promise<void> | void = undefined;
+  try {
+    for (let k = 0; k < chunks.length; k++) {
+      await reading;
+      await pending;
+      const next = chunks[k + 1];
+      if (next) reading = readFully(fh, bufs[(k + 1) % 2], next.length, next.start);
+      pending = each(bufs[k % 2], chunks[k]);
+    }
+    await pending;
+  } finally {
+    // never leave a read running on a handle the caller is about to close
+    await reading.catch(() => undefined);
+  }
+}
+
+function describeRange(r: { start: number; length: number }): string {
+  return `offset ${r.start}, length ${r.length} (bytes ${r.start}–${r.start + r.length - 1})`;
+}
+
+/** The unmapped parts of the device's first and last CLEAR_ZONE bytes. */
+export function clearZones(deviceSize: number, ranges: readonly BlockRange[]): { start: number; length: number }[] {
+  const head = Math.min(CLEAR_ZONE, deviceSize);
+  const tailStart = Math.max(head, deviceSize - CLEAR_ZONE);
+  return [...uncovered(0, head, ranges), ...uncovered(tailStart, deviceSize, ranges)];
+}
+
+/** Zeroes the blocks of the zones that are not zero yet; returns what it wrote. */
+async function clearSignatures(dev: FileHandle, zones: { start: number; length: number }[]): Promise<{ start: number; length: number }[]> {
+  const zero = Buffer.alloc(CHUNK);
+  const buf = Buffer.alloc(CHUNK);
+  const dirty: { start: number; length: number }[] = [];
+  for (const z of zones) {
+    for (const c of chunksOf(z)) {
+      await readFully(dev, buf, c.length, c.start);
+      for (let off = 0; off < c.length; off += CLEAR_BLOCK) {
+        const len = Math.min(CLEAR_BLOCK, c.length - off);
+        if (buf.subarray(off, off + len).equals(zero.subarray(0, len))) continue;
+        const last = dirty[dirty.length - 1];
+        if (last && last.start + last.length === c.start + off) last.length += len;
+        else dirty.push({ start: c.start + off, length: len });
+      }
+    }
+  }
+  for (const d of dirty) for (const c of chunksOf(d)) await writeFully(dev, zero, c.length, c.start);
+  return dirty;
+}
+
+/** Runs blockdev (util-linux); resolves with its exit code and stderr, never rejects on a non-zero exit. */
+function blockdev(args: string[]): Promise<{ exitCode: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('blockdev', args, (err, _stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;
+      resolve({ exitCode: code, stderr: String(stderr) || (err && !stderr ? err.message : '') });
+    });
+  });
+}
+
+/** Drops the device's page cache so the read-back below comes from the device, not from memory. */
+async function dropDeviceCache(devicePath: string): Promise<void> {
+  const r = await blockdev(['--flushbufs', devicePath]);
+  if (r.exitCode !== 0) throw new UserError(`${devicePath}: cannot flush the device cache for the read-back (${String(r.stderr).trim()})`);
+}
+
+/** BLKRRPART so the kernel sees the new partition; loop devices without partscan answer EINVAL. */
+async function rereadPartitionTable(devicePath: string): Promise<string> {
+  const r = await blockdev(['--rereadpt', devicePath]);
+  if (r.exitCode === 0) return 'ok';
+  const err = String(r.stderr).trim();
+  if (/Invalid argument/i.test(err)) return 'not supported by this device';
+  return `failed: ${err}`;
+}
+
+class RangeMismatch extends Error {
+  constructor(readonly range: BlockRange) {
+    super('range mismatch');
+  }
+}
+
+async function hashRange(file: string, r: { start: number; length: number }): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const hash = createHash('sha256');
+    await streamRanges(fh, [r], (buf, c) => {
+      hash.update(buf.subarray(0, c.length));
+    });
+    return hash.digest('hex');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads back the ranges from the device and compares their sha256 with the map; the cleared
+ * blocks must read as zero. A difference names the range.
+ */
+export async function verifyRanges(
+  dev: FileHandle,
+  devicePath: string,
+  ranges: readonly BlockRange[],
+  cleared: readonly { start: number; length: number }[],
+  onProgress?: (done: number) => void,
+  /** the image written: examined when a range differs, to tell a damaged image from a faulty stick */
+  image?: string,
+): Promise<number> {
+  let hash = createHash('sha256');
+  let done = 0;
+  try {
+    await streamRanges(dev, ranges, (buf, c) => {
+      hash.update(buf.subarray(0, c.length));
+      done += c.length;
+      onProgress?.(done);
+      if (!c.lastOfRange) return;
+      const r = ranges[c.rangeIndex];
+      if (hash.digest('hex') !== r.sha256) throw new RangeMismatch(r);
+      hash = createHash('sha256');
+    });
+  } catch (err) {
+    if (!(err instanceof RangeMismatch)) throw err;
+    const bad = err.range;
+    if (image && (await hashRange(image, bad)) !== bad.sha256) {
+      throw new UserError(`${image} does not match its block map at ${describeRange(bad)}: the image or its map is damaged; rebuild the image and flash again`);
+    }
+    throw new UserError(`verify failed: ${devicePath} differs from the image at ${describeRange(bad)}: the stick may be faulty or was changed during the write`);
+  }
+  const zero = Buffer.alloc(CHUNK);
+  await streamRanges(dev, cleared, (buf, c) => {
+    if (!buf.subarray(0, c.length).equals(zero.subarray(0, c.length))) {
+      throw new UserError(`verify failed: ${devicePath} is not zero at ${describeRange(c)} after clearing old signatures`);
+    }
+  });
+
+  return done;
+}
+
+export async function openExclusive(devicePath: string, flags: number): Promise<FileHandle> {
+  try {
+    // (libuv adds O_CLOEXEC.) O_EXCL on a Linux block device: fails with EBUSY when it (or a partition) is mounted or claimed.
+    return await open(devicePath, flags | constants.O_EXCL);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EBUSY') throw new UserError(`${devicePath} is busy (mounted, or opened exclusively by another program); nothing was written`);
+    throw new UserError(`${devicePath}: cannot open for writing (${(err as Error).message}); nothing was written`);
+  }
+}
+
+export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
+  const { image, map, target, onProgress } = opts;
+  const t0 = performance.now();
+  const total = mappedBytes(map);
+  const progress = (phase: FlashPhase, done: number, of = total) => onProgress?.({ phase, done, total: of });
+
+  const dev = await openExclusive(target.path, constants.O_RDWR);
+  let cleared: { start: number; length: number }[] = [];
+  const ranges: BlockRange[] = [];
+  let t2: number;
+  let t3: number;
+  let verified: number;
+  try {
+    await recheckIdentity(dev, target, 'before the write');
+    const zones = clearZones(target.size, map.ranges);
+    progress('clearing signatures', 0, 0);
+    cleared = await clearSignatures(dev, zones);
+
+    // Ranges the map gives a sha256 for are not hashed here: the read-back checks the device
+    // against the map, and only when that fails is the image itself examined (see verifyRanges).
+    // An image without a map is hashed as it is written, and those hashes are what is read back.
+    const img = await open(image, 'r');
+    try {
+      let done = 0;
+      let hash = createHash('sha256');
+      progress('writing', 0);
+      await streamRanges(img, map.ranges, async (buf, c) => {
+        const r = map.ranges[c.rangeIndex];
+        if (r.sha256 === undefined) hash.update(buf.subarray(0, c.length));
+        if (c.lastOfRange) {
+          ranges.push({ ...r, sha256: r.sha256 ?? hash.digest('hex') });
+          hash = createHash('sha256');
+        }
+        await writeFully(dev, buf, c.length, c.start);
+        done += c.length;
+        progress('writing', done);
+      });
+    } finally {
+      await img.close();
+    }
+    t2 = performance.now();
+    progress('syncing', 0, 0);
+    await dev.sync();
+    await opts.afterSync?.();
+    await dropDeviceCache(target.path);
+    t3 = performance.now();
+
+    // Verified before the partition table is re-read: once the kernel sees the new partition a
+    // desktop may auto-mount it, and the exclusive hold we still have keeps that from happening.
+    await recheckIdentity(dev, target, 'before the read-back');
+    progress('verifying', 0);
+    verified = await verifyRanges(dev, target.path, ranges, cleared, (d) => progress('verifying', d), image);
+  } finally {
+    await dev.close();
+  }
+  const t4 = performance.now();
+  const reread = await rereadPartitionTable(target.path);
+  const clearedBytes = cleared.reduce((n, c) => n + c.length, 0);
+  const s = (a: number, b: number) => Math.round(b - a) / 1000;
+  return {
+    image,
+    device: target.path,
+    imageSize: map.imageSize,
+    deviceSize: target.size,
+    ranges: ranges.length,
+    mappedBytes: total,
+    clearedBytes,
+    bytesWritten: total + clearedBytes,
+    verifiedBytes: verified,
+    partitionTableReread: reread,
+    seconds: { write: s(t0, t2), sync: s(t2, t3), verify: s(t3, t4), total: s(t0, performance.now()) },
+  };
+}

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import type { Board } from '../site/model.js';
+
+/** Board facts kept as data in board/<name>/board.json (sources in shared/reference/obs600.md). */
+export interface BoardFacts {
+  board: string;
+  dpkgArchitecture: string;
+  suite: string;
+  cfDevice: string;
+  cfRootLabel: string;
+  stickLabel: string;
+  stickFolder: string;
+  kernelImage: string;
+  modulesArchive: string;
+  rootfsPattern: string;
+  serial: { baud: number; dataBits: number; parity: string; stopBits: number; flowControl: string };
+  loginPrompt: string;
+  stockRootHash: string;
+  firstbootRunlevels: number[];
+}
+
+/** board/ sits at the package root: dist/src/image/board.js → ../../../board. */
+const boardRoot = new URL('../../../board/', import.meta.url);
+
+export function boardFacts(board: Board): BoardFacts {
+  // The virtual board (vobs) stands in for the OBS600 and shares its facts.
+  const name = board === 'vobs' ? 'obs600' : board;
+  return JSON.parse(readFileSync(new URL(`${name}/board.json`, boardRoot), 'utf8')) as BoardFacts;
+}

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { constants, copyFile, lstat, mkdir, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { tempSibling } from '../util/atomic.js';
+
+/**
+ * The output folder out/<hostname>/: built in a temporary sibling and renamed into place only when every
+ * node of the build succeeded, so a failed build leaves the previous output untouched.
+ */
+
+export const SUMS_FILE = 'SHA256SUMS';
+
+export interface StagedOutput {
+  hostname: string;
+  /** Where the output ends up: <out>/<hostname>. */
+  finalDir: string;
+  /** Where it is built: a hidden sibling of finalDir. */
+  workDir: string;
+}
+
+export async function stageOutput(outDir: string, hostname: string): Promise<StagedOutput> {
+  const finalDir = join(outDir, hostname);
+  await mkdir(outDir, { recursive: true });
+  const workDir = tempSibling(finalDir);
+  await mkdir(workDir, { recursive: true });
+  return { hostname, finalDir, workDir };
+}
+
+/** Rename every staged folder into place (replacing the previous output of the same host). */
+export async function commitOutputs(staged: readonly StagedOutput[]): Promise<void> {
+  for (const s of staged) {
+    const old = tempSibling(s.finalDir);
+    let movedOld = false;
+    try {
+      await rename(s.finalDir, old);
+      movedOld = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    await rename(s.workDir, s.finalDir);
+    if (movedOld) await rm(old, { recursive: true, force: true });
+  }
+}
+
+export async function discardOutputs(staged: readonly StagedOutput[]): Promise<void> {
+  await Promise.all(staged.map((s) => rm(s.workDir, { recursive: true, force: true })));
+}
+
+/** Byte-for-byte copy (a reflink where the filesystem can), with a fixed mtime. */
+export async function copyVerbatim(from: string, to: string, mtime: number): Promise<void> {
+  await copyFile(from, to, constants.COPYFILE_FICLONE);
+  await utimes(to, mtime, mtime);
+}
+
+export async function sha256File(file: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/** Every regular file under dir, as '/'-separated relative paths, sorted. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    for (const name of await readdir(d)) {
+      const full = join(d, name);
+      const st = await lstat(full);
+      if (st.isDirectory()) await walk(full);
+      else if (st.isFile()) out.push(relative(dir, full).split(sep).join('/'));
+    }
+  }
+  await walk(dir);
+  return out.sort();
+}
+
+/**
+ * SHA256SUMS in `sha256sum -c` format over every file of the output folder but itself. Hashes already
+ * known (inputs copied verbatim, files the build streamed) are passed in to avoid reading them again.
+ */
+export async function writeSha256Sums(dir: string, known: ReadonlyMap<string, string> = new Map()): Promise<string> {
+  const lines: string[] = [];
+  for (const rel of await listFiles(dir)) {
+    if (rel === SUMS_FILE) continue;
+    const sum = known.get(rel) ?? (await sha256File(join(dir, rel))).sha256;
+    lines.push(`${sum}  ${rel}`);
+  }
+  const text = lines.join('\n') + '\n';
+  await writeFile(join(dir, SUMS_FILE), text, { mode: 0o644 });
+  return text;
+}
+
+/** Give every file and folder of the output the build's epoch as mtime, so archives of out/ are stable too. */
+export async function pinTimes(dir: string, epoch: number): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) await pinTimes(full, epoch);
+    if (!entry.isSymbolicLink()) await utimes(full, epoch, epoch);
+  }
+  await utimes(dir, epoch, epoch);
+}

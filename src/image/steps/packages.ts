@@ -1,0 +1,76 @@
+import { verifyDebChecksum } from '../../debian/deb.js';
+import { fetchDebs, fetchMirrorIndex, type MirrorOptions } from '../../debian/mirror.js';
+import { loadPackagesDir, type PackageEntry } from '../../debian/packages-index.js';
+import { installedFromStatus, resolvePackages } from '../../debian/resolver.js';
+import type { Site } from '../../site/model.js';
+import { UserError, located } from '../../util/errors.js';
+import type { BuildState, Step, StepProgress } from '../pipeline.js';
+
+/** What the LVS manager needs on the box, plus the site's extra packages. */
+export function wantedPackages(site: Site): string[] {
+  const base = site.lvs.manager === 'keepalived' ? ['keepalived', 'ipvsadm'] : ['ipvsadm'];
+  return [...new Set([...base, ...site.packages.extra])];
+}
+
+function mirrorOptions(state: BuildState, url: string, progress: StepProgress): MirrorOptions {
+  const site = state.loaded!.site;
+  return {
+    url,
+    suite: site.packages.suite,
+    arch: site.packages.arch,
+    cacheDir: state.options.cacheDir,
+    onProgress: (p) => {
+      if (p.total) progress.bytes(p.received, p.total);
+      else progress.note(`${p.url} ${p.received} bytes`);
+    },
+    onNote: (line) => progress.note(line),
+  };
+}
+
+/**
+ * Resolve keepalived, ipvsadm and packages.extra against the rootfs's dpkg status, from --packages DIR,
+ * --mirror URL or the site's packages.mirror, and make sure every chosen .deb is on disk.
+ */
+export const packagesStep: Step<BuildState> = {
+  name: 'resolve packages',
+  async run(state, progress) {
+    const { options } = state;
+    const loaded = state.loaded!;
+    const site = loaded.site;
+    const mirror = options.mirror ?? site.packages.mirror ?? undefined;
+    let index: PackageEntry[];
+    let mirrorOpts: MirrorOptions | undefined;
+    if (options.packagesDir) {
+      index = await loadPackagesDir(options.packagesDir);
+    } else if (mirror) {
+      mirrorOpts = mirrorOptions(state, mirror, progress);
+      index = await fetchMirrorIndex(mirrorOpts);
+    } else {
+      throw new UserError(
+        located(loaded.file, loaded.lineOf(['packages']), 'no package source: pass --packages DIR or --mirror URL, or set packages.mirror'),
+      );
+    }
+    const status = state.inputs!.rootfs.files.dpkgStatus ?? '';
+    const resolution = resolvePackages({
+      wanted: wantedPackages(site),
+      index,
+      installed: installedFromStatus(status),
+      arch: site.packages.arch,
+    });
+    const entries = resolution.packages.map((p) => p.entry);
+    if (mirrorOpts) await fetchDebs(mirrorOpts, entries);
+    state.alreadyInstalled = resolution.alreadyInstalled;
+    state.packages = [];
+    for (const entry of entries) {
+      if (!entry.localPath) {
+        const where = options.packagesDir ?? mirror ?? '';
+        throw new UserError(`${where}: the index lists ${entry.filename ?? entry.name} but the .deb is not there`);
+      }
+      // Checked against the index here, before anything is unpacked; the digests go into the manifest
+      // (lenny's index carries only MD5Sum, the manifest records sha256).
+      const digests = await verifyDebChecksum(entry.localPath, { sha256: entry.sha256, md5: entry.md5, size: entry.size });
+      state.packages.push({ entry, debPath: entry.localPath, sha256: digests.sha256, size: digests.size });
+    }
+    progress.note(entries.map((e) => `${e.name} ${e.version}`).join(', ') || 'nothing to add');
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * The director's own network files: /etc/network/interfaces (as in the guide's listing 1), /etc/hostname,
+ * /etc/hosts, /etc/resolv.conf and /etc/sysctl.conf (listing 2).
+ */
+import type { Site } from '../site/model.js';
+import { siteNodes, type NodeView } from '../site/nodes.js';
+import { inSubnet, netmask, parseCidr } from '../site/ipv4.js';
+import { planVirtualAddresses } from './addresses.js';
+
+export function renderInterfaces(site: Site, node: NodeView): string {
+  const out = [
+    '# Used by ifup(8) and ifdown(8). See the interfaces(5) manpage or',
+    '# /usr/share/doc/ifupdown/examples for more information.',
+    'auto lo',
+    'iface lo inet loopback',
+  ];
+  // Without VRRP the virtual addresses are fixed aliases; with VRRP keepalived moves them instead.
+  const aliases = site.lvs.vrrp ? [] : planVirtualAddresses(site, node.interfaces).filter((v) => v.connected);
+  for (const [name, cfg] of Object.entries(node.interfaces)) {
+    const cidr = parseCidr(cfg.address);
+    if (!cidr) continue;
+    out.push(`auto ${name}`, `iface ${name} inet static`, `address ${cidr.address}`, `netmask ${netmask(cidr.prefix)}`);
+    if (site.network.gateway && inSubnet(site.network.gateway, cidr)) out.push(`gateway ${site.network.gateway}`);
+    for (const alias of aliases.filter((a) => a.dev === name)) {
+      out.push(`auto ${alias.label}`, `iface ${alias.label} inet static`, `address ${alias.address}`, `netmask ${netmask(alias.prefix)}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export function renderHostname(node: NodeView): string {
+  return `${node.hostname}\n`;
+}
+
+function primaryAddress(node: NodeView): string | undefined {
+  for (const cfg of Object.values(node.interfaces)) {
+    const cidr = parseCidr(cfg.address);
+    if (cidr) return cidr.address;
+  }
+  return undefined;
+}
+
+export function renderHosts(site: Site, node: NodeView): string {
+  const lines = ['127.0.0.1\tlocalhost'];
+  // This node first, then its peer, so the pair can reach each other by name without DNS.
+  const nodes = [node, ...siteNodes(site).filter((n) => n.role !== node.role)];
+  for (const n of nodes) {
+    const address = primaryAddress(n);
+    lines.push(address ? `${address}\t${n.hostname}` : `127.0.1.1\t${n.hostname}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Empty when there are no name servers, as the guide has it (the box needs no DNS). */
+export function renderResolvConf(site: Site): string {
+  return site.network.nameservers.map((ns) => `nameserver ${ns}\n`).join('');
+}
+
+export function renderSysctlConf(site: Site): string {
+  const lines = [
+    '# /etc/sysctl.conf - written by obsbuild; see sysctl.conf(5). Apply with `sysctl -p`.',
+    '# Uncomment the next line to enable packet forwarding for IPv4',
+    `net.ipv4.ip_forward = ${site.network.ip_forward ? 1 : 0}`,
+  ];
+  for (const [key, value] of Object.entries(site.network.sysctl)) lines.push(`${key} = ${value}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,100 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, stat, statfs } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { writeAtomically } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
+import { listFiles, MD5SUMS_NAME, verifyMd5sums } from './md5sums.js';
+import { runTool } from './tools.js';
+
+/**
+ * `--stick-dir DIR`: the guide's manual way. The user formatted a stick (FAT, ext2 or ext3), labelled
+ * it MSF and mounted it at DIR; we copy msf/ onto it. Checks first (a mount point, a filesystem the
+ * firmware reads, the label, free space), then copies into a temporary folder and renames it to msf/,
+ * so a stick is never left with a half-copied msf/, and finally checks every file against MD5SUMS.
+ */
+export const STICK_FILESYSTEMS = ['vfat', 'msdos', 'ext2', 'ext3'];
+
+export interface StickDirResult {
+  target: string;
+  source: string;
+  fstype: string;
+  bytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+async function mountOf(dir: string): Promise<{ source: string; fstype: string }> {
+  let out: string;
+  try {
+    out = await runTool('findmnt', ['-n', '-J', '-o', 'SOURCE,FSTYPE', '--mountpoint', dir]);
+  } catch (err) {
+    if (err instanceof UserError && /not found/.test(err.message) && !/findmnt failed/.test(err.message)) throw err;
+    throw new UserError(`${dir}: not the mount point of a stick (format it FAT, ext2 or ext3, label it MSF, mount it, pass the mount point)`);
+  }
+  const fsys = (JSON.parse(out) as { filesystems?: { source: string; fstype: string }[] }).filesystems ?? [];
+  if (fsys.length === 0) throw new UserError(`${dir}: not the mount point of a stick`);
+  return fsys[fsys.length - 1];
+}
+
+async function labelOf(source: string, dir: string): Promise<string> {
+  try {
+    return (await runTool('blkid', ['-p', '-o', 'value', '-s', 'LABEL', source])).trim();
+  } catch {
+    throw new UserError(`${dir}: cannot read the volume label of ${source} (blkid -p needs read access to the device; run as root)`);
+  }
+}
+
+async function copyFile(from: string, to: string): Promise<void> {
+  await pipeline(createReadStream(from), createWriteStream(to, { mode: 0o644 }));
+  // fsync works on the file, whichever descriptor asks: flush it before the rename makes it visible.
+  const fh = await open(to, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Copies msfDir (with its MD5SUMS) to <mountDir>/<same folder name, msf> after the checks above. */
+export async function copyToStickDir(msfDir: string, mountDir: string, opts: { label?: string } = {}): Promise<StickDirResult> {
+  const label = opts.label ?? 'MSF';
+  const files = await listFiles(msfDir);
+  if (!(await readdir(msfDir)).includes(MD5SUMS_NAME)) throw new UserError(`${msfDir}: no ${MD5SUMS_NAME}; build the stick folder first`);
+  const { source, fstype } = await mountOf(mountDir);
+  if (!STICK_FILESYSTEMS.includes(fstype)) {
+    throw new UserError(`${mountDir}: ${source} is ${fstype}; the firmware reads FAT, ext2 or ext3 sticks (e.g. mkfs.vfat -n ${label} ${source})`);
+  }
+  const found = await labelOf(source, mountDir);
+  if (found !== label) {
+    const how = fstype === 'vfat' || fstype === 'msdos' ? `fatlabel ${source} ${label}` : `e2label ${source} ${label}`;
+    throw new UserError(`${mountDir}: ${source} is labelled "${found}", the firmware looks for "${label}" (unmount it, then ${how})`);
+  }
+
+  let bytes = 0;
+  let need = MIB;
+  for (const f of [...files, MD5SUMS_NAME]) {
+    const size = (await stat(join(msfDir, f))).size;
+    bytes += size;
+    need += Math.ceil(size / 32768 + 1) * 32768; // cluster / block slack
+  }
+  const s = await statfs(mountDir);
+  const free = s.bavail * s.bsize;
+  if (free < need) {
+    throw new UserError(`${mountDir}: needs ${Math.ceil(need / MIB)} MiB free for msf/, ${source} has ${Math.floor(free / MIB)} MiB`);
+  }
+
+  const target = join(mountDir, basename(msfDir));
+  await writeAtomically(target, async (tmp) => {
+    await mkdir(tmp);
+    for (const f of [...files, MD5SUMS_NAME]) {
+      const parts = f.split('/');
+      if (parts.length > 1) await mkdir(join(tmp, ...parts.slice(0, -1)), { recursive: true });
+      await copyFile(join(msfDir, f), join(tmp, f));
+    }
+  });
+  await runTool('sync', ['-f', target], { what: `flushing ${mountDir}` });
+  const bad = await verifyMd5sums(target);
+  if (bad.length > 0) throw new UserError(`${target}: ${bad.join(', ')} do not match MD5SUMS after copying; the stick may be failing`);
+  return { target, source, fstype, bytes };
+}

@@ -1,0 +1,226 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readlink, readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadSite } from '../site/load.js';
+import { UserError } from '../util/errors.js';
+import { CF_DEFAULT_BYTES, cfKernelMatches, createBlankDisk, FLASH_BYTES, readBootSource } from './disks.js';
+import { serveMirror } from './mirror.js';
+import { VobsVm } from './qemu.js';
+import { boardFile } from './recipe.js';
+import { logSize, waitForLog } from './serial-watch.js';
+import { ensureStandin, type StandinInputs } from './standin.js';
+
+/**
+ * `obsbuild vm` as steps a test can also drive: stand-in inputs → `obsbuild image` for the vobs site →
+ * the virtual board boots the stick → `obsbuild console` follows the install → the runner plays the
+ * operator (pull the stick, power-cycle) → the console follows the first boot and verifies.
+ */
+
+/** dist/src/vobs/flow.js → dist/src/cli.js */
+export const CLI = new URL('../cli.js', import.meta.url).pathname;
+export const DEFAULT_VOBS_SITE = boardFile('site.yaml');
+
+export type Log = (line: string) => void;
+
+export interface BuiltImage {
+  siteFile: string;
+  hostname: string;
+  hostDir: string;
+  stickImage: string;
+  manifest: string;
+  seconds: number;
+}
+
+/** Run the obsbuild CLI as a child (the same commands a user types); resolves with its exit code. */
+export function runCli(args: string[], opts: { stdio?: 'inherit' | 'pipe'; onOutput?: (s: string) => void } = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['inherit', opts.stdio ?? 'inherit', opts.stdio ?? 'inherit'] });
+  if (opts.onOutput) {
+    child.stdout?.on('data', (b: Buffer) => opts.onOutput!(b.toString()));
+    child.stderr?.on('data', (b: Buffer) => opts.onOutput!(b.toString()));
+  }
+  const done = new Promise<number>((res, rej) => {
+    child.once('error', rej);
+    child.once('exit', (code, signal) => res(code ?? (signal ? 128 : 1)));
+  });
+  return { child, done };
+}
+
+export async function buildVobsImage(opts: {
+  siteFile?: string;
+  outDir: string;
+  standin: StandinInputs;
+  log: Log;
+  stdio?: 'inherit' | 'pipe';
+}): Promise<BuiltImage> {
+  const siteFile = resolve(opts.siteFile ?? DEFAULT_VOBS_SITE);
+  const loaded = await loadSite(siteFile);
+  if (loaded.site.board !== 'vobs') {
+    throw new UserError(`${siteFile}: board is ${loaded.site.board}; obsbuild vm needs a site file with "board: vobs"`);
+  }
+  const t0 = performance.now();
+  const mirror = await serveMirror(opts.standin.mirrorDir);
+  let out = '';
+  try {
+    opts.log(`image: obsbuild image --site ${siteFile} (packages from the local mirror ${mirror.url})`);
+    const { done } = runCli(
+      ['image', '--profile', 'lb', '--site', siteFile, '--inputs', opts.standin.inputsDir, '--mirror', mirror.url,
+        '--out', opts.outDir, '--cache', join(opts.standin.dir, 'mirror-cache')],
+      { stdio: opts.stdio ?? 'inherit', onOutput: (s) => (out += s) },
+    );
+    const code = await done;
+    if (code !== 0) throw new UserError(`obsbuild image failed (exit ${code})${out ? `: ${out.trim().split('\n').slice(-1)[0]}` : ''}`);
+  } finally {
+    await mirror.close();
+  }
+  const hostDir = join(resolve(opts.outDir), loaded.site.hostname);
+  return {
+    siteFile,
+    hostname: loaded.site.hostname,
+    hostDir,
+    stickImage: join(hostDir, 'stick.img'),
+    manifest: join(hostDir, 'manifest.json'),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+export interface BootOptions {
+  image: BuiltImage;
+  standin: StandinInputs;
+  log: Log;
+  /** --check: console prints only progress and the verdict; otherwise the live, interactive console. */
+  check: boolean;
+  /** Keep QEMU running after the console's verdict (the e2e test drives the guest further). */
+  keepRunning?: boolean;
+  consoleStdio?: 'inherit' | 'pipe';
+  /** Passed on to obsbuild console (e.g. --budget). */
+  consoleArgs?: string[];
+  /** Give up on the whole boot after this long. */
+  timeoutMs?: number;
+}
+
+export interface BootResult {
+  vm: VobsVm;
+  runDir: string;
+  consoleExitCode: number;
+  consoleJson: string;
+  consoleLog: string;
+  /** Seconds from power-on. */
+  marks: Record<string, number>;
+  bootSource?: string;
+  /** The kernel in the CF's uImage.initrd-cfboot is the one the board runs. */
+  cfKernelMatches?: boolean;
+  installFailed?: string;
+}
+
+/** Wait until process `pid` holds `path` open (the console has the pty), or give up after `ms`. */
+async function waitUntilOpen(pid: number, path: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      for (const fd of await readdir(`/proc/${pid}/fd`)) {
+        if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === path) return true;
+      }
+    } catch {
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
+  const runDir = join(opts.image.hostDir, 'vobs');
+  await rm(runDir, { recursive: true, force: true });
+  await mkdir(runDir, { recursive: true });
+  const cf = join(runDir, 'cf.img');
+  const flash = join(runDir, 'flash.img');
+  await createBlankDisk(cf, CF_DEFAULT_BYTES);
+  await createBlankDisk(flash, FLASH_BYTES);
+  if (!existsSync(opts.image.stickImage)) throw new UserError(`${opts.image.stickImage}: missing; run obsbuild image first`);
+
+  const vm = new VobsVm({
+    kernel: opts.standin.firmwareKernel,
+    initrd: opts.standin.firmwareInitrd,
+    cfImage: cf,
+    flashImage: flash,
+    stickImage: opts.image.stickImage,
+    runDir,
+  });
+  const consoleJson = join(runDir, 'console.json');
+  const consoleLog = join(runDir, 'console.log');
+  const marks: Record<string, number> = {};
+  let t0 = 0;
+  const mark = (name: string) => (marks[name] = Math.round((performance.now() - t0) / 100) / 10);
+
+  await vm.start();
+  opts.log(`board: powered off, serial console on ${vm.pty} (transcript ${vm.serialLog})`);
+  const consoleRun = runCli(
+    ['console', '--port', vm.pty, '--site', opts.image.siteFile, '--manifest', opts.image.manifest, '--json', consoleJson,
+      '--log', consoleLog, opts.check ? '--check' : '--interactive', ...(opts.consoleArgs ?? [])],
+    { stdio: opts.consoleStdio ?? 'inherit' },
+  );
+  let installFailed: string | undefined;
+  let operatorDone = false;
+  try {
+    await waitUntilOpen(consoleRun.child.pid!, vm.pty, 10_000);
+    t0 = performance.now();
+    await vm.cont();
+    opts.log('board: power on with the install stick');
+
+    // The operator: when the install ends, pull the stick and power-cycle, as the guide says.
+    const abort = new AbortController();
+    const operator = (async () => {
+      const start = await waitForLog(vm.serialLog, /obsbuild-install: \[1\//, { timeoutMs: opts.timeoutMs ?? 600_000, signal: abort.signal });
+      mark('installer started');
+      const end = await waitForLog(vm.serialLog, /obsbuild-install: (done|FAILED[^\r\n]*)/, {
+        timeoutMs: opts.timeoutMs ?? 600_000,
+        from: start.offset,
+        signal: abort.signal,
+      });
+      mark('install ended');
+      if (end.match[1] !== 'done') {
+        installFailed = end.match[1];
+        return;
+      }
+      // The installer unmounted the CF card; the LEDs blink. Power off, remove the stick, power on.
+      await new Promise((r) => setTimeout(r, 1000));
+      await vm.removeStick();
+      await vm.reset();
+      mark('power-cycled without the stick');
+      const from = await logSize(vm.serialLog);
+      await waitForLog(vm.serialLog, /login: /, { timeoutMs: opts.timeoutMs ?? 600_000, from, signal: abort.signal });
+      mark('login prompt');
+      operatorDone = true;
+    })();
+    operator.catch(() => undefined);
+
+    const timeout = setTimeout(() => consoleRun.child.kill('SIGTERM'), opts.timeoutMs ?? 900_000);
+    const consoleExitCode = await consoleRun.done;
+    clearTimeout(timeout);
+    mark('console verdict');
+    abort.abort();
+    await operator.catch(() => undefined);
+    // The console may have given its verdict on a failed step before the operator's next look at the log.
+    if (!operatorDone && !installFailed) {
+      const failedLine = await waitForLog(vm.serialLog, /obsbuild-install: (FAILED[^\r\n]*)/, { timeoutMs: 0 }).catch(() => undefined);
+      installFailed = failedLine?.match[1];
+    }
+    if (!operatorDone && !installFailed) opts.log('board: the install did not finish while the console watched');
+
+    const result: BootResult = { vm, runDir, consoleExitCode, consoleJson, consoleLog, marks, installFailed };
+    result.bootSource = await readBootSource(flash);
+    if (operatorDone) {
+      const kernel = await readFile(opts.standin.firmwareKernel);
+      result.cfKernelMatches = await cfKernelMatches(cf, kernel).catch(() => false);
+    }
+    if (!opts.keepRunning) await vm.quit();
+    return result;
+  } catch (err) {
+    consoleRun.child.kill('SIGTERM');
+    await vm.quit();
+    throw err;
+  }
+}
+
+export { ensureStandin };

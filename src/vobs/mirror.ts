@@ -1,0 +1,66 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize, sep } from 'node:path';
+import { dependencyClosure, downloadDebs } from './apt.js';
+import { runTool } from './tools.js';
+
+/**
+ * A local Debian archive for `obsbuild image --mirror`: the load balancer's packages and everything they
+ * depend on, downloaded with this machine's apt, indexed with dpkg-scanpackages, served on 127.0.0.1.
+ *
+ *   <dir>/pool/main/*.deb
+ *   <dir>/dists/<suite>/main/binary-<arch>/Packages.gz
+ */
+export async function buildMirror(opts: { dir: string; suite: string; arch: string; packages: string[] }): Promise<string[]> {
+  const pool = join(opts.dir, 'pool/main');
+  const names = await dependencyClosure(opts.packages);
+  // apt-get download keeps the epoch in the name (foo_1%3a2.0_amd64.deb); a pool omits it, as Debian's does.
+  for (const f of await downloadDebs(names, pool)) {
+    const plain = f.replace(/_\d+%3a/, '_');
+    if (plain !== f) await rename(join(pool, f), join(pool, plain));
+  }
+  const index = join(opts.dir, 'dists', opts.suite, 'main', `binary-${opts.arch}`);
+  await mkdir(index, { recursive: true });
+  await runTool('sh', ['-c', 'dpkg-scanpackages -m pool/main /dev/null 2>/dev/null | gzip -n -9 > "$1"', 'sh', join(index, 'Packages.gz')], {
+    cwd: opts.dir,
+    what: 'indexing the local mirror',
+  });
+  return names;
+}
+
+export interface ServedMirror {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serve `dir` read-only over HTTP on 127.0.0.1 (a free port); nothing outside `dir` is reachable. */
+export async function serveMirror(dir: string): Promise<ServedMirror> {
+  const root = normalize(dir + sep);
+  const server: Server = createServer((req, res) => {
+    const path = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0])));
+    if (!path.startsWith(root) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404).end();
+      return;
+    }
+    stat(path).then(
+      (st) => {
+        if (!st.isFile()) return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-length': st.size, 'content-type': 'application/octet-stream' });
+        if (req.method === 'HEAD') return void res.end();
+        createReadStream(path).pipe(res);
+      },
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

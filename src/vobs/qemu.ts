@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Qmp } from './qmp.js';
+import { UserError } from '../util/errors.js';
+
+/**
+ * The virtual OpenBlockS 600 under QEMU (TCG: KVM does not work on the machines this runs on):
+ *
+ *  - flash ROM: Debian's kernel + the stand-in firmware initramfs, booted with -kernel/-initrd;
+ *  - CF card:   a raw disk on the SATA (AHCI) controller, /dev/sda in the guest, as on the board;
+ *  - stick:     a raw disk on USB (xHCI + usb-storage), /dev/sdb, pulled out with QMP device_del;
+ *  - "flash":   a 64 KiB virtio disk where the stand-in flashcfg keeps the boot source;
+ *  - serial:    ttyS0 on a pty (the console's port) with a log file of every byte;
+ *  - network:   four NICs on two QEMU hubs and nothing else (no user-mode networking, no host link):
+ *               hub 0 = eth0 (appliance, client side) + eth2 (harness client);
+ *               hub 1 = eth1 (appliance, real-server side) + eth3 (harness real servers).
+ * The machine starts paused; `cont` once the console has the pty open, so no early output is lost.
+ */
+export interface VobsMachineSpec {
+  kernel: string;
+  initrd: string;
+  /** Extra kernel parameters after the console ones. */
+  append?: string;
+  cfImage: string;
+  flashImage: string;
+  stickImage?: string;
+  /** Where the QMP socket and the serial log go. */
+  runDir: string;
+  memoryMiB?: number;
+  cpus?: number;
+}
+
+export const HUB_OF_NIC = [0, 1, 0, 1] as const;
+
+export function qemuArgs(spec: VobsMachineSpec): string[] {
+  const args = [
+    '-accel', 'tcg',
+    '-m', String(spec.memoryMiB ?? 1024),
+    '-smp', String(spec.cpus ?? 2),
+    '-nodefaults', '-display', 'none', '-no-user-config',
+    '-S',
+    '-qmp', `unix:${join(spec.runDir, 'qmp.sock')},server=on,wait=off`,
+    '-chardev', `pty,id=serial0,logfile=${join(spec.runDir, 'serial.log')},logappend=on`,
+    '-serial', 'chardev:serial0',
+    '-kernel', spec.kernel,
+    '-initrd', spec.initrd,
+    '-append', `console=ttyS0,115200n8 panic=10 ${spec.append ?? ''}`.trim(),
+    // CF card on SATA port 0.
+    '-device', 'ahci,id=sata',
+    '-drive', `if=none,id=cf,file=${spec.cfImage},format=raw,cache=unsafe`,
+    '-device', 'ide-hd,drive=cf,bus=sata.0,id=cfdisk',
+    // The board's flash (boot source).
+    '-drive', `if=none,id=flash,file=${spec.flashImage},format=raw`,
+    '-device', 'virtio-blk-pci,drive=flash,id=flashdev',
+    '-device', 'qemu-xhci,id=usb',
+  ];
+  if (spec.stickImage) {
+    args.push(
+      '-drive', `if=none,id=stickdrive,file=${spec.stickImage},format=raw,readonly=on`,
+      '-device', 'usb-storage,bus=usb.0,drive=stickdrive,id=stick',
+    );
+  }
+  HUB_OF_NIC.forEach((hub, i) => {
+    args.push(
+      '-netdev', `hubport,id=nic${i},hubid=${hub}`,
+      '-device', `virtio-net-pci,netdev=nic${i},mac=52:54:00:0b:06:0${i},addr=0x${(0x10 + i).toString(16)}`,
+    );
+  });
+  return args;
+}
+
+export class VobsVm {
+  readonly serialLog: string;
+  pty = '';
+  private child?: ChildProcess;
+  private qmp?: Qmp;
+  private exitPromise?: Promise<number | null>;
+  private stderr = '';
+
+  constructor(readonly spec: VobsMachineSpec) {
+    this.serialLog = join(spec.runDir, 'serial.log');
+  }
+
+  /** Spawn QEMU paused; resolves once the pty and the QMP socket are known. */
+  async start(): Promise<void> {
+    for (const f of [this.spec.kernel, this.spec.initrd, this.spec.cfImage, this.spec.flashImage]) {
+      if (!existsSync(f)) throw new UserError(`${f}: missing (needed to start the virtual board)`);
+    }
+    const child = spawn('qemu-system-x86_64', qemuArgs(this.spec), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const failed = new Promise<never>((_, reject) => {
+      child.once('error', (err) =>
+        reject(
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? new UserError('qemu-system-x86_64 not found: install it (apt-get install qemu-system-x86)')
+            : err,
+        ),
+      );
+      child.once('exit', (code) =>
+        reject(new UserError(`qemu-system-x86_64 exited (${code}) before the board was ready: ${this.lastStderr()}`)),
+      );
+    });
+    failed.catch(() => undefined);
+    child.stderr!.on('data', (b: Buffer) => {
+      this.stderr = (this.stderr + b.toString()).slice(-16384);
+    });
+    this.qmp = await Promise.race([Qmp.connect(join(this.spec.runDir, 'qmp.sock')), failed]);
+    // The pty QEMU allocated, as QMP reports it ("pty:/dev/pts/5").
+    const chardevs = (await this.qmp.execute('query-chardev')) as { label: string; filename: string }[];
+    const serial = chardevs.find((c) => c.label === 'serial0');
+    if (!serial?.filename.startsWith('pty:')) throw new UserError(`QEMU did not give the serial port a pty (${serial?.filename})`);
+    this.pty = serial.filename.slice(4);
+  }
+
+  lastStderr(): string {
+    return this.stderr.trim().split('\n').filter((l) => !/hub \d+ is not connected|char device redirected/.test(l)).slice(-1)[0] ?? '';
+  }
+
+  /** Power on (leave the paused state). */
+  async cont(): Promise<void> {
+    await this.qmp!.execute('cont');
+  }
+
+  /** Pull the install stick out (USB unplug). */
+  async removeStick(): Promise<void> {
+    await this.qmp!.execute('device_del', { id: 'stick' });
+  }
+
+  /** Power cycle: a hard reset, as the power switch does. */
+  async reset(): Promise<void> {
+    await this.qmp!.execute('system_reset');
+  }
+
+  async quit(): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
+    try {
+      await this.qmp?.execute('quit');
+    } catch {
+      // The connection closes as QEMU exits.
+    }
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5000);
+    const code = await this.exitPromise!;
+    clearTimeout(timer);
+    this.qmp?.close();
+    return code;
+  }
+
+  get exited(): Promise<number | null> {
+    return this.exitPromise ?? Promise.resolve(null);
+  }
+}

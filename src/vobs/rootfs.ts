@@ -1,0 +1,24 @@
+import { boardFile, type VobsRecipe } from './recipe.js';
+import { runTool } from './tools.js';
+
+/**
+ * The stand-in rootfs tarball: Debian's minbase made by mmdebstrap from this machine's apt sources, shaped
+ * like Plat'Home's (board/vobs/rootfs-customize.sh). Written to `dest` (a .tar.gz: mmdebstrap compresses
+ * by the extension).
+ */
+export async function buildRootfs(recipe: VobsRecipe, dest: string, onLine?: (l: string) => void): Promise<void> {
+  const args = [
+    '--variant=minbase',
+    // As root: plain chroot; as a user: mmdebstrap's user-namespace mode.
+    process.getuid?.() === 0 ? '--mode=root' : '--mode=unshare',
+    `--architectures=${recipe.arch}`,
+    `--include=${recipe.rootfsPackages.join(',')}`,
+    ...recipe.pathExcludes.map((p) => `--dpkgopt=path-exclude=${p}`),
+    // Keep the copyright files: the licences travel with the binaries.
+    '--dpkgopt=path-include=/usr/share/doc/*/copyright',
+    `--customize-hook=sh ${boardFile('rootfs-customize.sh')} "$1"`,
+    recipe.suite,
+    dest,
+  ];
+  await runTool('mmdebstrap', args, { what: 'building the stand-in rootfs', onLine });
+}

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compareVirtualServer, parseIpAddr, parseIpvsadm, runChecks, expectedNode } from '../../src/console/checks.js';
+import type { CommandResult } from '../../src/console/shell.js';
+import { testSite } from './harness.js';
+import { GOOD_IPADDR, GOOD_IPVSADM } from './simulator.js';
+
+test('ipvsadm -L -n parses into services with schedulers, persistence and real servers', () => {
+  const t = parseIpvsadm(GOOD_IPVSADM + 'UDP  192.168.253.121:53 rr persistent 50\n  -> 172.16.14.124:53  Route 2 0 0\n');
+  assert.equal(t.length, 2);
+  assert.deepEqual(t[0].reals.map((r) => r.address), ['172.16.14.121', '172.16.14.122', '172.16.14.123']);
+  assert.deepEqual({ ...t[1], reals: t[1].reals.length }, { protocol: 'udp', address: '192.168.253.121', port: 53, scheduler: 'rr', persistent: 50, reals: 1 });
+});
+
+test('a virtual server compares cleanly; a down real server is named', () => {
+  const vs = testSite().lvs.virtual_servers[0];
+  assert.deepEqual(compareVirtualServer(vs, parseIpvsadm(GOOD_IPVSADM)), []);
+  const quiesced = parseIpvsadm(GOOD_IPVSADM.replace(/(172\.16\.14\.122:80\s+Masq\s+)1/, '$10'));
+  assert.deepEqual(compareVirtualServer(vs, quiesced), ['real server 172.16.14.122:80 of web has weight 0: it is down (quiesced by the health check)']);
+  const dr = parseIpvsadm(GOOD_IPVSADM.replace(/Masq/g, 'Route'));
+  assert.match(compareVirtualServer(vs, dr)[0], /forwards with Route, the site file says nat/);
+  assert.deepEqual(compareVirtualServer(vs, []), ['web (TCP 192.168.253.120:80) is not in the IPVS table']);
+});
+
+test('ip -o -4 addr lines give device, address and alias label', () => {
+  const a = parseIpAddr(GOOD_IPADDR);
+  assert.deepEqual(a[2], { dev: 'eth0', address: '192.168.253.120/24', label: 'eth0:120' });
+  assert.equal(a.length, 4);
+});
+
+test('an HA pair checks the node the box says it is, without floating VIPs', () => {
+  const site = testSite();
+  site.lvs.vrrp = {
+    interface: 'eth0', virtual_router_id: 51, auth_pass: 'x', advert_int: 1, nopreempt: false, notify: false, inside_address: null,
+    nodes: {
+      master: { hostname: 'lb1', priority: 100, interfaces: { eth0: { address: '192.168.253.251/24' } } },
+      backup: { hostname: 'lb2', priority: 50, interfaces: { eth0: { address: '192.168.253.252/24' } } },
+    },
+  };
+  const n = expectedNode(site, 'lb2');
+  assert.equal(n.hostname, 'lb2');
+  assert.equal(n.interfaces.eth0.address, '192.168.253.252/24');
+  assert.deepEqual(n.staticVips, []);
+  assert.equal(expectedNode(site, 'whatever', 'master').hostname, 'lb1');
+});
+
+test('without a site file or manifest the dependent checks are SKIP, not PASS', async () => {
+  const ran: string[] = [];
+  const run = async (command: string): Promise<CommandResult> => {
+    ran.push(command);
+    return { command, exitCode: 0, output: command.startsWith('uname') ? '2.6.29\n2.6.29\n' : command === 'pidof keepalived' ? '99\n' : command.startsWith('sysctl') ? 'net.ipv4.ip_forward = 1\n' : '', durationMs: 1 };
+  };
+  const res = await runChecks(run, { site: null, manifestId: null });
+  const status = Object.fromEntries(res.map((c) => [c.name, c.status]));
+  assert.equal(status['manifest id matches the build'], 'skip');
+  assert.equal(status['hostname matches the site file'], 'skip');
+  assert.equal(status['IPVS table matches the site file'], 'skip');
+  assert.equal(status['depmod -a succeeds'], 'pass');
+  assert.equal(status['running kernel matches the installed modules'], 'pass');
+  assert.ok(ran.includes('depmod -a') && ran.includes('dpkg --audit'));
+});
+
+test('a command that never finished fails its check and says so', async () => {
+  const run = async (command: string): Promise<CommandResult> => ({ command, exitCode: null, output: '', durationMs: 1 });
+  const res = await runChecks(run, { site: testSite(), manifestId: 'm' });
+  assert.ok(res.filter((c) => c.status === 'fail').length >= 8);
+  assert.match(res[0].evidence, /did not finish in time/);
+});

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { Sim, goodBox, makeBoxRoot, sleep, waitFor } from './simulator.js';
+
+test('console --help explains the phases, budgets and failure classes', async () => {
+  const r = await runCli(['console', '--help']);
+  assert.equal(r.exitCode, 0);
+  const out = String(r.stdout);
+  for (const word of ['installer', 'install-done', 'first-boot', 'no-data', 'wrong-baud', 'kernel-panic', 'reboot-loop', 'stalled', 'login-refused', '--from', '--budget']) {
+    assert.ok(out.includes(word), `help mentions ${word}`);
+  }
+});
+
+test('console --from login --check on a pty: logs in, checks, writes the JSON report and transcript, exit 0', async () => {
+  const sim = await Sim.start();
+  const cwd = await mkdtemp(join(tmpdir(), 'obsbuild-console-cli-'));
+  try {
+    const box = goodBox('m-cli');
+    const root = await makeBoxRoot(sim.dir, box);
+    await writeFile(join(cwd, 'manifest.json'), JSON.stringify({ id: 'm-cli', inputs: [] }));
+    const cli = runCli(
+      ['console', '--port', sim.consolePath, '--from', 'login', '--check', '--manifest', 'manifest.json', '--json', 'report.json', '--log', 'console.log', '--budget', 'login=15'],
+      { cwd, env: { OBSBUILD_ROOT_PASSWORD: 'hunter2' } },
+    );
+    const board = (async () => {
+      await sim.board.readLine(true, 10000);
+      await sim.board.login({ hostname: 'obs600', password: 'hunter2', root });
+    })().catch(() => {});
+    const r = await cli;
+    await sim.board.shutdown();
+    await board;
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.match(String(r.stderr), /console: PASS/);
+    assert.match(String(r.stderr), /no site file/);
+    const report = JSON.parse(await readFile(join(cwd, 'report.json'), 'utf8'));
+    assert.equal(report.ok, true);
+    assert.equal(report.checks.find((c: { name: string }) => c.name === 'manifest id matches the build').status, 'pass');
+    const log = await readFile(join(cwd, 'console.log'), 'utf8');
+    assert.match(log, /\| obs600 login: /);
+    assert.doesNotMatch(log, /hunter2/);
+    assert.deepEqual((await readdir(cwd)).filter((f) => f.includes('partial') || f.includes('.tmp')), []);
+  } finally {
+    await sim.stop();
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('console follows a whole install with the site file from init and the manifest found under out/<hostname>/', async () => {
+  const sim = await Sim.start();
+  const cwd = await mkdtemp(join(tmpdir(), 'obsbuild-console-cli-'));
+  try {
+    assert.equal((await runCli(['init'], { cwd })).exitCode, 0);
+    const box = goodBox('m-follow');
+    const root = await makeBoxRoot(sim.dir, box);
+    await mkdir(join(cwd, 'out', 'obs600'), { recursive: true });
+    await writeFile(join(cwd, 'out', 'obs600', 'manifest.json'), JSON.stringify({ id: 'm-follow' }));
+    const cli = runCli(['console', '--port', sim.consolePath, '--check', '--budget', 'waiting=10'], { cwd });
+    // the transcript file appears just before the port is opened
+    const partial = () => readdirSync(join(cwd, 'out', 'obs600')).some((f) => f.endsWith('.partial'));
+    await waitFor(partial, 10000, 'the CLI to start');
+    await sleep(500);
+    const board = (async () => {
+      await sim.board.boot();
+      await sim.board.installer(8);
+      await sim.board.boot();
+      await sim.board.firstboot(box.manifestId);
+      await sim.board.login({ hostname: 'obs600', password: 'root', root, kernelChatter: true });
+    })().catch(() => {});
+    const r = await cli;
+    await sim.board.shutdown();
+    await board;
+    if (process.env.OBSBUILD_CAPTURE) console.error(String(r.stderr));
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    const err = String(r.stderr);
+    assert.match(err, /install \[##########..........\] 4\/8 extracting rootfs/);
+    assert.match(err, /phase install-done: power off, remove the USB stick, power on/);
+    assert.match(err, /PASS  manifest id matches the build: manifest-id m-follow/);
+    assert.match(err, /PASS  IPVS table matches the site file/);
+    const logs = (await readdir(join(cwd, 'out', 'obs600'))).filter((f) => /^console-.*\.log$/.test(f));
+    assert.equal(logs.length, 1);
+  } finally {
+    await sim.stop();
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('console on a missing port is a one-line error, exit 1', async () => {
+  const r = await runCli(['console', '--port', '/nonexistent/ttyUSB9', '--check']);
+  assert.equal(r.exitCode, 1);
+  assert.match(String(r.stderr), /^obsbuild: \/nonexistent\/ttyUSB9: no such serial port/);
+});
+
+test('a bad --budget is a usage error, exit 2', async () => {
+  const r = await runCli(['console', '--budget', 'nap=5']);
+  assert.equal(r.exitCode, 2);
+  assert.match(String(r.stderr), /--budget nap=5/);
+});

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Expecter, TIMEOUT } from '../../src/console/expect.js';
+import { EscapeStripper, stripEscapes, visible } from '../../src/console/ansi.js';
+
+test('escape sequences are stripped for matching, even when split across reads', () => {
+  const s = new EscapeStripper();
+  const parts = ['\x1b[?20', '04hroot@obs600:~# \x1b', '[6n', '\x1b]0;title\x07ok\x1b[1;32mgreen\x1b[0m\r\n'];
+  assert.equal(parts.map((p) => s.push(p)).join(''), 'root@obs600:~# okgreen\n');
+  assert.equal(stripEscapes('a\x1b(Bb\x00c'), 'abc');
+  assert.equal(visible('\x1b[6n\r'), '\\e[6n\\r');
+});
+
+test('a prompt without a newline matches on the raw stream, after busybox ESC[6n', async () => {
+  const ex = new Expecter();
+  const p = ex.expect([/Password: ?$/, /[#$] ?$/], 1000);
+  ex.feed(Buffer.from('Linux obs600\r\nroot@obs600:~# '));
+  ex.feed(Buffer.from('\x1b[6n'));
+  const r = await p;
+  assert.equal(r.index, 1);
+  assert.equal(r.before, 'Linux obs600\nroot@obs600:~');
+});
+
+test('the earliest match in the stream wins, later text stays for the next expect', async () => {
+  const ex = new Expecter();
+  ex.feed(Buffer.from('one two three'));
+  const r = await ex.expect(['three', 'two'], 100);
+  assert.equal(r.index, 1);
+  assert.equal(ex.pending, ' three');
+  const again = await ex.expect(['three'], 100);
+  assert.equal(again.index, 0);
+});
+
+test('a timeout comes back as TIMEOUT with what was seen', async () => {
+  const ex = new Expecter();
+  ex.feed(Buffer.from('no prompt here'));
+  const t0 = Date.now();
+  const r = await ex.expect(['login:'], 100);
+  assert.equal(r.index, TIMEOUT);
+  assert.equal(r.before, 'no prompt here');
+  assert.ok(Date.now() - t0 >= 90);
+});
+
+test('a fault rejects the waiting expect and every later one', async () => {
+  const ex = new Expecter();
+  const p = ex.expect(['login:'], 5000);
+  ex.fail(new Error('panic'));
+  await assert.rejects(p, /panic/);
+  await assert.rejects(ex.expect(['x'], 10), /panic/);
+});
+
+test('lines are emitted whole across chunks; the match window stays bounded', () => {
+  const ex = new Expecter({ windowChars: 100, maxLineChars: 50 });
+  const lines: string[] = [];
+  ex.on('line', (l: string) => lines.push(l));
+  ex.feed(Buffer.from('obsbuild-install: [1/'));
+  ex.feed(Buffer.from('8] checking files\r\n'));
+  ex.feed(Buffer.from('x'.repeat(120)));
+  assert.equal(lines[0], 'obsbuild-install: [1/8] checking files');
+  assert.equal(lines.length, 3); // two 50-char pieces of the long run
+  assert.ok(ex.pending.length <= 100);
+  assert.equal(ex.currentLine, 'x'.repeat(20));
+});
+
+test('UTF-8 split across reads is decoded, not mangled', () => {
+  const ex = new Expecter();
+  const lines: string[] = [];
+  ex.on('line', (l: string) => lines.push(l));
+  const b = Buffer.from('設定 ok\n');
+  ex.feed(b.subarray(0, 2));
+  ex.feed(b.subarray(2));
+  assert.deepEqual(lines, ['設定 ok']);
+});

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readBlockMap, uncovered } from '../../src/flash/bmap.js';
+import { clearZones, CLEAR_ZONE } from '../../src/flash/write.js';
+import { makeSparseImage, MiB, removeDir, tempDir } from './helpers.js';
+
+const H = 'a'.repeat(64);
+
+test('a block map that fits its image is read as written', async () => {
+  const dir = await tempDir();
+  try {
+    const { image, map, ranges } = await makeSparseImage(dir, 4 * MiB, [{ start: MiB, length: 8192 }]);
+    const m = await readBlockMap(map, image);
+    assert.equal(m.imageSize, 4 * MiB);
+    assert.deepEqual(
+      m.ranges.map((r) => [r.start, r.length]),
+      ranges.map((r) => [r.start, r.length]),
+    );
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('stale or malformed block maps are refused with the map file named', async () => {
+  const dir = await tempDir();
+  try {
+    const { image, map } = await makeSparseImage(dir, 4 * MiB, []);
+    const cases: [unknown, RegExp][] = [
+      [{ version: 1, imageSize: 2 * MiB, blockSize: 4096, ranges: [] }, /imageSize 2097152 does not match .*stale/],
+      [{ version: 2, imageSize: 4 * MiB, blockSize: 4096, ranges: [] }, /unsupported version/],
+      [{ version: 1, imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 0, length: 4096 }] }, /ranges\[0\] has no sha256/],
+      [
+        { version: 1, imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 8192, length: 4096, sha256: H }, { start: 4096, length: 8192, sha256: H }] },
+        /ranges\[1\] .*overlaps or is out of order/,
+      ],
+      [{ version: 1, imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 4 * MiB - 4096, length: 8192, sha256: H }] }, /past the image end/],
+    ];
+    for (const [content, re] of cases) {
+      await writeFile(map, JSON.stringify(content));
+      await assert.rejects(readBlockMap(map, image), (e: Error) => e.message.startsWith(`${map}: `) && re.test(e.message));
+    }
+    await writeFile(map, '{ not json');
+    await assert.rejects(readBlockMap(map, path.join(dir, 'stick.img')), /not a readable block map/);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('uncovered finds the gaps a set of ranges leaves in a window', () => {
+  const ranges = [
+    { start: 0, length: 4096 },
+    { start: 8192, length: 4096 },
+    { start: 20000, length: 100 },
+  ];
+  assert.deepEqual(uncovered(0, 16384, ranges), [
+    { start: 4096, length: 4096 },
+    { start: 12288, length: 4096 },
+  ]);
+  assert.deepEqual(uncovered(4096, 8192, ranges), [{ start: 4096, length: 4096 }]);
+  assert.deepEqual(uncovered(0, 4096, ranges), []);
+});
+
+test('the zones cleared are the unmapped parts of the first and last MiB of the device', () => {
+  const ranges = [{ start: 0, length: 4096 }, { start: MiB, length: MiB }];
+  assert.deepEqual(clearZones(64 * MiB, ranges), [
+    { start: 4096, length: CLEAR_ZONE - 4096 },
+    { start: 63 * MiB, length: CLEAR_ZONE },
+  ]);
+  // a device exactly the image's size: the tail zone is inside the image, minus its mapped part
+  assert.deepEqual(clearZones(2 * MiB, ranges), [{ start: 4096, length: CLEAR_ZONE - 4096 }]);
+});
