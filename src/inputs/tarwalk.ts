@@ -177,7 +177,10 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
   });
 
   try {
-    await pipeline(createReadStream(file, { highWaterMark: 256 << 10 }), hashTap, createGunzip(), tailTap, extract);
+    // 256 KiB inflate chunks instead of zlib's 16 KiB: a quarter of the time in the rootfs pass went to
+    // per-chunk stream overhead (measured with npm run bench).
+    const gunzip = createGunzip({ chunkSize: 1 << 18 });
+    await pipeline(createReadStream(file, { highWaterMark: 256 << 10 }), hashTap, gunzip, tailTap, extract);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException)?.code;
     if (!(err instanceof UserError) && !(typeof code === 'string' && code.startsWith('Z_'))) {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages obsbuild drives (run as root on Debian 12 or later):
+#   image:   e2fsprogs (ext3 stick image), dosfstools + mtools (FAT), fdisk/util-linux (partition table)
+#   lint:    keepalived (keepalived -t on the modern rendering), ipvsadm
+#   console: socat (pty pairs for the board simulator)
+#   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio
+#   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/install-deps.sh: run as root (sudo scripts/install-deps.sh)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
+  shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
+  time ca-certificates >/dev/null
+echo "scripts/install-deps.sh: system packages installed"
