@@ -44,7 +44,7 @@ export interface FlashBenchScenario {
     freshStick: { reported: number; kernel: number };
     /** a stick that held a GPT disk (primary table at the start, backup at the end) */
     usedGptStick: { reported: number; kernel: number; cleared: number };
-    /** worst case: every byte of the first and last MiB is old data */
+    /** worst case: old data over both clear zones */
     junkStick: { reported: number; kernel: number; cleared: number };
     dd: { kernel: number };
     /** the target: used ranges + 1 MiB */
@@ -134,7 +134,7 @@ async function makeUsedGptStick(dev: string): Promise<void> {
   await sh('blockdev', ['--flushbufs', dev]);
 }
 
-/** Worst case for clearing: old data in every byte of the first and last MiB. */
+/** Worst case for clearing: old data over the first 2 MiB and the last MiB, beyond both clear zones. */
 async function makeJunkStick(dev: string, size: number): Promise<void> {
   const fh = await open(dev, 'r+');
   try {

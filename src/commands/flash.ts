@@ -55,7 +55,7 @@ export function register(program: Command): void {
         'filesystem, not the disk of / or of any mounted filesystem, and at least as large as the image.\n' +
         'Its vendor, model, serial and size are shown and you type "yes". The device is opened exclusively;\n' +
         'only the ranges in stick.img.bmap.json are written, old partition-table and filesystem signatures in\n' +
-        'the first and last MiB are zeroed, the data is synced, read back from the device and compared\n' +
+        'the first 512 KiB and the last 256 KiB are zeroed, the data is synced, read back from the device and compared\n' +
         '(sha256 per range), and the kernel re-reads the partition table.',
     )
     .action(

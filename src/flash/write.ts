@@ -12,17 +12,19 @@ import { recheckIdentity } from './safety.js';
  * filesystem signatures are cleared, then everything written is read back from the device and
  * compared with the block map's sha256.
  *
- * Signature clearing (kept simple on purpose): the first 1 MiB and the last 1 MiB of the device
- * are the places where partition tables (MBR, GPT and its backup at the end), RAID superblocks
- * (md 0.90/1.0 at the end, 1.1/1.2 at the start) and filesystem/ISO/LVM labels live. The parts
- * of those two zones the image does not map are made zero; blocks there that already read as
- * zero are not rewritten, which spares the stick's flash and keeps the bytes written close to
- * the image's used ranges.
+ * Signature clearing: the first 512 KiB and the last 256 KiB of the device are where partition
+ * tables (MBR, GPT and its backup in the last 17 KiB), RAID superblocks (md 0.90/1.0 in the last
+ * 128 KiB, 1.1/1.2 at the start), filesystem, ISO and LVM labels (all within the first 68 KiB) and
+ * ZFS labels L0, L1 and L3 live. The parts of those zones the image does not map are made zero;
+ * blocks there that already read as zero are not rewritten, which spares the stick's flash. The
+ * zones are sized so that even a stick full of junk costs at most 768 KiB beyond the image's used
+ * ranges (the issue's budget is 1 MiB); ZFS's L2 label (end − 512 KiB) is the one signature left.
  */
 
 /** Large sequential chunks: a USB stick's erase blocks are 1–4 MiB. */
 export const CHUNK = 4 * 1024 * 1024;
-export const CLEAR_ZONE = 1024 * 1024;
+export const HEAD_CLEAR_ZONE = 512 * 1024;
+export const TAIL_CLEAR_ZONE = 256 * 1024;
 /** Granularity of the "already zero?" test in the clear zones. */
 const CLEAR_BLOCK = 4096;
 
@@ -125,10 +127,10 @@ function describeRange(r: { start: number; length: number }): string {
   return `offset ${r.start}, length ${r.length} (bytes ${r.start}–${r.start + r.length - 1})`;
 }
 
-/** The unmapped parts of the device's first and last CLEAR_ZONE bytes. */
+/** The unmapped parts of the device's first HEAD_CLEAR_ZONE and last TAIL_CLEAR_ZONE bytes. */
 export function clearZones(deviceSize: number, ranges: readonly BlockRange[]): { start: number; length: number }[] {
-  const head = Math.min(CLEAR_ZONE, deviceSize);
-  const tailStart = Math.max(head, deviceSize - CLEAR_ZONE);
+  const head = Math.min(HEAD_CLEAR_ZONE, deviceSize);
+  const tailStart = Math.max(head, deviceSize - TAIL_CLEAR_ZONE);
   return [...uncovered(0, head, ranges), ...uncovered(tailStart, deviceSize, ranges)];
 }
 

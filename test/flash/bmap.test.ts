@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readBlockMap, uncovered } from '../../src/flash/bmap.js';
-import { clearZones, CLEAR_ZONE } from '../../src/flash/write.js';
+import { clearZones, HEAD_CLEAR_ZONE, TAIL_CLEAR_ZONE } from '../../src/flash/write.js';
 import { makeSparseImage, MiB, removeDir, tempDir } from './helpers.js';
 
 const H = 'a'.repeat(64);
@@ -62,12 +62,12 @@ test('uncovered finds the gaps a set of ranges leaves in a window', () => {
   assert.deepEqual(uncovered(0, 4096, ranges), []);
 });
 
-test('the zones cleared are the unmapped parts of the first and last MiB of the device', () => {
+test('the zones cleared are the unmapped parts of the first 512 KiB and the last 256 KiB of the device', () => {
   const ranges = [{ start: 0, length: 4096 }, { start: MiB, length: MiB }];
   assert.deepEqual(clearZones(64 * MiB, ranges), [
-    { start: 4096, length: CLEAR_ZONE - 4096 },
-    { start: 63 * MiB, length: CLEAR_ZONE },
+    { start: 4096, length: HEAD_CLEAR_ZONE - 4096 },
+    { start: 64 * MiB - TAIL_CLEAR_ZONE, length: TAIL_CLEAR_ZONE },
   ]);
   // a device exactly the image's size: the tail zone is inside the image, minus its mapped part
-  assert.deepEqual(clearZones(2 * MiB, ranges), [{ start: 4096, length: CLEAR_ZONE - 4096 }]);
+  assert.deepEqual(clearZones(2 * MiB, ranges), [{ start: 4096, length: HEAD_CLEAR_ZONE - 4096 }]);
 });
