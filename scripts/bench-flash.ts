@@ -65,7 +65,7 @@ export interface FlashBenchFigures {
   meetsTimeTarget: boolean;
   /** the flash work alone */
   meetsTimeTargetFlashOnly: boolean;
-  /** fresh and used-GPT sticks (the junk-filled worst case is reported, not judged) */
+  /** fresh, used-GPT and junk-filled sticks, as counted by obsbuild and by the kernel */
   meetsBytesTarget: boolean;
 }
 
@@ -309,7 +309,16 @@ export async function runFlashBench(opts: { runs?: number; log?: (line: string) 
       meetsTimeTargetFlashOnly: all.every((r) => r.flashOnlyRatio <= 1.2),
       meetsBytesTarget: scenarios.every((sc) => {
         const b = sc.bytesWritten;
-        return Math.max(b.freshStick.reported, b.freshStick.kernel, b.usedGptStick.reported, b.usedGptStick.kernel) <= b.limit;
+        return (
+          Math.max(
+            b.freshStick.reported,
+            b.freshStick.kernel,
+            b.usedGptStick.reported,
+            b.usedGptStick.kernel,
+            b.junkStick.reported,
+            b.junkStick.kernel,
+          ) <= b.limit
+        );
       }),
     };
   } finally {
