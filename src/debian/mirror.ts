@@ -4,8 +4,9 @@
  * one, and parsed; .debs are downloaded on demand from their Filename, verified against the index's
  * SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the cache when they still verify.
  */
+import { pathExists } from 'fs-extra';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -107,15 +108,6 @@ async function copyLocal(url: string, dest: string, onProgress?: (p: DownloadPro
   onProgress?.({ url, received: size, total: size, done: true });
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface ReleaseSum {
   sha256?: string;
   md5?: string;
@@ -167,7 +159,7 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
         tried.push(variant);
         continue;
       }
-      if (!(await exists(dest))) throw err;
+      if (!(await pathExists(dest))) throw err;
       opts.onNote?.(`${(err as Error).message}; using the cached ${dest}`);
     }
     const expected = release?.get(rel);
@@ -191,7 +183,7 @@ export async function fetchDebs(opts: MirrorOptions, entries: PackageEntry[]): P
     if (!entry.filename) throw new UserError(`${opts.url}: index entry ${entry.name} ${entry.version} has no Filename`);
     const dest = join(root, entry.filename);
     const expected = { sha256: entry.sha256, md5: entry.md5, size: entry.size };
-    if (await exists(dest)) {
+    if (await pathExists(dest)) {
       try {
         await verifyDebChecksum(dest, expected);
         entry.localPath = dest;

@@ -2,8 +2,9 @@
  * Debian `Packages` indexes: read one (plain, .gz or .xz, streamed stanza by stanza), or build the same
  * entries from a folder of .deb files when there is no index (`--packages DIR`).
  */
+import { pathExists } from 'fs-extra';
 import { createReadStream } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { ControlSyntaxError, Stanza, StanzaStreamParser, formatStanzas, parseStanza } from './control.js';
@@ -156,15 +157,6 @@ export async function buildIndexFromDebs(dir: string): Promise<PackageEntry[]> {
   return entries;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const INDEX_NAMES = ['Packages', 'Packages.gz', 'Packages.xz'];
 
 /**
@@ -172,15 +164,15 @@ const INDEX_NAMES = ['Packages', 'Packages.gz', 'Packages.xz'];
  * or by base name for flat folders), else scan DIR's .deb files.
  */
 export async function loadPackagesDir(dir: string): Promise<PackageEntry[]> {
-  if (!(await exists(dir))) throw new UserError(`${dir}: no such packages folder`);
+  if (!(await pathExists(dir))) throw new UserError(`${dir}: no such packages folder`);
   for (const name of INDEX_NAMES) {
     const indexPath = join(dir, name);
-    if (!(await exists(indexPath))) continue;
+    if (!(await pathExists(indexPath))) continue;
     const entries = await readPackagesIndex(indexPath);
     for (const entry of entries) {
       if (!entry.filename) continue;
       for (const candidate of [join(dir, entry.filename), join(dir, basename(entry.filename))]) {
-        if (await exists(candidate)) {
+        if (await pathExists(candidate)) {
           entry.localPath = candidate;
           break;
         }

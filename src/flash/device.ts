@@ -1,4 +1,5 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { pathExists } from 'fs-extra';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
 
@@ -63,15 +64,6 @@ async function readText(file: string): Promise<string | undefined> {
     return (await readFile(file, 'utf8')).trim();
   } catch {
     return undefined;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -178,7 +170,7 @@ async function devicesOnDisk(sys: SystemView, diskDir: string): Promise<Map<stri
   const found = new Map<string, DeviceOnDisk>();
   const queue: { dir: string; stacked: boolean }[] = [{ dir: diskDir, stacked: false }];
   for (const entry of await listDir(diskDir)) {
-    if (await exists(path.join(diskDir, entry, 'partition'))) queue.push({ dir: path.join(diskDir, entry), stacked: false });
+    if (await pathExists(path.join(diskDir, entry, 'partition'))) queue.push({ dir: path.join(diskDir, entry), stacked: false });
   }
   while (queue.length > 0) {
     const { dir, stacked } = queue.shift()!;
@@ -198,7 +190,7 @@ export async function describeBlockDevice(devicePath: string, major: number, min
   const dir = await sysDeviceDir(sys, major, minor);
   if (!dir) throw new UserError(`${devicePath}: the kernel does not list block device ${major}:${minor} in ${sys.sysRoot}/dev/block`);
   const name = path.basename(dir);
-  const isPartition = await exists(path.join(dir, 'partition'));
+  const isPartition = await pathExists(path.join(dir, 'partition'));
   const diskDir = isPartition ? path.dirname(dir) : dir;
   const disk = path.basename(diskDir);
   const sectors = Number(await readText(path.join(dir, 'size')));
