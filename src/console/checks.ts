@@ -135,7 +135,9 @@ function lastLine(s: string): string {
 export async function runChecks(run: Runner, ctx: CheckContext): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
 
-  let r = await run('depmod -a');
+  // sync: the user power-cycles the box next, and a modules.dep.bin still in the page cache comes back as
+  // zeros (seen on the virtual board's ext2 CF card: ip_vs would not load, so keepalived died on the next boot).
+  let r = await run('depmod -a && sync');
   out.push(result('depmod -a succeeds', r, r.exitCode === 0 ? 'pass' : 'fail', r.exitCode === 0 ? 'exit status 0' : `${exitText(r)}: ${lastLine(r.output)}`));
 
   r = await run('uname -r; ls /lib/modules');

@@ -97,14 +97,30 @@ export function md5sumsFile(pkg: UnpackedPackage): Buffer | undefined {
   return lines.length ? Buffer.from(`${lines.join('\n')}\n`) : undefined;
 }
 
+/** Whether a base system's dpkg database uses the multiarch layout (`info/format` reads `1`, dpkg >= 1.16.2). */
+export function isMultiarchDb(infoFormat: string | undefined): boolean {
+  return infoFormat?.trim() === '1';
+}
+
+/**
+ * The name dpkg gives a package's info files: in a multiarch database, `<pkg>:<arch>` for `Multi-Arch: same`
+ * packages (dpkg looks them up only under that name; `dpkg --audit` reports them missing otherwise); `<pkg>`
+ * for the rest and always in a lenny database, which has no `info/format` file.
+ */
+export function infoFileBase(control: Stanza, multiarchDb: boolean): string {
+  const name = control.get('Package')!;
+  const multiArch = control.get('Multi-Arch')?.trim().toLowerCase();
+  const arch = control.get('Architecture')?.trim();
+  return multiarchDb && multiArch === 'same' && arch ? `${name}:${arch}` : name;
+}
+
 /** Everything dpkg registration adds to the target root: the merged status file and the info files. */
-export function dpkgRegistrationFiles(baseStatus: string, pkgs: UnpackedPackage[]): GeneratedFile[] {
+export function dpkgRegistrationFiles(baseStatus: string, pkgs: UnpackedPackage[], multiarchDb = false): GeneratedFile[] {
   const files: GeneratedFile[] = [
     { path: `${DPKG_ADMIN_DIR}/status`, content: mergeStatus(baseStatus, pkgs), mode: 0o644, uid: 0, gid: 0 },
   ];
   for (const pkg of pkgs) {
-    const name = pkg.control.get('Package')!;
-    const info = `${DPKG_ADMIN_DIR}/info/${name}`;
+    const info = `${DPKG_ADMIN_DIR}/info/${infoFileBase(pkg.control, multiarchDb)}`;
     files.push({ path: `${info}.list`, content: fileList(pkg), mode: 0o644, uid: 0, gid: 0 });
     const md5sums = md5sumsFile(pkg);
     if (md5sums) files.push({ path: `${info}.md5sums`, content: md5sums, mode: 0o644, uid: 0, gid: 0 });

@@ -23,7 +23,6 @@ export interface BoardFacts {
 const boardRoot = new URL('../../../board/', import.meta.url);
 
 export function boardFacts(board: Board): BoardFacts {
-  // The virtual board (vobs) stands in for the OBS600 and shares its facts.
-  const name = board === 'vobs' ? 'obs600' : board;
-  return JSON.parse(readFileSync(new URL(`${name}/board.json`, boardRoot), 'utf8')) as BoardFacts;
+  // Each board reads its own facts: vobs shares the OBS600's layout but is amd64/bookworm inside.
+  return JSON.parse(readFileSync(new URL(`${board}/board.json`, boardRoot), 'utf8')) as BoardFacts;
 }

@@ -33,6 +33,8 @@ export interface OverlayOptions {
   packages: OverlayPackage[];
   /** The base rootfs's /var/lib/dpkg/status. */
   baseStatus: string;
+  /** Whether the base's dpkg database is in the multiarch layout (its info/format reads 1). */
+  multiarchDb?: boolean;
   /** Configuration, first-boot script, etc.; they override package files of the same path. */
   files: GeneratedFile[];
   /** SOURCE_DATE_EPOCH: every entry's mtime. */
@@ -215,7 +217,7 @@ export async function writeOverlay(outPath: string, opts: OverlayOptions): Promi
       unpacked.push(staged.unpacked);
       packages.push({ name: pkg.entry.name, version: pkg.entry.version, arch: staged.unpacked.control.get('Architecture') ?? pkg.entry.arch, sha256: digests.sha256, preinst: staged.unpacked.controlFiles.has('preinst') });
     }
-    const layered = [...(unpacked.length ? dpkgRegistrationFiles(opts.baseStatus, unpacked) : []), ...opts.files];
+    const layered = [...(unpacked.length ? dpkgRegistrationFiles(opts.baseStatus, unpacked, opts.multiarchDb) : []), ...opts.files];
     for (const file of layered) {
       const node = nodeFromGenerated(file);
       if (node.path === '') continue; // never re-own the target's root directory

@@ -11,6 +11,7 @@ export const CAPTURED_FILES = {
   debianVersion: 'etc/debian_version',
   passwd: 'etc/passwd',
   hostname: 'etc/hostname',
+  dpkgDbFormat: 'var/lib/dpkg/info/format',
 } as const;
 export type CapturedName = keyof typeof CAPTURED_FILES;
 
@@ -23,6 +24,7 @@ const CAPTURE_LIMIT: Record<CapturedName, number> = {
   debianVersion: 4096,
   passwd: 1 << 20,
   hostname: 4096,
+  dpkgDbFormat: 4096,
 };
 
 const SUITES: Record<string, string> = {

@@ -126,6 +126,7 @@ export async function makeBoxRoot(dir: string, box: BoxState): Promise<string> {
     sysctl: `echo "net.ipv4.ip_forward = ${box.ipForward}"\n`,
     pidof: box.keepalivedRunning ? `[ "$1" = keepalived ] && echo 1234 && exit 0\nexit 1\n` : 'exit 1\n',
     dmesg: 'exit 0\n',
+    sync: 'exit 0\n',
   };
   for (const [name, body] of Object.entries(tools)) {
     const f = join(root, 'usr/local/sbin', name);

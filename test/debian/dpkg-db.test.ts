@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseStanza } from '../../src/debian/control.js';
 import { debconfAnswers, debconfPreseedFile, DEBCONF_SELECTIONS_PATH } from '../../src/debian/debconf.js';
-import { dpkgRegistrationFiles, mergeStatus, type UnpackedPackage } from '../../src/debian/dpkg-db.js';
+import { dpkgRegistrationFiles, isMultiarchDb, mergeStatus, type UnpackedPackage } from '../../src/debian/dpkg-db.js';
 import type { Site } from '../../src/site/model.js';
 import { LENNY_BASE_STATUS } from '../fixtures/debs/make-deb.js';
 
@@ -57,6 +57,40 @@ test('info files: .list with /. first, generated .md5sums when the package ships
   assert.equal(byPath.get('/var/lib/dpkg/info/p.postinst')!.mode, 0o755);
   // A conffile not among the unpacked files is marked the way dpkg marks one not yet installed.
   assert.match(String(byPath.get('/var/lib/dpkg/status')!.content), /Conffiles:\n \/etc\/p\.conf newconffile\n/);
+});
+
+test('Multi-Arch: same packages get <pkg>:<arch> info files, which real dpkg --audit finds once configured', () => {
+  const files = dpkgRegistrationFiles('', [
+    unpacked('Package: libw0\nVersion: 1\nArchitecture: amd64\nMulti-Arch: same\nDescription: d\n'),
+    unpacked('Package: tool\nVersion: 1\nArchitecture: amd64\nMulti-Arch: foreign\nDescription: d\n', { paths: ['', 'usr', 'usr/bin', 'usr/bin/y'], md5s: new Map([['usr/bin/y', 'd41d8cd98f00b204e9800998ecf8427e']]) }),
+  ], true);
+  const paths = files.map((f) => f.path);
+  assert.ok(paths.includes('/var/lib/dpkg/info/libw0:amd64.list'), paths.join(' '));
+  assert.ok(paths.includes('/var/lib/dpkg/info/tool.list'), paths.join(' '));
+  assert.ok(!paths.includes('/var/lib/dpkg/info/libw0.list'));
+  // What `dpkg --configure -a` leaves behind: the same files, the packages marked installed.
+  const admin = mkdtempSync(join(tmpdir(), 'obsbuild-dpkgdb-'));
+  try {
+    mkdirSync(join(admin, 'info'));
+    mkdirSync(join(admin, 'updates'));
+    writeFileSync(join(admin, 'info', 'format'), '1\n');
+    for (const file of files) {
+      const target = join(admin, file.path.slice('/var/lib/dpkg/'.length));
+      mkdirSync(join(target, '..'), { recursive: true });
+      const content = String(file.content);
+      writeFileSync(target, file.path.endsWith('/status') ? content.replaceAll('install ok unpacked', 'install ok installed') : content);
+    }
+    const audit = execFileSync('dpkg', [`--admindir=${admin}`, '--audit']).toString();
+    assert.equal(audit, '', 'dpkg --audit has nothing to report');
+  } finally {
+    rmSync(admin, { recursive: true, force: true });
+  }
+});
+
+test('a lenny (pre-multiarch) database keeps plain <pkg> info file names', () => {
+  const files = dpkgRegistrationFiles('', [unpacked('Package: libw0\nVersion: 1\nArchitecture: powerpc\nMulti-Arch: same\nDescription: d\n')], isMultiarchDb(undefined));
+  assert.ok(files.some((f) => f.path === '/var/lib/dpkg/info/libw0.list'));
+  assert.equal(isMultiarchDb('1\n'), true);
 });
 
 function site(manager: 'keepalived' | 'ipvsadm', vrrpInterface?: string): Site {

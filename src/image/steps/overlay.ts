@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { UserError } from '../../util/errors.js';
 import { mergeFiles } from '../files.js';
 import { writeOverlay } from '../overlay.js';
+import { isMultiarchDb } from '../../debian/dpkg-db.js';
 import type { NodeState, Step } from '../pipeline.js';
 
 export const OVERLAY_NAME = 'obsbuild-overlay.tgz';
@@ -16,6 +17,7 @@ export const overlayStep: Step<NodeState> = {
     const result = await writeOverlay(join(msf, OVERLAY_NAME), {
       packages: (build.packages ?? []).map(({ entry, debPath }) => ({ debPath, entry })),
       baseStatus: build.inputs!.rootfs.files.dpkgStatus ?? '',
+      multiarchDb: isMultiarchDb(build.inputs!.rootfs.files.dpkgDbFormat),
       files: mergeFiles(ns.config!, ns.idFiles!),
       mtime: build.epoch!.value,
       stagingParent: ns.staged.workDir,
