@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import ora from 'ora';
+import { startSpinner } from '../util/spinner.js';
 import { action } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { writeFileAtomically } from '../util/atomic.js';
@@ -161,7 +161,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   if (!manifestId) plain('no manifest (use --manifest out/<hostname>/manifest.json): the manifest id check will be skipped');
   plain(`console on ${path} at ${baud} 8N1${o.interactive ? ' (Ctrl-] quits)' : ''}; transcript ${logPath}`);
   // With --check on a terminal, progress is one spinner line; otherwise plain lines (the live view owns stdout)
-  const spinner = o.check && process.stderr.isTTY ? ora({ stream: process.stderr }).start('waiting for the box') : null;
+  const spinner = o.check ? await startSpinner('waiting for the box', process.stderr) : undefined;
   const say = (s: string) => {
     if (spinner) spinner.text = s;
     else plain(s);

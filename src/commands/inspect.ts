@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import ora from 'ora';
+import { startSpinner } from '../util/spinner.js';
 import { action } from './action.js';
 import { describeElf } from '../inputs/elf.js';
 import { inspectInputs, type InputsReport } from '../inputs/inspect.js';
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: { inputs: string; json?: boolean }) => {
-        const spinner = !opts.json && process.stdout.isTTY ? ora({ text: `checking ${opts.inputs}` }).start() : undefined;
+        const spinner = opts.json ? undefined : await startSpinner(`checking ${opts.inputs}`, process.stdout);
         let report: InputsReport;
         try {
           report = await inspectInputs(opts.inputs, {

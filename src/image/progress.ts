@@ -1,4 +1,5 @@
 import type { Ora } from 'ora';
+import { canSpin } from '../util/spinner.js';
 import type { Reporter, StepProgress } from './pipeline.js';
 
 /**
@@ -80,12 +81,9 @@ export const silentReporter: Reporter = {
   fail: () => {},
 };
 
-/**
- * Spinners when `stream` is a terminal that has a width (a pseudo-terminal without one cannot redraw a
- * line), plain lines otherwise. ora is loaded only when it is used.
- */
+/** Spinners when `stream` can show them (see canSpin), plain lines otherwise. ora is loaded only when used. */
 export async function reporterFor(stream: NodeJS.WriteStream): Promise<Reporter> {
-  if (stream.isTTY === true && (stream.columns ?? 0) > 0) {
+  if (canSpin(stream)) {
     const { default: ora } = await import('ora');
     return new SpinnerReporter(stream, ora);
   }
