@@ -175,7 +175,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
       const first = stepStart.get(`${e.step.script}1`) ?? Date.now();
       say(`${e.step.script} [${bar(e.step.n, e.step.total)}] ${e.step.n}/${e.step.total} ${e.step.name} (${mmss(Date.now() - first)})`);
     } else {
-      say(`phase ${e.phase}${e.message ? `: ${e.message}` : ''}`);
+      say(`phase ${e.phase}${e.message ? `: ${clip(e.message, 100)}` : ''}`);
     }
   };
 
@@ -240,4 +240,9 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   if (o.json) await writeFileAtomically(o.json, JSON.stringify(report, null, 2) + '\n');
   printVerdict(report, logPath);
   return report.ok ? 0 : 1;
+}
+
+/** A board line quoted in a progress line (the boot banner runs to 200 characters), cut to fit. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
