@@ -4,6 +4,14 @@ import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// `obsbuild render ... | head`: the reader went away; stop quietly instead of printing a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 const program = new Command();
 program
   .name('obsbuild')
@@ -25,7 +33,8 @@ program
 // being run keeps start-up short, which matters for `flash` where the CLI's start is part of the wall time.
 const COMMANDS = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'vm'] as const;
 const invoked = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
-const toLoad = COMMANDS.find((name) => name === invoked) ? [invoked as string] : COMMANDS;
+const versionOnly = invoked === undefined && process.argv.slice(2).some((arg) => arg === '--version' || arg === '-V');
+const toLoad = COMMANDS.find((name) => name === invoked) ? [invoked as string] : versionOnly ? [] : COMMANDS;
 for (const name of toLoad) {
   const mod = (await import(`./commands/${name}.js`)) as { register(program: Command): void };
   mod.register(program);

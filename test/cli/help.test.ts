@@ -24,3 +24,9 @@ test('an unknown option is a usage error (exit 2)', async () => {
   assert.equal(r.exitCode, 2);
   assert.match(String(r.stderr), /unknown option/);
 });
+
+test('obsbuild --version prints the package version', async () => {
+  const r = await runCli(['--version']);
+  assert.equal(r.exitCode, 0);
+  assert.match(String(r.stdout), /^\d+\.\d+\.\d+$/);
+});
