@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readlink, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadSite } from '../site/load.js';
+import { siteNodes, type NodeView } from '../site/nodes.js';
 import { UserError } from '../util/errors.js';
 import { CF_DEFAULT_BYTES, cfKernelMatches, createBlankDisk, FLASH_BYTES, readBootSource } from './disks.js';
 import { serveMirror } from './mirror.js';
-import { VobsVm } from './qemu.js';
+import { VobsVm, type VobsMachineSpec } from './qemu.js';
 import { boardFile } from './recipe.js';
 import { logSize, waitForLog } from './serial-watch.js';
 import { ensureStandin, type StandinInputs } from './standin.js';
@@ -23,13 +24,18 @@ export const DEFAULT_VOBS_SITE = boardFile('site.yaml');
 
 export type Log = (line: string) => void;
 
+/** One board's output of `obsbuild image`: out/<hostname>/. */
 export interface BuiltImage {
   siteFile: string;
+  /** `single`, or `master`/`backup` of an HA pair (passed to `obsbuild console --node`). */
+  role: NodeView['role'];
   hostname: string;
   hostDir: string;
   stickImage: string;
   manifest: string;
   seconds: number;
+  /** Every board the site describes (one, or both of a pair), this one first. */
+  nodes: BuiltImage[];
 }
 
 /** Run the obsbuild CLI as a child (the same commands a user types); resolves with its exit code. */
@@ -73,15 +79,13 @@ export async function buildVobsImage(opts: {
   } finally {
     await mirror.close();
   }
-  const hostDir = join(resolve(opts.outDir), loaded.site.hostname);
-  return {
-    siteFile,
-    hostname: loaded.site.hostname,
-    hostDir,
-    stickImage: join(hostDir, 'stick.img'),
-    manifest: join(hostDir, 'manifest.json'),
-    seconds: (performance.now() - t0) / 1000,
-  };
+  const seconds = (performance.now() - t0) / 1000;
+  const nodes: BuiltImage[] = siteNodes(loaded.site).map(({ role, hostname }) => {
+    const hostDir = join(resolve(opts.outDir), hostname);
+    return { siteFile, role, hostname, hostDir, stickImage: join(hostDir, 'stick.img'), manifest: join(hostDir, 'manifest.json'), seconds, nodes: [] };
+  });
+  for (const n of nodes) n.nodes = nodes;
+  return nodes[0];
 }
 
 export interface BootOptions {
@@ -97,6 +101,8 @@ export interface BootOptions {
   consoleArgs?: string[];
   /** Give up on the whole boot after this long. */
   timeoutMs?: number;
+  /** The second board of a pair, and its wires to the first. */
+  machine?: Pick<VobsMachineSpec, 'boardIndex' | 'links'>;
 }
 
 export interface BootResult {
@@ -146,6 +152,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
     flashImage: flash,
     stickImage: opts.image.stickImage,
     runDir,
+    ...opts.machine,
   });
   const consoleJson = join(runDir, 'console.json');
   const consoleLog = join(runDir, 'console.log');
@@ -157,7 +164,8 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
   opts.log(`board: powered off, serial console on ${vm.pty} (transcript ${vm.serialLog})`);
   const consoleRun = runCli(
     ['console', '--port', vm.pty, '--site', opts.image.siteFile, '--manifest', opts.image.manifest, '--json', consoleJson,
-      '--log', consoleLog, opts.check ? '--check' : '--interactive', ...(opts.consoleArgs ?? [])],
+      '--log', consoleLog, opts.check ? '--check' : '--interactive',
+      ...(opts.image.role === 'single' ? [] : ['--node', opts.image.role]), ...(opts.consoleArgs ?? [])],
     { stdio: opts.consoleStdio ?? 'inherit' },
   );
   let installFailed: string | undefined;

@@ -14,7 +14,9 @@ import { UserError } from '../util/errors.js';
  *  - serial:    ttyS0 on a pty (the console's port) with a log file of every byte;
  *  - network:   four NICs on two QEMU hubs and nothing else (no user-mode networking, no host link):
  *               hub 0 = eth0 (appliance, client side) + eth2 (harness client);
- *               hub 1 = eth1 (appliance, real-server side) + eth3 (harness real servers).
+ *               hub 1 = eth1 (appliance, real-server side) + eth3 (harness real servers);
+ *               for an HA pair, each hub also gets a socket link on 127.0.0.1 to the same hub of the other
+ *               board, so both boards' eth0 share one wire and both eth1 another.
  * The machine starts paused; `cont` once the console has the pty open, so no early output is lost.
  */
 export interface VobsMachineSpec {
@@ -29,9 +31,23 @@ export interface VobsMachineSpec {
   runDir: string;
   memoryMiB?: number;
   cpus?: number;
+  /** Second board of a pair: its MAC addresses differ from the first's (52:54:00:0b:06+n:0i). */
+  boardIndex?: number;
+  /** Wires to another board: hub `hub` joined over TCP on 127.0.0.1:`port`, listening or connecting. */
+  links?: BoardLink[];
+}
+
+export interface BoardLink {
+  hub: 0 | 1;
+  port: number;
+  mode: 'listen' | 'connect';
 }
 
 export const HUB_OF_NIC = [0, 1, 0, 1] as const;
+
+export function macAddress(boardIndex: number, nic: number): string {
+  return `52:54:00:0b:${(6 + boardIndex).toString(16).padStart(2, '0')}:0${nic}`;
+}
 
 export function qemuArgs(spec: VobsMachineSpec): string[] {
   const args = [
@@ -64,9 +80,16 @@ export function qemuArgs(spec: VobsMachineSpec): string[] {
   HUB_OF_NIC.forEach((hub, i) => {
     args.push(
       '-netdev', `hubport,id=nic${i},hubid=${hub}`,
-      '-device', `virtio-net-pci,netdev=nic${i},mac=52:54:00:0b:06:0${i},addr=0x${(0x10 + i).toString(16)}`,
+      '-device', `virtio-net-pci,netdev=nic${i},mac=${macAddress(spec.boardIndex ?? 0, i)},addr=0x${(0x10 + i).toString(16)}`,
     );
   });
+  for (const link of spec.links ?? []) {
+    // Loopback only: nothing leaves the host, and the listening board accepts its peer when it starts.
+    args.push(
+      '-netdev', `socket,id=link${link.hub},${link.mode}=127.0.0.1:${link.port}`,
+      '-netdev', `hubport,id=linkport${link.hub},hubid=${link.hub},netdev=link${link.hub}`,
+    );
+  }
   return args;
 }
 
@@ -131,6 +154,11 @@ export class VobsVm {
   /** Power cycle: a hard reset, as the power switch does. */
   async reset(): Promise<void> {
     await this.qmp!.execute('system_reset');
+  }
+
+  /** The board dies on the spot: its CPUs stop and it sends nothing more (QMP stop). */
+  async freeze(): Promise<void> {
+    await this.qmp!.execute('stop');
   }
 
   async quit(): Promise<number | null> {

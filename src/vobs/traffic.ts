@@ -1,4 +1,5 @@
 import type { Site } from '../site/model.js';
+import { siteNodes } from '../site/nodes.js';
 import type { GuestShell } from './guest-shell.js';
 
 /**
@@ -8,7 +9,8 @@ import type { GuestShell } from './guest-shell.js';
  *   namespace "client":  eth2 (hub 0, with the appliance's eth0), an address in eth0's subnet
  *   namespace "rsw":     eth3 (hub 1, with the appliance's eth1) in a bridge, the real servers' switch
  *   namespaces "rs1".."rsN": one veth into the switch each, the real server's address, default route via
- *                        the appliance's eth1 address (NAT), and busybox httpd answering "rs<N>"
+ *                        the appliance's eth1 address (NAT; for an HA pair the floating inside_address),
+ *                        and busybox httpd answering "rs<N>"
  *
  * The appliance's own network (eth0, eth1, keepalived, IPVS) is untouched: traffic goes out of a namespace,
  * over the virtual wire, into eth0, through IPVS, out of eth1 and back.
@@ -33,9 +35,10 @@ function splitCidr(cidr: string): { address: string; prefix: number } {
 /** The plan for the site's first virtual server (NAT), with a client address free in eth0's subnet. */
 export function trafficPlan(site: Site): TrafficPlan {
   const vs = site.lvs.virtual_servers[0];
-  const eth0 = splitCidr(site.network.interfaces.eth0.address);
-  const eth1 = splitCidr(site.network.interfaces.eth1.address);
-  const taken = new Set([eth0.address, vs.address]);
+  const nodes = siteNodes(site);
+  const eth0 = splitCidr(nodes[0].interfaces.eth0.address);
+  const eth1 = splitCidr(nodes[0].interfaces.eth1.address);
+  const taken = new Set([vs.address, ...nodes.map((n) => splitCidr(n.interfaces.eth0.address).address)]);
   const base = eth0.address.split('.').slice(0, 3).join('.');
   let client = '';
   for (let i = 1; i < 254 && !client; i++) if (!taken.has(`${base}.${i}`)) client = `${base}.${i}`;
@@ -46,7 +49,7 @@ export function trafficPlan(site: Site): TrafficPlan {
     port: vs.port,
     clientAddress: client,
     prefix0: eth0.prefix,
-    gateway: eth1.address,
+    gateway: site.lvs.vrrp?.inside_address ?? eth1.address,
     prefix1: eth1.prefix,
     realServers: vs.real_servers.map((rs, i) => ({ name: `rs${i + 1}`, address: rs.address, port: rs.port })),
     takeOutBudgetS: budget,

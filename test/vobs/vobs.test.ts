@@ -37,6 +37,18 @@ test('QEMU: TCG, paused, serial on a pty with a log, no user-mode networking, NI
   assert.deepEqual([...HUB_OF_NIC], [0, 1, 0, 1]);
 });
 
+test('QEMU: a pair of boards is wired hub to hub over 127.0.0.1 only, with MAC addresses of their own', () => {
+  const first = qemuArgs({ ...spec, links: [{ hub: 0, port: 40100, mode: 'listen' }, { hub: 1, port: 40101, mode: 'listen' }] });
+  const second = qemuArgs({ ...spec, boardIndex: 1, links: [{ hub: 0, port: 40100, mode: 'connect' }, { hub: 1, port: 40101, mode: 'connect' }] });
+  const sockets = (args: string[]) => args.filter((a, i) => args[i - 1] === '-netdev' && a.startsWith('socket,'));
+  assert.deepEqual(sockets(first), ['socket,id=link0,listen=127.0.0.1:40100', 'socket,id=link1,listen=127.0.0.1:40101']);
+  assert.deepEqual(sockets(second), ['socket,id=link0,connect=127.0.0.1:40100', 'socket,id=link1,connect=127.0.0.1:40101']);
+  assert.ok(second.includes('hubport,id=linkport1,hubid=1,netdev=link1'));
+  const macs = (args: string[]) => args.join(' ').match(/mac=[0-9a-f:]+/g)!;
+  assert.equal(new Set([...macs(first), ...macs(second)]).size, 8, 'eight distinct MAC addresses on the shared wires');
+  assert.doesNotMatch([...first, ...second].join(' '), /-netdev (user|tap|bridge)|hostfwd/);
+});
+
 test('QEMU: the CF card is on SATA, the stick on USB (removable by id), read-only', () => {
   const joined = qemuArgs(spec).join(' ');
   assert.match(joined, /file=\/cf\.img,format=raw.* -device ide-hd,drive=cf,bus=sata\.0/);
@@ -86,6 +98,14 @@ test('traffic plan from the guide site: client on eth0 subnet, real servers behi
   assert.ok(cmds.includes('ip link set eth3 netns rsw'));
   assert.ok(cmds.includes('ip -n rs2 route add default via 172.16.14.120'));
   assert.ok(!cmds.some((c) => /\beth[01]\b/.test(c) && !/ -n rs\d|peer name eth0/.test(c)), "the appliance's own ports are not touched");
+});
+
+test('traffic plan for an HA pair: real servers route via the floating inside address, the client avoids both nodes', async () => {
+  const { site } = await loadSite(DEFAULT_VOBS_SITE.replace(/site\.yaml$/, 'site-ha.yaml'));
+  const p = trafficPlan(site);
+  assert.equal(p.gateway, '172.16.14.250');
+  assert.equal(p.clientAddress, '192.168.253.1');
+  assert.equal(p.prefix0, 24);
 });
 
 test('HTTP body: only a 200 answer counts', () => {
