@@ -42,8 +42,13 @@ async function freePort(): Promise<number> {
 }
 
 /** Checks other than "a real server is down" (none exist until the traffic test makes them). */
-async function failedChecks(boot: BootResult): Promise<string[]> {
-  const report = JSON.parse(await readFile(boot.consoleJson, 'utf8')) as { checks: { name: string; status: string; evidence: string }[] };
+async function failedChecks(boot: BootResult, role: string): Promise<string[]> {
+  const report = JSON.parse(await readFile(boot.consoleJson, 'utf8')) as {
+    phases: { name: string; durationMs?: number }[];
+    checks: { name: string; status: string; evidence: string }[];
+  };
+  log(`${role}: console phases ${report.phases.map((p) => `${p.name} ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ')}`);
+  log(`${role}: from power-on ${Object.entries(boot.marks).map(([k, v]) => `${k} ${v} s`).join(', ')}`);
   const downOnly = (c: { name: string; evidence: string }) =>
     /^IPVS table/.test(c.name) && c.evidence.split(';').every((e) => /removed it|is down/.test(e));
   return report.checks.filter((c) => c.status !== 'pass' && !downOnly(c)).map((c) => `${c.name}: ${c.evidence}`);
@@ -72,7 +77,9 @@ after(async () => {
   await master?.vm.quit().catch(() => undefined);
   await backup?.vm.quit().catch(() => undefined);
   log(`timings: ${JSON.stringify(timings)}`);
-  await rm(work, { recursive: true, force: true });
+  // OBSBUILD_E2E_KEEP=1 keeps both boards' disks and serial logs for a look after a failure.
+  if (process.env.OBSBUILD_E2E_KEEP === '1') log(`kept ${work}`);
+  else await rm(work, { recursive: true, force: true });
 });
 
 test('both boards of the pair install from their sticks and pass obsbuild console --node master|backup', { timeout: 900_000 }, async () => {
@@ -88,13 +95,13 @@ test('both boards of the pair install from their sticks and pass obsbuild consol
     bootAndVerify({ image: masterImage, standin, log, check: true, keepRunning: true, consoleStdio: 'pipe', machine: { boardIndex: 0, links: links('listen') } }),
   );
   assert.equal(master.installFailed, undefined, 'the master installer reported a failure');
-  assert.deepEqual(await failedChecks(master), [], 'master: console checks that did not pass');
+  assert.deepEqual(await failedChecks(master, 'master'), [], 'master: console checks that did not pass');
 
   backup = await timed('backup: install, power-cycle, first boot, console checks', () =>
     bootAndVerify({ image: backupImage, standin, log, check: true, keepRunning: true, consoleStdio: 'pipe', machine: { boardIndex: 1, links: links('connect') } }),
   );
   assert.equal(backup.installFailed, undefined, 'the backup installer reported a failure');
-  assert.deepEqual(await failedChecks(backup), [], 'backup: console checks that did not pass');
+  assert.deepEqual(await failedChecks(backup, 'backup'), [], 'backup: console checks that did not pass');
 });
 
 test('the master holds the virtual and inside addresses, and traffic through it reaches every real server', { timeout: 300_000 }, async (t) => {

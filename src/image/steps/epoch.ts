@@ -26,7 +26,7 @@ export async function chooseEpoch(env: NodeJS.ProcessEnv, rootfsPath: string): P
     const value = Date.UTC(Number(dated[1]), Number(dated[2]) - 1, Number(dated[3])) / 1000;
     if (Number.isFinite(value) && value > 0) return { value, source: `date in ${basename(rootfsPath)}` };
   }
-  return { value: 0, source: 'fixed (1970-01-01)' };
+  return { value: 0, source: 'no date in the inputs' };
 }
 
 /** Bytes 4..7 of a gzip member, little-endian: the original file's mtime, 0 when not recorded. */
@@ -46,6 +46,6 @@ export const epochStep: Step<BuildState> = {
   name: 'build time',
   async run(state, progress) {
     state.epoch = await chooseEpoch(state.options.env, state.inputs!.files.rootfs.path);
-    progress.note(`${state.epoch.value} (${state.epoch.source})`);
+    progress.note(`${new Date(state.epoch.value * 1000).toISOString().replace('.000Z', 'Z')} (${state.epoch.source})`);
   },
 };
