@@ -46,9 +46,15 @@ async function failedChecks(boot: BootResult, role: string): Promise<string[]> {
   const report = JSON.parse(await readFile(boot.consoleJson, 'utf8')) as {
     phases: { name: string; durationMs?: number }[];
     checks: { name: string; status: string; evidence: string }[];
+    failure: { class: string; message: string; lastLines?: string[] } | null;
   };
   log(`${role}: console phases ${report.phases.map((p) => `${p.name} ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ')}`);
   log(`${role}: from power-on ${Object.entries(boot.marks).map(([k, v]) => `${k} ${v} s`).join(', ')}`);
+  if (report.failure || report.checks.length < 8) {
+    const serial = (await readFile(boot.vm.serialLog, 'latin1')).split('\n').slice(-25).join('\n# ');
+    log(`${role}: console failure ${JSON.stringify(report.failure)}; last serial lines:\n# ${serial}`);
+    return [`${role}: the console gave no full verdict (${report.checks.length} checks): ${report.failure?.class ?? '?'}: ${report.failure?.message ?? ''}`];
+  }
   const downOnly = (c: { name: string; evidence: string }) =>
     /^IPVS table/.test(c.name) && c.evidence.split(';').every((e) => /removed it|is down/.test(e));
   return report.checks.filter((c) => c.status !== 'pass' && !downOnly(c)).map((c) => `${c.name}: ${c.evidence}`);
