@@ -70,18 +70,23 @@ if wait_for LABEL=MSF "${STICK_WAIT:-25}"; then
   while :; do sleep 3600; done
 fi
 
-if wait_for LABEL=/ 50; then
+# Up to 30 s for the CF card, as a slow host may probe the SATA disk late; the real firmware waits too.
+if wait_for LABEL=/ 150; then
   ROOT=$(findfs LABEL=/)
   echo "vobs-firmware: booting $ROOT"
-  if mount -o rw "$ROOT" /mnt/root && [ -x /mnt/root/sbin/init ]; then
+  if ! mount -o rw "$ROOT" /mnt/root; then
+    echo "vobs-firmware: cannot mount $ROOT"
+  elif [ -x /mnt/root/sbin/init ]; then
     kill %1 2>/dev/null
     umount /tmp
     mount --move /dev /mnt/root/dev 2>/dev/null || umount /dev
     umount /sys /proc
     exec switch_root /mnt/root /sbin/init
+  else
+    echo "vobs-firmware: $ROOT has no /sbin/init"
   fi
-  echo "vobs-firmware: $ROOT has no /sbin/init"
 else
   echo "vobs-firmware: no install stick (MSF) and no root filesystem labelled / on the CF card"
+  echo "vobs-firmware: block devices: $(tail -n +3 /proc/partitions | tr -s ' ' | cut -d' ' -f5 | tr '\n' ' ')"
 fi
 while :; do sleep 3600; done
