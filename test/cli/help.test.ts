@@ -30,3 +30,16 @@ test('obsbuild --version prints the package version', async () => {
   assert.equal(r.exitCode, 0);
   assert.match(String(r.stdout), /^\d+\.\d+\.\d+$/);
 });
+
+test('output into a pipe whose reader has gone (| head) ends quietly with exit 0, without a stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  const { cliPath } = await import('../helpers/cli.js');
+  const child = spawn(process.execPath, [cliPath, 'render', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Close the read end at once: node takes far longer to start, so its first write meets EPIPE.
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
+});
