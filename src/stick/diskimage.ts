@@ -23,7 +23,7 @@ export type StickFs = 'ext3' | 'ext2' | 'vfat';
 export interface StickImageOptions {
   fs?: StickFs;
   label?: string;
-  /** timestamps inside the image; default $SOURCE_DATE_EPOCH, else 2000-01-01 */
+  /** timestamps inside the image; default $SOURCE_DATE_EPOCH, else 2000-01-01; never before 1980 */
   sourceDateEpoch?: number;
 }
 
@@ -70,10 +70,18 @@ async function walk(root: string, rel = ''): Promise<Entry[]> {
   return out;
 }
 
-function defaultEpoch(): number {
+/** 2000-01-01: the default image time. */
+const DEFAULT_EPOCH = 946684800;
+/**
+ * 1980-01-01: FAT cannot store earlier dates, and e2fsprogs reads E2FSPROGS_FAKE_TIME=0 as "not set" and
+ * stamps the wall clock instead (a build from inputs without a date would differ from run to run).
+ */
+const EARLIEST_EPOCH = 315532800;
+
+function imageEpoch(requested: number | undefined): number {
   const env = process.env.SOURCE_DATE_EPOCH;
-  if (env && /^\d+$/.test(env)) return Number(env);
-  return 946684800; // 2000-01-01: FAT cannot store dates before 1980
+  const epoch = requested ?? (env && /^\d+$/.test(env) ? Number(env) : DEFAULT_EPOCH);
+  return Math.max(epoch, EARLIEST_EPOCH);
 }
 
 /** A stable identity for the content: names, sizes and MD5SUMS (which covers the bytes). */
@@ -209,7 +217,7 @@ export async function buildStickImage(stickDir: string, outImg: string, opts: St
   const fs = opts.fs ?? 'ext3';
   const label = opts.label ?? 'MSF';
   checkLabel(fs, label);
-  const epoch = opts.sourceDateEpoch ?? defaultEpoch();
+  const epoch = imageEpoch(opts.sourceDateEpoch);
   let entries: Entry[];
   try {
     entries = await walk(stickDir);

@@ -155,6 +155,18 @@ describe('stick.img', () => {
     }
   });
 
+  it('is reproducible from inputs that carry no date (epoch 0): no wall-clock time gets in', async () => {
+    for (const fs of ['ext3', 'vfat'] as const) {
+      const a = join(root, `repro0-a-${fs}.img`);
+      const b = join(root, `repro0-b-${fs}.img`);
+      await buildStickImage(fx.stickDir, a, { fs, sourceDateEpoch: 0 });
+      // Let the clock move on: a time taken from it would now differ.
+      await new Promise((r) => setTimeout(r, 1100));
+      await buildStickImage(fx.stickDir, b, { fs, sourceDateEpoch: 0 });
+      assert.equal(sha256(await readFile(a)), sha256(await readFile(b)), fs);
+    }
+  });
+
   it('refuses an empty folder and a bad label, leaving no image behind', async () => {
     const empty = join(root, 'empty');
     await mkdir(empty);
