@@ -58,9 +58,10 @@ async function vmCommand(o: VmOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...standin }, null, 2)}\n`);
     return 0;
   }
-  const image = await buildVobsImage({ siteFile: o.site, outDir: o.out, standin, log });
-  log(`image: built ${image.nodes.map((n) => n.hostDir).join(' and ')} in ${image.seconds.toFixed(1)} s`);
-  if (image.nodes.length > 1) {
+  const boards = await buildVobsImage({ siteFile: o.site, outDir: o.out, standin, log });
+  const image = boards[0];
+  log(`image: built ${boards.map((n) => n.hostDir).join(' and ')} in ${image.seconds.toFixed(1)} s`);
+  if (boards.length > 1) {
     log(`HA pair: booting the ${image.role} (${image.hostname}) alone; npm run test:e2e boots both and fails the master over`);
   }
   // Follow install and first boot. The real servers do not exist yet, so this first verdict may report them

@@ -34,8 +34,6 @@ export interface BuiltImage {
   stickImage: string;
   manifest: string;
   seconds: number;
-  /** Every board the site describes (one, or both of a pair), this one first. */
-  nodes: BuiltImage[];
 }
 
 /** Run the obsbuild CLI as a child (the same commands a user types); resolves with its exit code. */
@@ -52,13 +50,14 @@ export function runCli(args: string[], opts: { stdio?: 'inherit' | 'pipe'; onOut
   return { child, done };
 }
 
+/** `obsbuild image` for a vobs site: one BuiltImage per board (the single director, or master then backup). */
 export async function buildVobsImage(opts: {
   siteFile?: string;
   outDir: string;
   standin: StandinInputs;
   log: Log;
   stdio?: 'inherit' | 'pipe';
-}): Promise<BuiltImage> {
+}): Promise<BuiltImage[]> {
   const siteFile = resolve(opts.siteFile ?? DEFAULT_VOBS_SITE);
   const loaded = await loadSite(siteFile);
   if (loaded.site.board !== 'vobs') {
@@ -80,12 +79,10 @@ export async function buildVobsImage(opts: {
     await mirror.close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const nodes: BuiltImage[] = siteNodes(loaded.site).map(({ role, hostname }) => {
+  return siteNodes(loaded.site).map(({ role, hostname }) => {
     const hostDir = join(resolve(opts.outDir), hostname);
-    return { siteFile, role, hostname, hostDir, stickImage: join(hostDir, 'stick.img'), manifest: join(hostDir, 'manifest.json'), seconds, nodes: [] };
+    return { siteFile, role, hostname, hostDir, stickImage: join(hostDir, 'stick.img'), manifest: join(hostDir, 'manifest.json'), seconds };
   });
-  for (const n of nodes) n.nodes = nodes;
-  return nodes[0];
 }
 
 export interface BootOptions {
