@@ -6,31 +6,18 @@
  * inside the backup, so they survive the master's death: traffic first flows through the master, then the
  * master is frozen (a dead box) and the backup must take the addresses and carry the traffic.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSite } from '../../src/site/load.js';
-import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
-import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
+import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, type BootResult } from '../../src/vobs/flow.js';
 import { openGuestShell, type GuestShell } from '../../src/vobs/guest-shell.js';
 import { requests, setUpTrafficNetwork, trafficPlan, waitForIpvs, type TrafficPlan } from '../../src/vobs/traffic.js';
 import type { BoardLink } from '../../src/vobs/qemu.js';
+import { notPassed, onlyRealServersDown, readConsoleReport, vobsE2e } from './vobs-harness.js';
 
 const HA_SITE = DEFAULT_VOBS_SITE.replace(/site\.yaml$/, 'site-ha.yaml');
-const log = (line: string) => process.stderr.write(`# vobs-ha: ${line}\n`);
-const timings: Record<string, number> = {};
-async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await work();
-  } finally {
-    timings[name] = Math.round((performance.now() - t0) / 100) / 10;
-    log(`timing ${name}: ${timings[name]} s`);
-  }
-}
 
 /** A TCP port free on 127.0.0.1 right now (the master's QEMU listens on it for the backup's link). */
 async function freePort(): Promise<number> {
@@ -41,70 +28,56 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Checks other than "a real server is down" (none exist until the traffic test makes them). */
+/**
+ * What kept a board from a full pass, other than real servers being down (none exist until the traffic
+ * test makes them). A console that gave up early says why, with the last lines it saw.
+ */
 async function failedChecks(boot: BootResult, role: string): Promise<string[]> {
-  const report = JSON.parse(await readFile(boot.consoleJson, 'utf8')) as {
-    phases: { name: string; durationMs?: number }[];
-    checks: { name: string; status: string; evidence: string }[];
-    failure: { class: string; message: string; lastLines?: string[] } | null;
-  };
+  const report = await readConsoleReport(boot.consoleJson);
   log(`${role}: console phases ${report.phases.map((p) => `${p.name} ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ')}`);
   log(`${role}: from power-on ${Object.entries(boot.marks).map(([k, v]) => `${k} ${v} s`).join(', ')}`);
   if (report.failure || report.checks.length < 8) {
-    const serial = (await readFile(boot.vm.serialLog, 'latin1')).split('\n').slice(-25).join('\n# ');
-    log(`${role}: console failure ${JSON.stringify(report.failure)}; last serial lines:\n# ${serial}`);
+    log(`${role}: console failure ${report.failure?.class}: ${report.failure?.message}; last lines:\n# ${report.failure?.lastLines.join('\n# ')}`);
     return [`${role}: the console gave no full verdict (${report.checks.length} checks): ${report.failure?.class ?? '?'}: ${report.failure?.message ?? ''}`];
   }
-  const downOnly = (c: { name: string; evidence: string }) =>
-    /^IPVS table/.test(c.name) && c.evidence.split(';').every((e) => /removed it|is down/.test(e));
-  return report.checks.filter((c) => c.status !== 'pass' && !downOnly(c)).map((c) => `${c.name}: ${c.evidence}`);
+  return notPassed(report.checks, onlyRealServersDown);
 }
 
 async function addresses(shell: GuestShell): Promise<string> {
   return shell.must('ip -o -4 addr show');
 }
 
-let work: string;
-let standin: StandinInputs;
 let master: BootResult | undefined;
 let backup: BootResult | undefined;
 let masterShell: GuestShell | undefined;
 let backupShell: GuestShell | undefined;
 let plan: TrafficPlan;
 
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'obsbuild-vobs-ha-e2e-'));
-  standin = await timed('stand-in inputs (cached after the first run)', () => ensureStandin({ log }));
-});
-
-after(async () => {
+const e2e = vobsE2e('vobs-ha', async () => {
   await masterShell?.close().catch(() => undefined);
   await backupShell?.close().catch(() => undefined);
   await master?.vm.quit().catch(() => undefined);
   await backup?.vm.quit().catch(() => undefined);
-  log(`timings: ${JSON.stringify(timings)}`);
-  // OBSBUILD_E2E_KEEP=1 keeps both boards' disks and serial logs for a look after a failure.
-  if (process.env.OBSBUILD_E2E_KEEP === '1') log(`kept ${work}`);
-  else await rm(work, { recursive: true, force: true });
 });
+const { log, timed } = e2e;
 
 test('both boards of the pair install from their sticks and pass obsbuild console --node master|backup', { timeout: 900_000 }, async () => {
-  const image: BuiltImage = await timed('obsbuild image (both nodes)', () =>
-    buildVobsImage({ siteFile: HA_SITE, outDir: join(work, 'out'), standin, log, stdio: 'pipe' }),
+  const [masterImage, backupImage] = await timed('obsbuild image (both nodes)', () =>
+    buildVobsImage({ siteFile: HA_SITE, outDir: join(e2e.work, 'out'), standin: e2e.standin, log, stdio: 'pipe' }),
   );
-  const [masterImage, backupImage] = ['master', 'backup'].map((role) => image.nodes.find((n) => n.role === role)!);
+  assert.deepEqual([masterImage.role, backupImage.role], ['master', 'backup']);
   assert.deepEqual([masterImage.hostname, backupImage.hostname], ['lb1', 'lb2']);
   const ports = [await freePort(), await freePort()];
   const links = (mode: BoardLink['mode']): BoardLink[] => [{ hub: 0, port: ports[0], mode }, { hub: 1, port: ports[1], mode }];
 
   master = await timed('master: install, power-cycle, first boot, console checks', () =>
-    bootAndVerify({ image: masterImage, standin, log, check: true, keepRunning: true, consoleStdio: 'pipe', machine: { boardIndex: 0, links: links('listen') } }),
+    bootAndVerify({ image: masterImage, standin: e2e.standin, log, check: true, keepRunning: true, consoleStdio: 'pipe', machine: { boardIndex: 0, links: links('listen') } }),
   );
   assert.equal(master.installFailed, undefined, 'the master installer reported a failure');
   assert.deepEqual(await failedChecks(master, 'master'), [], 'master: console checks that did not pass');
 
   backup = await timed('backup: install, power-cycle, first boot, console checks', () =>
-    bootAndVerify({ image: backupImage, standin, log, check: true, keepRunning: true, consoleStdio: 'pipe', machine: { boardIndex: 1, links: links('connect') } }),
+    bootAndVerify({ image: backupImage, standin: e2e.standin, log, check: true, keepRunning: true, consoleStdio: 'pipe', machine: { boardIndex: 1, links: links('connect') } }),
   );
   assert.equal(backup.installFailed, undefined, 'the backup installer reported a failure');
   assert.deepEqual(await failedChecks(backup, 'backup'), [], 'backup: console checks that did not pass');
@@ -151,7 +124,7 @@ test('the master dies: the backup takes both addresses within seconds and carrie
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.notEqual(tookOver, null, 'the backup did not take the virtual and inside addresses within 30 s');
-  timings['backup took over after the master froze'] = Math.round(tookOver! * 10) / 10;
+  e2e.timings['backup took over after the master froze'] = Math.round(tookOver! * 10) / 10;
   log(`failover: the backup holds both addresses ${tookOver!.toFixed(1)} s after the master froze (advert_int 1: about 3 s expected)`);
   const answers = await timed('6 requests through the backup', () => requests(backupShell!, plan, 6));
   log(`answers via the backup: ${answers.join(' ')}`);

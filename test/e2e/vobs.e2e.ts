@@ -10,14 +10,12 @@
  * Stand-in inputs are built once per machine into ~/.cache/obsbuild/vobs (about a minute with apt).
  * Each phase's time is printed (`# vobs timing ...`) for the report.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadSite } from '../../src/site/load.js';
-import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
-import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
+import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, runCli, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
 import { openGuestShell, type GuestShell } from '../../src/vobs/guest-shell.js';
 import {
   ipvsRealServers,
@@ -30,7 +28,7 @@ import {
 } from '../../src/vobs/traffic.js';
 import { corruptFileInStick } from '../vobs/stick-corrupt.js';
 import { logSize, waitForLog } from '../../src/vobs/serial-watch.js';
-import { runCli } from '../../src/vobs/flow.js';
+import { notPassed, onlyRealServersDown, readConsoleReport, vobsE2e } from './vobs-harness.js';
 
 interface Verdict {
   exitCode: number;
@@ -47,62 +45,35 @@ async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Verdict> 
     { stdio: 'pipe' },
   );
   const exitCode = await done;
-  const report = JSON.parse(await readFile(json, 'utf8')) as { checks: Verdict['checks'] };
-  const failed = report.checks.filter((c) => c.status !== 'pass').map((c) => `${c.name}: ${c.evidence}`);
-  return { exitCode, checks: report.checks, failed };
+  const { checks } = await readConsoleReport(json);
+  return { exitCode, checks, failed: notPassed(checks) };
 }
 
-const timings: Record<string, number> = {};
-const log = (line: string) => process.stderr.write(`# vobs: ${line}\n`);
-function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  return work().finally(() => {
-    timings[name] = Math.round((performance.now() - t0) / 100) / 10;
-    log(`timing ${name}: ${timings[name]} s`);
-  });
-}
-
-let work: string;
-let standin: StandinInputs;
 let image: BuiltImage;
 let boot: BootResult | undefined;
 let shell: GuestShell | undefined;
 let plan: TrafficPlan;
 
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'obsbuild-vobs-e2e-'));
-  standin = await timed('stand-in inputs (cached after the first run)', () => ensureStandin({ log }));
-});
-
-after(async () => {
+const e2e = vobsE2e('vobs', async () => {
   await shell?.close().catch(() => undefined);
   await boot?.vm.quit().catch(() => undefined);
-  log(`timings: ${JSON.stringify(timings)}`);
-  await rm(work, { recursive: true, force: true });
 });
+const { log, timed } = e2e;
 
 test('the guide site installs from the stick, first-boots and passes every console check', { timeout: 600_000 }, async () => {
-  image = await timed('obsbuild image', () =>
-    buildVobsImage({ siteFile: DEFAULT_VOBS_SITE, outDir: join(work, 'out'), standin, log, stdio: 'pipe' }),
+  [image] = await timed('obsbuild image', () =>
+    buildVobsImage({ siteFile: DEFAULT_VOBS_SITE, outDir: join(e2e.work, 'out'), standin: e2e.standin, log, stdio: 'pipe' }),
   );
   boot = await timed('boot, install, power-cycle, first boot, console checks', () =>
-    bootAndVerify({ image, standin, log, check: true, keepRunning: true, consoleStdio: 'pipe' }),
+    bootAndVerify({ image, standin: e2e.standin, log, check: true, keepRunning: true, consoleStdio: 'pipe' }),
   );
   for (const [k, v] of Object.entries(boot.marks)) log(`timing from power-on: ${k} ${v} s`);
-  const report = JSON.parse(await readFile(boot.consoleJson, 'utf8')) as {
-    ok: boolean;
-    phases: { name: string; durationMs?: number }[];
-    checks: { name: string; status: string; evidence: string }[];
-    failure: { class: string; message: string } | null;
-  };
+  const report = await readConsoleReport(boot.consoleJson);
   for (const p of report.phases) log(`console phase ${p.name}: ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`);
   assert.equal(boot.installFailed, undefined, 'the installer reported a failure');
   // No real server exists yet (the traffic test makes them), so keepalived's health checks have taken
   // them out of IPVS: the one finding allowed here. The full verdict is asked again once they run.
-  const downOnly = (c: { name: string; evidence: string }) =>
-    /^IPVS table/.test(c.name) && c.evidence.split(';').every((e) => /removed it|is down/.test(e));
-  const failed = report.checks.filter((c) => c.status !== 'pass' && !downOnly(c)).map((c) => `${c.name}: ${c.evidence}`);
-  assert.deepEqual(failed, [], 'console checks that did not pass');
+  assert.deepEqual(notPassed(report.checks, onlyRealServersDown), [], 'console checks that did not pass');
   assert.ok(report.checks.length >= 8, `only ${report.checks.length} checks ran`);
   assert.equal(boot.bootSource, 'cf', 'flashcfg -c cf recorded the CF card as the boot source');
   assert.equal(boot.cfKernelMatches, true, "the CF card's uImage.initrd-cfboot holds the kernel the board runs");
@@ -180,16 +151,16 @@ test('a stick with a corrupted file: the installer stops before touching the CF 
   await shell?.close();
   shell = undefined;
   await boot?.vm.quit();
-  const badStick = join(work, 'bad-stick.img');
+  const badStick = join(e2e.work, 'bad-stick.img');
   await copyFile(image.stickImage, badStick);
   await corruptFileInStick(badStick, '/msf/kern.tgz');
-  const bad: BuiltImage = { ...image, hostDir: join(work, 'bad'), stickImage: badStick };
+  const bad: BuiltImage = { ...image, hostDir: join(e2e.work, 'bad'), stickImage: badStick };
   const result = await timed('corrupted stick: boot to verdict', () =>
-    bootAndVerify({ image: bad, standin, log, check: true, consoleStdio: 'pipe', timeoutMs: 240_000 }),
+    bootAndVerify({ image: bad, standin: e2e.standin, log, check: true, consoleStdio: 'pipe', timeoutMs: 240_000 }),
   );
   assert.match(result.installFailed ?? '', /FAILED \[1\/8\] preflight: .*kern\.tgz/);
   assert.notEqual(result.consoleExitCode, 0);
-  const report = JSON.parse(await readFile(result.consoleJson, 'utf8')) as { failure: { class: string; message: string } | null };
+  const report = await readConsoleReport(result.consoleJson);
   assert.ok(report.failure, 'the console reports a failure');
   assert.match(`${report.failure.class} ${report.failure.message}`, /install|kern\.tgz/i);
   // The CF card file is still sparse and empty: not one block was written.

@@ -1,0 +1,68 @@
+/**
+ * What the virtual-board e2e files share: a work folder and the stand-in inputs per file, phase timings
+ * printed for the report, and the reading of `obsbuild console`'s JSON verdict. Not a test file itself
+ * (the e2e glob runs *.e2e.js only).
+ */
+import { after, before } from 'node:test';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConsoleReport } from '../../src/console/report.js';
+import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
+
+export interface VobsE2e {
+  log(line: string): void;
+  /** Runs `work`, records and prints its time under `name`. */
+  timed<T>(name: string, work: () => Promise<T>): Promise<T>;
+  timings: Record<string, number>;
+  /** Set in before(): a fresh work folder and the (cached) stand-in inputs. */
+  work: string;
+  standin: StandinInputs;
+}
+
+/**
+ * Registers before/after hooks for one e2e file. `cleanUp` runs first in after() (close shells, stop boards);
+ * the work folder is removed unless OBSBUILD_E2E_KEEP=1, which keeps disks and serial logs for a look.
+ */
+export function vobsE2e(prefix: string, cleanUp: () => Promise<void>): VobsE2e {
+  const e2e: VobsE2e = {
+    log: (line) => process.stderr.write(`# ${prefix}: ${line}\n`),
+    async timed(name, work) {
+      const t0 = performance.now();
+      try {
+        return await work();
+      } finally {
+        e2e.timings[name] = Math.round((performance.now() - t0) / 100) / 10;
+        e2e.log(`timing ${name}: ${e2e.timings[name]} s`);
+      }
+    },
+    timings: {},
+    work: '',
+    standin: undefined as unknown as StandinInputs,
+  };
+  before(async () => {
+    e2e.work = await mkdtemp(join(tmpdir(), `obsbuild-${prefix}-e2e-`));
+    e2e.standin = await e2e.timed('stand-in inputs (cached after the first run)', () => ensureStandin({ log: e2e.log }));
+  });
+  after(async () => {
+    await cleanUp();
+    e2e.log(`timings: ${JSON.stringify(e2e.timings)}`);
+    if (process.env.OBSBUILD_E2E_KEEP === '1') e2e.log(`kept ${e2e.work}`);
+    else if (e2e.work) await rm(e2e.work, { recursive: true, force: true });
+  });
+  return e2e;
+}
+
+export async function readConsoleReport(path: string): Promise<ConsoleReport> {
+  return JSON.parse(await readFile(path, 'utf8')) as ConsoleReport;
+}
+
+/** A check that failed only because real servers are down (none exist until the traffic test makes them). */
+export function onlyRealServersDown(c: { name: string; evidence: string }): boolean {
+  return /^IPVS table/.test(c.name) && c.evidence.split(';').every((e) => /removed it|is down/.test(e));
+}
+
+/** Every check that did not pass, as "name: evidence". */
+export function notPassed(checks: ConsoleReport['checks'], allow: (c: ConsoleReport['checks'][number]) => boolean = () => false): string[] {
+  return checks.filter((c) => c.status !== 'pass' && !allow(c)).map((c) => `${c.name}: ${c.evidence}`);
+}
