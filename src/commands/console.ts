@@ -41,9 +41,10 @@ function helpText(): string {
     `\nPhases (each with a budget; --budget NAME=SECONDS changes one):\n${phases}\n` +
     `  default budgets: ${budgets}\n` +
     `\nFailure classes (in the report and the last line of output):\n${classes}\n` +
-    `\nChecks after login: depmod -a; uname -r matches /lib/modules; modprobe ip_vs; /etc/obsbuild/manifest-id\n` +
-    `equals the manifest id; dpkg --audit is empty; hostname, interface addresses and net.ipv4.ip_forward = 1\n` +
-    `as the site file says; keepalived running; ipvsadm -L -n shows every virtual server and real server.\n` +
+    `\nChecks after login: depmod -a, then sync (the box is often power-cycled next); uname -r matches\n` +
+    `/lib/modules; modprobe ip_vs; /etc/obsbuild/manifest-id equals the manifest id; dpkg --audit is empty;\n` +
+    `hostname, interface addresses and net.ipv4.ip_forward = 1 as the site file says; keepalived running;\n` +
+    `ipvsadm -L -n shows every virtual server and real server.\n` +
     `\nThe transcript (every byte, escape sequences kept, each line time-stamped, gaps marked) is written to\n` +
     `--log (default out/<hostname>/console-<time>.log; <log>.partial while running). --port accepts a pty\n` +
     `(socat, QEMU). Exit 0 only if every check passed.\n` +
