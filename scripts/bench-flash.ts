@@ -30,6 +30,8 @@ export interface FlashBenchRun {
   /** the flash itself (checks, write, sync, read-back), in this process: what src/flash costs */
   flashOnlySeconds: number;
   flashOnlyRatio: number;
+  /** the CLI's own report of its phases (medians): where a run's time goes */
+  cliPhases: { write: number; sync: number; verify: number };
 }
 
 export interface FlashBenchScenario {
@@ -55,6 +57,8 @@ export interface FlashBenchScenario {
 export interface FlashBenchFigures {
   targetBytes: number;
   runsPerMode: number;
+  /** `node -e 0`: what any Node program pays before its first line runs */
+  nodeStartupSeconds: number;
   /** `node dist/src/cli.js --version`: the CLI's start-up, paid by every command */
   cliStartupSeconds: number;
   /** the same after dropping the page cache (node and node_modules read from disk) */
@@ -173,9 +177,15 @@ async function ddAndCmp(image: string, dev: string, imageBytes: number): Promise
   await sh('cmp', ['-n', String(imageBytes), image, dev]);
 }
 
-async function obsbuildFlash(image: string, dev: string): Promise<{ bytesWritten: number; clearedBytes: number }> {
+interface CliReport {
+  bytesWritten: number;
+  clearedBytes: number;
+  seconds: { write: number; sync: number; verify: number; total: number };
+}
+
+async function obsbuildFlash(image: string, dev: string): Promise<CliReport> {
   const out = await sh(process.execPath, [cliPath, 'flash', dev, '--image', image, '--yes', '--force-unsafe-target', '--json']);
-  return JSON.parse(out) as { bytesWritten: number; clearedBytes: number };
+  return JSON.parse(out) as CliReport;
 }
 
 /** The same steps as the flash command, without starting a process. */
@@ -217,6 +227,7 @@ async function benchScenario(name: string, image: string, dev: string, targetByt
     const dd: number[] = [];
     const ob: number[] = [];
     const inproc: number[] = [];
+    const phases: CliReport['seconds'][] = [];
     for (let i = 0; i < runs; i++) {
       // rotate the order so no method always follows the same one
       const methods = ['dd', 'cli', 'inproc'] as const;
@@ -225,7 +236,7 @@ async function benchScenario(name: string, image: string, dev: string, targetByt
         if (mode === 'cold') await dropCaches();
         else await sh('sync', []);
         if (which === 'dd') dd.push(await timed(() => ddAndCmp(image, dev, imageBytes)));
-        else if (which === 'cli') ob.push(await timed(() => obsbuildFlash(image, dev)));
+        else if (which === 'cli') ob.push(await timed(async () => phases.push((await obsbuildFlash(image, dev)).seconds)));
         else inproc.push(await timed(() => flashInProcess(image, dev)));
       }
       log(`${name} ${mode} run ${i + 1}: dd+cmp ${dd[i].toFixed(3)} s, obsbuild flash ${ob[i].toFixed(3)} s, flash in-process ${inproc[i].toFixed(3)} s`);
@@ -234,7 +245,8 @@ async function benchScenario(name: string, image: string, dev: string, targetByt
     const o = median(ob);
     const f = median(inproc);
     const r2 = (x: number) => Math.round(x * 100) / 100;
-    return { mode, ddSeconds: d, obsbuildSeconds: o, ratio: r2(o / d), flashOnlySeconds: f, flashOnlyRatio: r2(f / d) };
+    const cliPhases = { write: median(phases.map((p) => p.write)), sync: median(phases.map((p) => p.sync)), verify: median(phases.map((p) => p.verify)) };
+    return { mode, ddSeconds: d, obsbuildSeconds: o, ratio: r2(o / d), flashOnlySeconds: f, flashOnlyRatio: r2(f / d), cliPhases };
   };
   const warm = await measure('warm');
   const cold = canDrop ? await measure('cold') : undefined;
@@ -287,6 +299,8 @@ export async function runFlashBench(opts: { runs?: number; log?: (line: string) 
     dev = (await sh('losetup', ['-f', '--show', backing])).trim();
 
     await flashInProcess(synthetic, dev); // load the modules once, outside the timings
+    const nodeStartup: number[] = [];
+    for (let i = 0; i < runs; i++) nodeStartup.push(await timed(() => sh(process.execPath, ['-e', '0'])));
     const startup: number[] = [];
     for (let i = 0; i < runs; i++) startup.push(await timed(() => sh(process.execPath, [cliPath, '--version'])));
     const canDrop = await dropCaches();
@@ -301,6 +315,7 @@ export async function runFlashBench(opts: { runs?: number; log?: (line: string) 
     return {
       targetBytes,
       runsPerMode: runs,
+      nodeStartupSeconds: median(nodeStartup),
       cliStartupSeconds: median(startup),
       cliStartupColdSeconds: canDrop ? median(startupCold) : undefined,
       coldSkipped: canDrop ? undefined : '/proc/sys/vm/drop_caches is not writable',
@@ -331,10 +346,13 @@ function formatFigures(f: FlashBenchFigures): string {
   const m = (b: number) => `${(b / MiB).toFixed(2)} MiB`;
   const row = (r: FlashBenchRun) =>
     `  ${r.mode.padEnd(5)} dd+cmp ${r.ddSeconds.toFixed(3)} s   obsbuild flash (CLI) ${r.obsbuildSeconds.toFixed(3)} s = ${r.ratio.toFixed(2)}×   ` +
-    `flash in-process ${r.flashOnlySeconds.toFixed(3)} s = ${r.flashOnlyRatio.toFixed(2)}×   (target ≤ 1.2×)`;
+    `flash in-process ${r.flashOnlySeconds.toFixed(3)} s = ${r.flashOnlyRatio.toFixed(2)}×   (target ≤ 1.2×)\n` +
+    `        CLI phases: write ${r.cliPhases.write.toFixed(3)} s, sync ${r.cliPhases.sync.toFixed(3)} s, read-back ${r.cliPhases.verify.toFixed(3)} s; ` +
+    `floor (node start + write + sync, before any read-back) ${floor(r).toFixed(3)} s = ${(floor(r) / r.ddSeconds).toFixed(2)}× dd+cmp`;
+  const floor = (r: FlashBenchRun) => f.nodeStartupSeconds + r.cliPhases.write + r.cliPhases.sync;
   const lines = [
     `target loop device ${m(f.targetBytes)}, medians of ${f.runsPerMode} runs`,
-    `CLI start-up (obsbuild --version): warm ${f.cliStartupSeconds.toFixed(3)} s, cold ${f.cliStartupColdSeconds?.toFixed(3) ?? '-'} s`,
+    `start-up: node -e 0 ${f.nodeStartupSeconds.toFixed(3)} s; obsbuild --version warm ${f.cliStartupSeconds.toFixed(3)} s, cold ${f.cliStartupColdSeconds?.toFixed(3) ?? '-'} s`,
   ];
   for (const sc of f.scenarios) {
     const b = sc.bytesWritten;
