@@ -11,6 +11,8 @@ export interface BoardFacts {
   stickLabel: string;
   stickFolder: string;
   kernelImage: string;
+  /** Parts of the multi-file uImage the board's U-Boot boots (OBS600: kernel, ramdisk, device tree). */
+  uimageParts: number;
   modulesArchive: string;
   rootfsPattern: string;
   serial: { baud: number; dataBits: number; parity: string; stopBits: number; flowControl: string };

@@ -35,6 +35,8 @@ export interface InspectOptions {
   expectArch?: string | null;
   /** Debian suite the packages are for (default lenny); null skips the check. */
   expectSuite?: string | null;
+  /** Parts of the board's multi-file uImage (default 3, the OBS600's kernel, ramdisk and device tree). */
+  expectUImageParts?: number;
   /** Bytes read so far over all three files, and their total size. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -68,6 +70,7 @@ export async function inspectInputs(dir?: string, opts: InspectOptions = {}): Pr
     inspectRootfs(found.rootfs, { expectArch, expectSuite: opts.expectSuite, onProgress: progress('rootfs') }),
     inspectUImage(found.uimage, {
       expectArch: expectArch === null ? null : UBOOT_ARCH[expectArch] ?? null,
+      expectParts: opts.expectUImageParts,
       onProgress: progress('uimage'),
     }),
     inspectKernTgz(found.kernTgz, { onProgress: progress('kern') }),

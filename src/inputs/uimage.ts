@@ -177,6 +177,8 @@ function partRole(index: number, count: number): PartRole {
 export interface UImageCheckOptions {
   /** U-Boot architecture code the image must be for; null skips the check. Default PowerPC (7). */
   expectArch?: number | null;
+  /** Parts a multi-file image must hold for the board: 3 on the OBS600 (kernel, ramdisk, device tree). */
+  expectParts?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -187,6 +189,7 @@ export interface UImageCheckOptions {
 export async function inspectUImage(file: string, opts: UImageCheckOptions = {}): Promise<UImageReport> {
   const label = basename(file);
   const expectArch = opts.expectArch === undefined ? IH_ARCH_PPC : opts.expectArch;
+  const expectParts = opts.expectParts ?? 3;
   let total: number;
   try {
     total = (await stat(file)).size;
@@ -330,10 +333,11 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
     }
   }
   if (h.type === IH_TYPE_MULTI) {
-    if (parts.length !== 3) {
-      warnings.push(`${label}: multi-file image with ${parts.length} parts; the OBS600 boots kernel + ramdisk + device tree (3)`);
+    if (parts.length !== expectParts) {
+      const what = expectParts === 3 ? 'kernel + ramdisk + device tree (3)' : String(expectParts);
+      warnings.push(`${label}: multi-file image with ${parts.length} parts; the board boots ${what}`);
     }
-    const dtb = parts[2];
+    const dtb = expectParts >= 3 ? parts[2] : undefined;
     if (dtb && dtb.content !== 'fdt') warnings.push(`${label}: part 2 (device tree) does not start with the FDT magic 0xd00dfeed`);
     if (dtb?.fdtTotalSize !== undefined && dtb.fdtTotalSize !== dtb.size) {
       warnings.push(`${label}: the device tree says it is ${dtb.fdtTotalSize} bytes but its part is ${dtb.size}: U-Boot rejects it`);

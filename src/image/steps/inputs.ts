@@ -1,4 +1,5 @@
 import { inspectInputs } from '../../inputs/inspect.js';
+import { boardFacts } from '../board.js';
 import { collectEvery } from '../memory.js';
 import type { BuildState, Step } from '../pipeline.js';
 
@@ -11,6 +12,7 @@ export const inputsStep: Step<BuildState> = {
     state.inputs = await inspectInputs(state.options.inputsDir, {
       expectArch: site.packages.arch,
       expectSuite: site.packages.suite,
+      expectUImageParts: boardFacts(site.board).uimageParts,
       onProgress: (done, total) => {
         progress.bytes(done, total);
         collect(done);
