@@ -1,28 +1,47 @@
 import type { Site } from '../site/model.js';
 import { siteNodes } from '../site/nodes.js';
+import { realServerBundles } from '../lvs/realserver.js';
+import { UserError } from '../util/errors.js';
 import type { GuestShell } from './guest-shell.js';
 
 /**
  * The LVS traffic test, inside the virtual board after its first boot. The guest's two spare NICs sit on
- * the same QEMU hubs as the appliance's ports (see qemu.ts), and become the test network:
+ * the same QEMU hubs as the appliance's ports (see qemu.ts), and become the test network. NAT:
  *
  *   namespace "client":  eth2 (hub 0, with the appliance's eth0), an address in eth0's subnet
  *   namespace "rsw":     eth3 (hub 1, with the appliance's eth1) in a bridge, the real servers' switch
  *   namespaces "rs1".."rsN": one veth into the switch each, the real server's address, default route via
- *                        the appliance's eth1 address (NAT; for an HA pair the floating inside_address),
+ *                        the appliance's eth1 address (for an HA pair the floating inside_address),
  *                        and busybox httpd answering "rs<N>"
  *
+ * DR: the real servers share eth0's segment, so the switch "rsw" holds eth2 and the client joins it by a
+ * veth; each real server applies what `obsbuild realserver` wrote for it (the virtual address on lo, the
+ * ARP sysctls) and answers the client directly, not through the appliance.
+ *
  * The appliance's own network (eth0, eth1, keepalived, IPVS) is untouched: traffic goes out of a namespace,
- * over the virtual wire, into eth0, through IPVS, out of eth1 and back.
+ * over the virtual wire, into eth0, through IPVS, and to a real server.
  */
+export interface RealServerPlan {
+  name: string;
+  address: string;
+  port: number;
+  /** DR: addresses `obsbuild realserver` puts on lo (lo-vip.interfaces), as address/prefix */
+  loopbackAddresses: string[];
+  /** DR: its arp.sysctl.conf, as key/value pairs */
+  sysctls: [string, string][];
+}
+
 export interface TrafficPlan {
+  forwarding: 'nat' | 'dr';
   vip: string;
   port: number;
   clientAddress: string;
   prefix0: number;
-  gateway: string;
-  prefix1: number;
-  realServers: { name: string; address: string; port: number }[];
+  /** NAT: the real servers' default gateway (the appliance's inside address) */
+  gateway?: string;
+  /** the real servers' subnet prefix length */
+  rsPrefix: number;
+  realServers: RealServerPlan[];
   /** Seconds keepalived may take to take a dead real server out: delay_loop + retries × (timeout + delay). */
   takeOutBudgetS: number;
 }
@@ -32,44 +51,94 @@ function splitCidr(cidr: string): { address: string; prefix: number } {
   return { address, prefix: Number(prefix ?? 24) };
 }
 
-/** The plan for the site's first virtual server (NAT), with a client address free in eth0's subnet. */
+function prefixOfNetmask(netmask: string): number {
+  return netmask.split('.').reduce((n, octet) => n + [...Number(octet).toString(2)].filter((b) => b === '1').length, 0);
+}
+
+/** The stanzas of an interfaces(5) fragment, as address/prefix. */
+function interfacesAddresses(text: string): string[] {
+  const out: string[] = [];
+  for (const stanza of text.split(/^iface /m).slice(1)) {
+    const address = /^\s*address\s+(\S+)/m.exec(stanza)?.[1];
+    const netmask = /^\s*netmask\s+(\S+)/m.exec(stanza)?.[1];
+    if (address) out.push(`${address}/${netmask ? prefixOfNetmask(netmask) : 32}`);
+  }
+  return out;
+}
+
+function sysctlPairs(text: string): [string, string][] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split('=').map((x) => x.trim()) as [string, string]);
+}
+
+/**
+ * The plan for the site's first virtual server, with a client address free in eth0's subnet. DR real servers
+ * get what `obsbuild realserver` generates for them, so the traffic test also proves those files.
+ */
 export function trafficPlan(site: Site): TrafficPlan {
   const vs = site.lvs.virtual_servers[0];
+  if (vs.forwarding === 'tun') throw new UserError(`virtual server ${vs.name}: the virtual board's traffic test covers nat and dr, not tun`);
   const nodes = siteNodes(site);
   const eth0 = splitCidr(nodes[0].interfaces.eth0.address);
-  const eth1 = splitCidr(nodes[0].interfaces.eth1.address);
-  const taken = new Set([vs.address, ...nodes.map((n) => splitCidr(n.interfaces.eth0.address).address)]);
+  const rsSide = vs.forwarding === 'dr' ? eth0 : splitCidr(nodes[0].interfaces.eth1.address);
+  const taken = new Set([vs.address, ...nodes.map((n) => splitCidr(n.interfaces.eth0.address).address), ...vs.real_servers.map((r) => r.address)]);
   const base = eth0.address.split('.').slice(0, 3).join('.');
   let client = '';
   for (let i = 1; i < 254 && !client; i++) if (!taken.has(`${base}.${i}`)) client = `${base}.${i}`;
   const check = vs.check as { connect_timeout?: number; retries?: number; retry_delay?: number };
   const budget = vs.delay_loop + (check.retries ?? 1) * ((check.connect_timeout ?? 3) + (check.retry_delay ?? 1));
+  const bundles = new Map(realServerBundles(site).map((b) => [b.address, new Map(b.files.map((f) => [f.path, String(f.content)]))]));
   return {
+    forwarding: vs.forwarding,
     vip: vs.address,
     port: vs.port,
     clientAddress: client,
     prefix0: eth0.prefix,
-    gateway: site.lvs.vrrp?.inside_address ?? eth1.address,
-    prefix1: eth1.prefix,
-    realServers: vs.real_servers.map((rs, i) => ({ name: `rs${i + 1}`, address: rs.address, port: rs.port })),
+    gateway: vs.forwarding === 'nat' ? site.lvs.vrrp?.inside_address ?? rsSide.address : undefined,
+    rsPrefix: rsSide.prefix,
+    realServers: vs.real_servers.map((rs, i) => {
+      const files = bundles.get(rs.address);
+      const dr = vs.forwarding === 'dr';
+      return {
+        name: `rs${i + 1}`,
+        address: rs.address,
+        port: rs.port,
+        loopbackAddresses: dr ? interfacesAddresses(files?.get('/lo-vip.interfaces') ?? '') : [],
+        sysctls: dr ? sysctlPairs(files?.get('/arp.sysctl.conf') ?? '') : [],
+      };
+    }),
     takeOutBudgetS: budget,
   };
 }
 
 export function setupCommands(p: TrafficPlan): string[] {
-  const cmds = [
-    'ip netns add client',
-    'ip link set eth2 netns client',
-    `ip -n client addr add ${p.clientAddress}/${p.prefix0} dev eth2`,
-    'ip -n client link set lo up',
-    'ip -n client link set eth2 up',
-    'ip netns add rsw',
-    'ip link set eth3 netns rsw',
-    'ip -n rsw link add br0 type bridge',
-    'ip -n rsw link set eth3 master br0',
-    'ip -n rsw link set eth3 up',
-    'ip -n rsw link set br0 up',
-  ];
+  const cmds = ['ip netns add client', 'ip netns add rsw', 'ip -n rsw link add br0 type bridge'];
+  if (p.forwarding === 'nat') {
+    cmds.push(
+      'ip link set eth2 netns client',
+      `ip -n client addr add ${p.clientAddress}/${p.prefix0} dev eth2`,
+      'ip -n client link set eth2 up',
+      'ip link set eth3 netns rsw',
+      'ip -n rsw link set eth3 master br0',
+      'ip -n rsw link set eth3 up',
+    );
+  } else {
+    // DR: one segment. The client, the real servers and eth2 (the appliance's eth0 wire) share the switch.
+    cmds.push(
+      'ip link set eth2 netns rsw',
+      'ip -n rsw link set eth2 master br0',
+      'ip -n rsw link set eth2 up',
+      'ip -n rsw link add pclient type veth peer name eth0 netns client',
+      'ip -n rsw link set pclient master br0',
+      'ip -n rsw link set pclient up',
+      `ip -n client addr add ${p.clientAddress}/${p.prefix0} dev eth0`,
+      'ip -n client link set eth0 up',
+    );
+  }
+  cmds.push('ip -n client link set lo up', 'ip -n rsw link set br0 up');
   for (const rs of p.realServers) {
     const n = rs.name;
     cmds.push(
@@ -77,10 +146,13 @@ export function setupCommands(p: TrafficPlan): string[] {
       `ip -n rsw link add p${n} type veth peer name eth0 netns ${n}`,
       `ip -n rsw link set p${n} master br0`,
       `ip -n rsw link set p${n} up`,
-      `ip -n ${n} addr add ${rs.address}/${p.prefix1} dev eth0`,
+      // ARP settings before the virtual address arrives, as the real server's sysctl.conf applies them at boot
+      ...rs.sysctls.map(([key, value]) => `ip netns exec ${n} busybox sysctl -w ${key}=${value}`),
+      `ip -n ${n} addr add ${rs.address}/${p.rsPrefix} dev eth0`,
+      ...rs.loopbackAddresses.map((a) => `ip -n ${n} addr add ${a} dev lo`),
       `ip -n ${n} link set lo up`,
       `ip -n ${n} link set eth0 up`,
-      `ip -n ${n} route add default via ${p.gateway}`,
+      ...(p.gateway ? [`ip -n ${n} route add default via ${p.gateway}`] : []),
       `mkdir -p /tmp/obsbuild-www/${n} && echo ${n} > /tmp/obsbuild-www/${n}/index.html`,
       startCommand(rs.name, rs.port),
     );
@@ -135,6 +207,25 @@ export async function ipvsRealServers(shell: GuestShell, p: TrafficPlan): Promis
     if (rs && inService) found.push(rs[1]);
   }
   return found;
+}
+
+export interface IpvsServiceStats {
+  connections: number;
+  inPackets: number;
+  outPackets: number;
+}
+
+/**
+ * The virtual service's counters from `ipvsadm -L -n --stats --exact`. With DR and TUN the replies bypass
+ * the director, so its outgoing packet count stays 0; with NAT every reply passes through it.
+ */
+export async function ipvsServiceStats(shell: GuestShell, p: TrafficPlan): Promise<IpvsServiceStats | undefined> {
+  const out = await shell.must('ipvsadm -L -n --stats --exact');
+  for (const line of out.split('\n')) {
+    const m = /^(?:TCP|UDP)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
+    if (m && m[1] === `${p.vip}:${p.port}`) return { connections: Number(m[2]), inPackets: Number(m[3]), outPackets: Number(m[4]) };
+  }
+  return undefined;
 }
 
 /** Poll `ipvsadm -L -n` until `want` holds; resolves with the seconds it took, or null past the limit. */

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsoleReport } from '../../src/console/report.js';
+import { runCli, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
 import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
 
 export interface VobsE2e {
@@ -65,4 +66,23 @@ export function onlyRealServersDown(c: { name: string; evidence: string }): bool
 /** Every check that did not pass, as "name: evidence". */
 export function notPassed(checks: ConsoleReport['checks'], allow: (c: ConsoleReport['checks'][number]) => boolean = () => false): string[] {
   return checks.filter((c) => c.status !== 'pass' && !allow(c)).map((c) => `${c.name}: ${c.evidence}`);
+}
+
+export interface Verdict {
+  exitCode: number;
+  checks: ConsoleReport['checks'];
+  failed: string[];
+}
+
+/** `obsbuild console --from login --check` on the running board, as a user would run it. */
+export async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Verdict> {
+  const json = join(b.runDir, `verdict-${Date.now()}.json`);
+  const { done } = runCli(
+    ['console', '--port', b.vm.pty, '--from', 'login', '--check', '--site', img.siteFile, '--manifest', img.manifest,
+      '--json', json, '--log', `${json}.log`],
+    { stdio: 'pipe' },
+  );
+  const exitCode = await done;
+  const { checks } = await readConsoleReport(json);
+  return { exitCode, checks, failed: notPassed(checks) };
 }

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { copyFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadSite } from '../../src/site/load.js';
-import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, runCli, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
+import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
 import { openGuestShell, type GuestShell } from '../../src/vobs/guest-shell.js';
 import {
   ipvsRealServers,
@@ -28,26 +28,7 @@ import {
 } from '../../src/vobs/traffic.js';
 import { corruptFileInStick } from '../vobs/stick-corrupt.js';
 import { logSize, waitForLog } from '../../src/vobs/serial-watch.js';
-import { notPassed, onlyRealServersDown, readConsoleReport, vobsE2e } from './vobs-harness.js';
-
-interface Verdict {
-  exitCode: number;
-  checks: { name: string; status: string; evidence: string }[];
-  failed: string[];
-}
-
-/** `obsbuild console --from login --check` on the running board, as a user would run it. */
-async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Verdict> {
-  const json = join(b.runDir, `verdict-${Date.now()}.json`);
-  const { done } = runCli(
-    ['console', '--port', b.vm.pty, '--from', 'login', '--check', '--site', img.siteFile, '--manifest', img.manifest,
-      '--json', json, '--log', `${json}.log`],
-    { stdio: 'pipe' },
-  );
-  const exitCode = await done;
-  const { checks } = await readConsoleReport(json);
-  return { exitCode, checks, failed: notPassed(checks) };
-}
+import { consoleVerdict, notPassed, onlyRealServersDown, readConsoleReport, vobsE2e } from './vobs-harness.js';
 
 let image: BuiltImage;
 let boot: BootResult | undefined;

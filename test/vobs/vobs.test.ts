@@ -108,6 +108,30 @@ test('traffic plan for an HA pair: real servers route via the floating inside ad
   assert.equal(p.prefix0, 24);
 });
 
+test('traffic plan for DR: one segment, real servers set up from obsbuild realserver, no gateway via the director', async () => {
+  const { site } = await loadSite(DEFAULT_VOBS_SITE.replace(/site\.yaml$/, 'site-dr.yaml'));
+  const p = trafficPlan(site);
+  assert.equal(p.forwarding, 'dr');
+  assert.equal(p.gateway, undefined);
+  assert.equal(p.clientAddress, '192.168.253.1');
+  assert.deepEqual(p.realServers.map((r) => r.address), ['192.168.253.121', '192.168.253.122', '192.168.253.123']);
+  assert.deepEqual(p.realServers[0].loopbackAddresses, ['192.168.253.120/32']);
+  assert.ok(p.realServers[0].sysctls.some(([k, v]) => k === 'net.ipv4.conf.all.arp_ignore' && v === '1'));
+  const cmds = setupCommands(p);
+  assert.ok(cmds.includes('ip link set eth2 netns rsw'), "the real servers share the appliance's eth0 wire");
+  assert.ok(!cmds.some((c) => /eth3|route add default/.test(c)));
+  const sysctlAt = cmds.indexOf('ip netns exec rs1 busybox sysctl -w net.ipv4.conf.all.arp_ignore=1');
+  const vipAt = cmds.indexOf('ip -n rs1 addr add 192.168.253.120/32 dev lo');
+  assert.ok(sysctlAt >= 0 && vipAt > sysctlAt, 'ARP settings come before the virtual address');
+  assert.ok(!cmds.some((c) => /\beth[01]\b/.test(c) && !/ -n (rs\d|client)|peer name eth0|netns exec rs\d/.test(c)), "the appliance's own ports are not touched");
+});
+
+test('traffic plan: tun is refused with a clear message', async () => {
+  const { site } = await loadSite(DEFAULT_VOBS_SITE);
+  const tun = { ...site, lvs: { ...site.lvs, virtual_servers: [{ ...site.lvs.virtual_servers[0], forwarding: 'tun' as const }] } };
+  assert.throws(() => trafficPlan(tun), /covers nat and dr, not tun/);
+});
+
 test('HTTP body: only a 200 answer counts', () => {
   assert.equal(httpBody('HTTP/1.1 200 OK\nContent-Length: 4\n\nrs2\n'), 'rs2');
   assert.equal(httpBody('HTTP/1.1 200 OK\r\nX: y\r\n\r\nrs1\r\n'), 'rs1');
