@@ -30,8 +30,9 @@ Steps:
   3. power on with the stick: the firmware runs msf/msf_init.sh; obsbuild console follows the install
   4. pull the stick, power-cycle: the first boot, login, depmod -a and the checks (the real servers do not
      exist yet, so this first verdict may call them down)
-  5. traffic: inside the guest, a client namespace on eth0's wire and real-server namespaces on eth1's wire
-     (busybox httpd); requests to the virtual address must reach every real server
+  5. traffic: inside the guest, a client namespace on eth0's wire and real-server namespaces (busybox httpd)
+     on eth1's wire (NAT) or on eth0's, set up with obsbuild realserver's files (DR, e.g. --site
+     board/vobs/site-dr.yaml); requests to the virtual address must reach every real server
   6. the final verdict from obsbuild console with the real servers up; without --check the live console
      stays open (Ctrl-] quits and powers the board off). Exit 0 only if every check and the traffic pass.
 Files go to <out>/<hostname>/vobs/: cf.img, flash.img, serial.log, console.log, console.json.
