@@ -4,6 +4,8 @@ import { action } from './action.js';
 import { describeElf } from '../inputs/elf.js';
 import { inspectInputs, type InputsReport } from '../inputs/inspect.js';
 import { DEFAULT_INPUTS_DIR, DOWNLOAD_PAGE } from '../inputs/names.js';
+import { boardFacts } from '../image/board.js';
+import { loadSite } from '../site/load.js';
 
 export function register(program: Command): void {
   program
@@ -13,6 +15,7 @@ export function register(program: Command): void {
         'Debian version, architecture, kernel and modules versions, ip_vs',
     )
     .option('--inputs <dir>', "folder holding Plat'Home's files", DEFAULT_INPUTS_DIR)
+    .option('--site <file>', "check against this site file's board and packages (default: the OBS600, powerpc, lenny)")
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
@@ -21,11 +24,17 @@ export function register(program: Command): void {
         'for another architecture or Debian release, or when the modules do not match the kernel.',
     )
     .action(
-      action(async (opts: { inputs: string; json?: boolean }) => {
+      action(async (opts: { inputs: string; site?: string; json?: boolean }) => {
+        const site = opts.site ? (await loadSite(opts.site)).site : undefined;
         const spinner = opts.json ? undefined : await startSpinner(`checking ${opts.inputs}`, process.stdout);
         let report: InputsReport;
         try {
           report = await inspectInputs(opts.inputs, {
+            ...(site && {
+              expectArch: site.packages.arch,
+              expectSuite: site.packages.suite,
+              expectUImageParts: boardFacts(site.board).uimageParts,
+            }),
             onProgress: spinner
               ? (done, total) => {
                   spinner.text = `checking ${opts.inputs}: ${mb(done)} of ${mb(total)} MB`;

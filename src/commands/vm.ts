@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { action } from './action.js';
-import { join } from 'node:path';
-import { loadSite } from '../site/load.js';
-import type { Site } from '../site/model.js';
-import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, runCli } from '../vobs/flow.js';
-import { openGuestShell } from '../vobs/guest-shell.js';
-import { requests, setUpTrafficNetwork, trafficPlan, waitForIpvs } from '../vobs/traffic.js';
+import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
+import { runVm } from '../vobs/vm-run.js';
+import { writeFileAtomically } from '../util/atomic.js';
 
 interface VmOptions {
   site?: string;
@@ -15,6 +11,7 @@ interface VmOptions {
   check?: boolean;
   rebuildInputs?: boolean;
   inputsOnly?: boolean;
+  json?: string;
 }
 
 const HELP = `
@@ -32,10 +29,17 @@ Steps:
      exist yet, so this first verdict may call them down)
   5. traffic: inside the guest, a client namespace on eth0's wire and real-server namespaces (busybox httpd)
      on eth1's wire (NAT) or on eth0's, set up with obsbuild realserver's files (DR, e.g. --site
-     board/vobs/site-dr.yaml); requests to the virtual address must reach every real server
+     board/vobs/site-dr.yaml); requests to the virtual address must reach every real server, and with DR
+     the director must send no reply packet (IPVS counters)
   6. the final verdict from obsbuild console with the real servers up; without --check the live console
      stays open (Ctrl-] quits and powers the board off). Exit 0 only if every check and the traffic pass.
-Files go to <out>/<hostname>/vobs/: cf.img, flash.img, serial.log, console.log, console.json.
+An HA pair (lvs.vrrp, e.g. --site board/vobs/site-ha.yaml) boots two boards whose eth0s and eth1s share
+virtual wires (QEMU socket links on 127.0.0.1): each installs from its own stick and is verified with
+obsbuild console --node master|backup; the client and real servers run inside the backup, traffic goes
+through the master, then the master is frozen and the backup must take the floating addresses within 30 s
+and carry the traffic. The final verdict is the backup's.
+Files go to <out>/<hostname>/vobs/: cf.img, flash.img, serial.log, console.log, console.json; --json FILE
+writes what the run saw (boards, first verdicts, traffic, IPVS counters, failover time, final verdict).
 Needs: mmdebstrap, u-boot-tools, qemu-system-x86, cpio, dpkg-dev, e2fsprogs (apt-get install ...).
 `;
 
@@ -48,6 +52,7 @@ export function register(program: Command): void {
     .option('--check', 'no live console: exit with the console\'s verdict (0 = every check passed)')
     .option('--rebuild-inputs', 'rebuild the cached stand-in inputs')
     .option('--inputs-only', 'only build (or show) the stand-in inputs')
+    .option('--json <file>', 'write the run\'s report (boards, traffic, failover, verdicts) as JSON')
     .addHelpText('after', HELP)
     .action(action(async (o: VmOptions) => vmCommand(o)));
 }
@@ -59,74 +64,17 @@ async function vmCommand(o: VmOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...standin }, null, 2)}\n`);
     return 0;
   }
-  const boards = await buildVobsImage({ siteFile: o.site, outDir: o.out, standin, log });
-  const image = boards[0];
-  log(`image: built ${boards.map((n) => n.hostDir).join(' and ')} in ${image.seconds.toFixed(1)} s`);
-  if (boards.length > 1) {
-    log(`HA pair: booting the ${image.role} (${image.hostname}) alone; npm run test:e2e boots both and fails the master over`);
+  const report = await runVm({
+    siteFile: o.site,
+    outDir: o.out,
+    standin,
+    check: o.check === true,
+    log,
+    rootPassword: process.env.OBSBUILD_ROOT_PASSWORD ?? 'root',
+  });
+  if (o.json) {
+    await writeFileAtomically(o.json, `${JSON.stringify(report, null, 2)}\n`);
+    log(`report: ${o.json}`);
   }
-  // Follow install and first boot. The real servers do not exist yet, so this first verdict may report them
-  // down; they are started next and the final verdict is asked with them up.
-  const boot = await bootAndVerify({ image, standin, log, check: true, keepRunning: true });
-  try {
-    if (boot.installFailed) {
-      log(`board: the installer stopped: ${boot.installFailed}`);
-      return boot.consoleExitCode || 1;
-    }
-    log(`board: boot source in flash: ${boot.bootSource ?? '(not set)'}`);
-    if (boot.cfKernelMatches !== undefined) {
-      log(`board: kernel in the CF card's uImage.initrd-cfboot ${boot.cfKernelMatches ? 'is' : 'is NOT'} the one the board runs`);
-    }
-    log(`timings (s from power-on): ${Object.entries(boot.marks).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    await printPhases(boot.consoleJson, log);
-
-    const loaded = await loadSite(image.siteFile);
-    const traffic = await trafficCheck(boot.vm.pty, loaded.site, log);
-    log('console: the final verdict, with the real servers up');
-    const final = runCli(
-      ['console', '--port', boot.vm.pty, '--from', 'login', '--site', image.siteFile, '--manifest', image.manifest,
-        '--json', join(boot.runDir, 'verdict.json'), '--log', join(boot.runDir, 'verdict.log'),
-        o.check ? '--check' : '--interactive'],
-      { stdio: 'inherit' },
-    );
-    const code = await final.done;
-    if (!traffic) log('traffic: FAIL (see above)');
-    return code !== 0 ? code : traffic ? 0 : 1;
-  } finally {
-    await boot.vm.quit();
-  }
+  return report.exitCode;
 }
-
-async function printPhases(file: string, log: (l: string) => void): Promise<void> {
-  try {
-    const report = JSON.parse(await readFile(file, 'utf8')) as { phases?: { name: string; durationMs?: number }[] };
-    if (report.phases) {
-      log(`console phases: ${report.phases.map((p) => `${p.name} ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ')}`);
-    }
-  } catch {
-    // no report: the console said why
-  }
-}
-
-/** Real servers and a client inside the guest (see src/vobs/traffic.ts); true when all real servers answer. */
-async function trafficCheck(pty: string, site: Site, log: (l: string) => void): Promise<boolean> {
-  const plan = trafficPlan(site);
-  const shell = await openGuestShell(pty, { password: process.env.OBSBUILD_ROOT_PASSWORD ?? 'root' });
-  try {
-    log(`traffic: client ${plan.clientAddress} (namespace client, eth2) and real servers ${plan.realServers.map((r) => r.address).join(', ')} (namespaces behind eth3)`);
-    await setUpTrafficNetwork(shell, plan);
-    const all = plan.realServers.map((r) => r.address);
-    const up = await waitForIpvs(shell, plan, (l) => all.every((a) => l.includes(a)), 60);
-    if (up === null) {
-      log('traffic: keepalived did not put every real server in the IPVS table within 60 s');
-      return false;
-    }
-    log(`traffic: health checks put all real servers in after ${up.toFixed(1)} s`);
-    const answers = await requests(shell, plan, plan.realServers.length * 3);
-    log(`traffic: ${answers.length} requests to ${plan.vip}:${plan.port} answered by ${answers.map((a) => a ?? 'FAILED').join(' ')}`);
-    return answers.every((a) => a !== null) && plan.realServers.every((r) => answers.includes(r.name));
-  } finally {
-    await shell.close();
-  }
-}
-

@@ -175,6 +175,11 @@ export class VobsVm {
     return code;
   }
 
+  /** QEMU is still running (a frozen board counts: its process is alive). */
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get exited(): Promise<number | null> {
     return this.exitPromise ?? Promise.resolve(null);
   }

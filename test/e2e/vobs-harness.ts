@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsoleReport } from '../../src/console/report.js';
 import { runCli, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
+import type { VmReport } from '../../src/vobs/vm-run.js';
 import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
 
 export interface VobsE2e {
@@ -85,4 +86,32 @@ export async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Ve
   const exitCode = await done;
   const { checks } = await readConsoleReport(json);
   return { exitCode, checks, failed: notPassed(checks) };
+}
+
+/**
+ * `obsbuild vm --check --site SITE --json`, the command a user runs, in `work`; its exit code, its report and
+ * the last lines it printed (shown when it failed).
+ */
+export async function runVmCheck(site: string, work: string, log: (line: string) => void): Promise<{ exitCode: number; report: VmReport }> {
+  const json = join(work, 'vm.json');
+  let output = '';
+  const { done } = runCli(['vm', '--check', '--site', site, '--out', join(work, 'out'), '--json', json], {
+    stdio: 'pipe',
+    onOutput: (s) => (output = (output + s).slice(-20_000)),
+  });
+  const exitCode = await done;
+  if (exitCode !== 0) log(`obsbuild vm exited ${exitCode}; its last lines:\n# ${output.trim().split('\n').slice(-40).join('\n# ')}`);
+  const report = JSON.parse(await readFile(json, 'utf8').catch(() => 'null')) as VmReport | null;
+  if (!report) throw new Error(`obsbuild vm wrote no report (exit ${exitCode}): ${output.trim().split('\n').slice(-5).join(' | ')}`);
+  return { exitCode, report };
+}
+
+/** Problems in a board's first verdict other than real servers being down (none exist yet then). */
+export function firstVerdictProblems(board: VmReport['boards'][number]): string[] {
+  const v = board.firstVerdict;
+  // check-failed is a full verdict, judged check by check; any other failure means the checks never all ran
+  if ((v.failure && v.failure.class !== 'check-failed') || v.checksRun < 8) {
+    return [`${board.hostname}: no full verdict (${v.checksRun} checks): ${v.failure?.class ?? '?'}: ${v.failure?.message ?? ''}; last lines:\n# ${v.failure?.lastLines.join('\n# ') ?? ''}`];
+  }
+  return v.notPassed.filter((c) => !onlyRealServersDown(c)).map((c) => `${board.hostname}: ${c.name}: ${c.evidence}`);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
 import { assertOneLineError, copyOf, standinDir } from '../fixtures/inputs/standin.js';
 import { inspectInputs } from '../../src/inputs/inspect.js';
 import { DOWNLOAD_PAGE, findInputs } from '../../src/inputs/names.js';
@@ -29,6 +29,18 @@ test('obsbuild inspect on good inputs: readable summary, exit 0', async () => {
   assert.match(out, /lib\/modules\/2\.6\.29-obs600\/: \d+ modules, modules\.dep, ip_vs\.ko at/);
   assert.match(out, /^ok: Debian 5\.0\.3 powerpc, kernel 2\.6\.29-obs600 with matching modules, ip_vs present$/m);
   assert.equal(String(r.stderr), '');
+});
+
+test('obsbuild inspect --site: the site file\'s board and packages decide what the files must be', async () => {
+  // The OBS600's lenny/powerpc files are wrong for a site that builds the virtual board (amd64, bookworm).
+  const vobs = join(repoRoot, 'board', 'vobs', 'site.yaml');
+  assertOneLineError(await runCli(['inspect', '--inputs', good.dir, '--site', vobs]), 'lenny-powerpc-obs600', /this rootfs is for .*powerpc.*, not amd64/);
+  const work = await mkdtemp(join(tmpdir(), 'obsbuild-inspect-site-'));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  assert.equal((await runCli(['init'], { cwd: work })).exitCode, 0);
+  const r = await runCli(['inspect', '--inputs', good.dir, '--site', join(work, 'obsbuild.yaml')]);
+  assert.equal(r.exitCode, 0, String(r.stderr));
+  assert.match(String(r.stdout), /^ok: Debian 5\.0\.3 powerpc/m);
 });
 
 test('obsbuild inspect --json: machine-readable, with sha256s and without file contents', async () => {
