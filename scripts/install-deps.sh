@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages obsbuild drives (run as root on Debian 12 or later):
-#   image:   e2fsprogs (ext3 stick image), dosfstools + mtools (FAT), fdisk/util-linux (partition table)
+#   image:   e2fsprogs (ext3 stick image), dosfstools + mtools (FAT), fdisk/util-linux (partition table),
+#            gpgv + debian-archive-keyring (the mirror's signed Release file)
 #   lint:    keepalived (keepalived -t on the modern rendering), ipvsadm
 #   console: socat (pty pairs for the board simulator)
-#   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio
+#   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio,
+#            gnupg (signs the local mirror; the tests sign their archives too)
 #   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
@@ -15,5 +17,5 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
   shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
-  time ca-certificates >/dev/null
+  time ca-certificates gpgv gnupg debian-archive-keyring >/dev/null
 echo "scripts/install-deps.sh: system packages installed"

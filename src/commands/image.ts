@@ -19,6 +19,8 @@ interface ImageFlags {
   mirror?: string;
   out: string;
   cache?: string;
+  keyring?: string[];
+  allowUnsigned?: boolean;
   fs: StickFs;
   stickDir?: string;
   json?: boolean;
@@ -39,6 +41,12 @@ export function register(program: Command): void {
     .option('--mirror <url>', 'Debian archive with dists/<suite>/main/binary-<arch>/Packages.gz (default: the site\'s packages.mirror)')
     .option('--out <dir>', 'output folder; each appliance gets <out>/<hostname>/', 'out')
     .option('--cache <dir>', 'download cache for --mirror (default $XDG_CACHE_HOME/obsbuild)')
+    .option(
+      '--keyring <file>',
+      "a keyring to check the mirror's Release signature with (repeatable; default: Debian's archive keys, removed ones included)",
+      (file: string, all: string[] = []) => [...all, file],
+    )
+    .option('--allow-unsigned', "use a mirror whose Release file is missing, unsigned or not signed by a known key (warns; packages are then checked only against the mirror's own index)")
     .addOption(new Option('--fs <type>', 'filesystem of stick.img').choices(['ext3', 'ext2', 'vfat']).default('ext3'))
     .option('--stick-dir <mountpoint>', 'also copy msf/ onto a stick you formatted and labelled MSF yourself (checks label and space first)')
     .option('--json', 'print a machine-readable summary on stdout (progress goes to stderr)')
@@ -46,7 +54,9 @@ export function register(program: Command): void {
       'after',
       '\nReproducible: set SOURCE_DATE_EPOCH, else the time comes from the rootfs tarball (its gzip header, or the\n' +
         'date in its name); the same inputs always give byte-identical output. A failed build leaves the\n' +
-        'previous out/<hostname>/ untouched.',
+        'previous out/<hostname>/ untouched.\n' +
+        '\nWith --mirror, the suite\'s Release file must be signed (Release.gpg, checked with gpgv against Debian\'s\n' +
+        'archive keys or --keyring); its checksums vouch for the index, and the index\'s for every .deb.',
     )
     .action(
       action(async (flags: ImageFlags) => {
@@ -60,6 +70,8 @@ export function register(program: Command): void {
           mirror: flags.mirror,
           outDir: flags.out,
           cacheDir: flags.cache,
+          keyrings: flags.keyring,
+          allowUnsigned: flags.allowUnsigned,
           env: process.env,
         };
         const progressStream = flags.json ? process.stderr : process.stdout;

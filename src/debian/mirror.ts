@@ -1,8 +1,10 @@
 /**
- * `--mirror URL`: a Debian archive layout. The index `dists/<suite>/<component>/binary-<arch>/Packages.gz`
- * (or .xz, or plain) is downloaded into a cache, checked against the suite's Release file when there is
- * one, and parsed; .debs are downloaded on demand from their Filename, verified against the index's
- * SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the cache when they still verify.
+ * `--mirror URL`: a Debian archive layout. The suite's Release file must carry the archive's signature
+ * (Release.gpg, checked by gpgv: see release-signature.ts) unless the user allows unsigned mirrors. The
+ * index `dists/<suite>/<component>/binary-<arch>/Packages.gz` (or .xz, or plain) is downloaded into a
+ * cache, checked against the Release file, and parsed; .debs are downloaded on demand from their Filename,
+ * verified against the index's SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the
+ * cache when they still verify. So every byte installed traces back to the archive's signature.
  */
 import { pathExists } from 'fs-extra';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -17,6 +19,7 @@ import { UserError } from '../util/errors.js';
 import { parseStanzas } from './control.js';
 import { digestFile, verifyDebChecksum } from './deb.js';
 import { readPackagesIndex, type PackageEntry } from './packages-index.js';
+import { DEBIAN_KEYRINGS, verifyDetachedSignature } from './release-signature.js';
 
 export interface DownloadProgress {
   url: string;
@@ -31,6 +34,10 @@ export interface MirrorOptions {
   arch: string;
   component?: string;
   cacheDir?: string;
+  /** Keyrings for the Release signature (default: Debian's archive keys, removed ones included). */
+  keyrings?: string[];
+  /** Use a mirror without a (valid) signed Release file, with a warning. */
+  allowUnsigned?: boolean;
   onProgress?: (p: DownloadProgress) => void;
   /** Informational lines (cache reuse, fallbacks). */
   onNote?: (line: string) => void;
@@ -114,6 +121,14 @@ interface ReleaseSum {
   size: number;
 }
 
+/** A Release file listing `files` (paths under dists/<suite>/) with their SHA256, as an archive publishes it. */
+export function formatRelease(opts: { origin: string; suite: string; architectures: string[]; files: { path: string; size: number; sha256: string }[] }): string {
+  return (
+    `Origin: ${opts.origin}\nSuite: ${opts.suite}\nCodename: ${opts.suite}\nArchitectures: ${opts.architectures.join(' ')}\nComponents: main\n` +
+    `SHA256:\n${opts.files.map((f) => ` ${f.sha256} ${f.size} ${f.path}\n`).join('')}`
+  );
+}
+
 /** Checksums of the index files as listed in a Release file (`SHA256:` / `MD5Sum:` blocks). */
 export function parseReleaseSums(text: string): Map<string, ReleaseSum> {
   const sums = new Map<string, ReleaseSum>();
@@ -139,14 +154,21 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
   const root = mirrorCacheRoot(opts);
   const distRel = `dists/${opts.suite}`;
   let release: Map<string, ReleaseSum> | undefined;
+  const releaseUrl = urlOf(opts.url, `${distRel}/Release`);
+  const releasePath = join(root, distRel, 'Release');
   try {
-    const releasePath = join(root, distRel, 'Release');
-    await download(urlOf(opts.url, `${distRel}/Release`), releasePath, opts.onProgress);
+    await download(releaseUrl, releasePath, opts.onProgress);
     release = parseReleaseSums(await readFile(releasePath, 'utf8'));
   } catch (err) {
     if (!(err instanceof HttpStatusError)) throw err;
-    opts.onNote?.(`${opts.url}: no Release file for ${opts.suite}; the index is checked against nothing`);
+    if (!opts.allowUnsigned) {
+      throw new UserError(
+        `${releaseUrl}: HTTP ${err.status}: the mirror has no Release file for suite "${opts.suite}", so nothing can be verified; check the URL and packages.suite, or pass --allow-unsigned for an unsigned mirror`,
+      );
+    }
+    opts.onNote?.(`warning: ${opts.url}: no Release file for ${opts.suite}; the index is checked against nothing (--allow-unsigned)`);
   }
+  if (release) await checkReleaseSignature(opts, releaseUrl, releasePath);
   const tried: string[] = [];
   for (const variant of INDEX_VARIANTS) {
     const rel = `${component}/binary-${opts.arch}/${variant}`;
@@ -174,6 +196,28 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
     return readPackagesIndex(dest);
   }
   throw new UserError(`${opts.url}: no package index for ${opts.suite}/${component}/${opts.arch} (tried ${tried.join(', ')} under ${distRel}/${component}/binary-${opts.arch}/)`);
+}
+
+/** Release.gpg over Release, unless unsigned mirrors are allowed (then a failed check is a warning). */
+async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, releasePath: string): Promise<void> {
+  const signaturePath = `${releasePath}.gpg`;
+  try {
+    await rm(signaturePath, { force: true }); // never judge this Release by an older download's signature
+    try {
+      await download(`${releaseUrl}.gpg`, signaturePath, opts.onProgress);
+    } catch (err) {
+      if (!(err instanceof HttpStatusError)) throw err;
+      throw new UserError(`${releaseUrl}.gpg: HTTP ${err.status}: the Release file is not signed, so nothing from this mirror can be verified; pass --allow-unsigned to use it anyway`);
+    }
+    const verdict = await verifyDetachedSignature(releasePath, signaturePath, opts.keyrings ?? DEBIAN_KEYRINGS, releaseUrl);
+    opts.onNote?.(
+      `${releaseUrl}: signed by "${verdict.signer}" (${verdict.fingerprint})` +
+        (verdict.keyExpired ? '; that key has expired since, as archived releases\' keys do' : ''),
+    );
+  } catch (err) {
+    if (!(err instanceof UserError) || !opts.allowUnsigned) throw err;
+    opts.onNote?.(`warning: ${err.message.replace(/; pass --allow-unsigned.*$/, '')} (used anyway: --allow-unsigned)`);
+  }
 }
 
 /** Make each entry's .deb available locally (cache hit that verifies, else download + verify); sets localPath. */

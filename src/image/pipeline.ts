@@ -30,6 +30,10 @@ export interface ImageOptions {
   outDir: string;
   /** Where downloaded packages are cached (for --mirror). */
   cacheDir?: string;
+  /** Keyrings for the mirror's Release signature (default: Debian's archive keys). */
+  keyrings?: string[];
+  /** Use a mirror whose Release file is missing, unsigned or not verifiable, with a warning. */
+  allowUnsigned?: boolean;
   /** The environment to read SOURCE_DATE_EPOCH from. */
   env: NodeJS.ProcessEnv;
 }

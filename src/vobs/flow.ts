@@ -70,7 +70,7 @@ export async function buildVobsImage(opts: {
     opts.log(`image: obsbuild image --site ${siteFile} (packages from the local mirror ${mirror.url})`);
     const { done } = runCli(
       ['image', '--profile', 'lb', '--site', siteFile, '--inputs', opts.standin.inputsDir, '--mirror', mirror.url,
-        '--out', opts.outDir, '--cache', join(opts.standin.dir, 'mirror-cache')],
+        '--out', opts.outDir, '--cache', join(opts.standin.dir, 'mirror-cache'), '--keyring', opts.standin.mirrorKeyring],
       { stdio: opts.stdio ?? 'inherit', onOutput: (s) => (out += s) },
     );
     const code = await done;

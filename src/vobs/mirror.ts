@@ -1,19 +1,24 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
+import { digestFile } from '../debian/deb.js';
+import { formatRelease } from '../debian/mirror.js';
 import { dependencyClosure, downloadDebs } from './apt.js';
+import { createArchiveKey } from './archive-key.js';
 import { runTool } from './tools.js';
 
 /**
  * A local Debian archive for `obsbuild image --mirror`: the load balancer's packages and everything they
- * depend on, downloaded with this machine's apt, indexed with dpkg-scanpackages, served on 127.0.0.1.
+ * depend on, downloaded with this machine's apt, indexed with dpkg-scanpackages, its Release file signed
+ * with a key of its own (in `keyDir`), served on 127.0.0.1.
  *
  *   <dir>/pool/main/*.deb
  *   <dir>/dists/<suite>/main/binary-<arch>/Packages.gz
+ *   <dir>/dists/<suite>/Release, Release.gpg
  */
-export async function buildMirror(opts: { dir: string; suite: string; arch: string; packages: string[] }): Promise<string[]> {
+export async function buildMirror(opts: { dir: string; keyDir: string; suite: string; arch: string; packages: string[] }): Promise<string[]> {
   const pool = join(opts.dir, 'pool/main');
   const names = await dependencyClosure(opts.packages);
   // apt-get download keeps the epoch in the name (foo_1%3a2.0_amd64.deb); a pool omits it, as Debian's does.
@@ -27,6 +32,19 @@ export async function buildMirror(opts: { dir: string; suite: string; arch: stri
     cwd: opts.dir,
     what: 'indexing the local mirror',
   });
+  const indexRel = `main/binary-${opts.arch}/Packages.gz`;
+  const digest = await digestFile(join(index, 'Packages.gz'));
+  const release = join(opts.dir, 'dists', opts.suite, 'Release');
+  await writeFile(
+    release,
+    formatRelease({ origin: 'obsbuild vobs', suite: opts.suite, architectures: [opts.arch], files: [{ path: indexRel, size: digest.size, sha256: digest.sha256 }] }),
+  );
+  const key = await createArchiveKey(opts.keyDir, 'obsbuild vobs mirror <vobs@obsbuild.invalid>');
+  try {
+    await key.sign(release);
+  } finally {
+    await key.close();
+  }
   return names;
 }
 

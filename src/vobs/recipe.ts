@@ -26,6 +26,8 @@ export interface VobsRecipe {
   kernelMetapackage: string;
   /** Packages the load balancer needs, served from the local mirror with their dependencies. */
   mirrorPackages: string[];
+  /** The local mirror's Release file is signed (Release.gpg), as obsbuild image requires. */
+  mirrorSigned: boolean;
   /** Module directories (under lib/modules/<release>/kernel) that go into kern.tgz, plus their dependencies. */
   kernTgzDirs: string[];
   /** Modules the stand-in firmware loads, in order (board/vobs/firmware-modules). */
@@ -59,6 +61,7 @@ export function vobsRecipe(): VobsRecipe {
     pathExcludes: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
     kernelMetapackage: 'linux-image-amd64',
     mirrorPackages: ['keepalived', 'ipvsadm'],
+    mirrorSigned: true,
     kernTgzDirs: [
       'net/ipv4', 'net/ipv6', 'net/netfilter', 'net/bridge', 'net/8021q', 'net/core', 'net/sched', 'net/llc',
       'net/802', 'net/packet', 'net/unix', 'fs/ext4', 'fs/jbd2', 'fs/fat', 'fs/nls', 'fs/mbcache.ko',

@@ -17,13 +17,16 @@ import { buildUImage } from './uimage.js';
  *
  *   <cache>/inputs/    the three "Plat'Home" files: rootfs tarball, uImage.initrd-cfboot, kern.tgz
  *   <cache>/firmware/  vmlinuz + firmware.cpio.gz: what the board's flash ROM boots
- *   <cache>/mirror/    a Debian archive holding keepalived, ipvsadm and their dependencies
+ *   <cache>/mirror/    a Debian archive holding keepalived, ipvsadm and their dependencies, its Release signed
+ *   <cache>/mirror-key/  that signing key; archive-key.gpg is the keyring `obsbuild image --keyring` gets
  *   <cache>/standin.json  what was built and how long each part took (written last: the cache is complete)
  */
 export interface StandinInputs {
   dir: string;
   inputsDir: string;
   mirrorDir: string;
+  /** the public key the local mirror's Release file is signed with */
+  mirrorKeyring: string;
   firmwareKernel: string;
   firmwareInitrd: string;
   info: StandinInfo;
@@ -55,6 +58,7 @@ function paths(dir: string, info: StandinInfo): StandinInputs {
     dir,
     inputsDir: join(dir, 'inputs'),
     mirrorDir: join(dir, 'mirror'),
+    mirrorKeyring: join(dir, 'mirror-key', 'archive-key.gpg'),
     firmwareKernel: join(dir, 'firmware', 'vmlinuz'),
     firmwareInitrd: join(dir, 'firmware', 'firmware.cpio.gz'),
     info,
@@ -148,7 +152,7 @@ async function buildInto(dir: string, recipe: VobsRecipe, log: (l: string) => vo
   );
 
   const mirrorPackages = await timed(timings, 'local mirror (apt-get download)', log, () =>
-    buildMirror({ dir: join(dir, 'mirror'), suite: recipe.suite, arch: recipe.arch, packages: recipe.mirrorPackages }),
+    buildMirror({ dir: join(dir, 'mirror'), keyDir: join(dir, 'mirror-key'), suite: recipe.suite, arch: recipe.arch, packages: recipe.mirrorPackages }),
   );
 
   await rm(work, { recursive: true, force: true });

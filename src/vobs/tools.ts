@@ -15,6 +15,8 @@ const PACKAGE_OF: Record<string, string> = {
   modprobe: 'kmod',
   debugfs: 'e2fsprogs',
   tar: 'tar',
+  gpg: 'gnupg',
+  gpgconf: 'gnupg',
 };
 
 export interface ToolOptions {

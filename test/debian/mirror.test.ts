@@ -12,6 +12,9 @@ import { defaultCacheDir, fetchDebs, fetchMirrorIndex, type DownloadProgress, ty
 import { buildIndexFromDebs } from '../../src/debian/packages-index.js';
 import { resolvePackages, installedFromStatus } from '../../src/debian/resolver.js';
 import { UserError } from '../../src/util/errors.js';
+import { parseGpgvStatus } from '../../src/debian/release-signature.js';
+import { createArchiveKey, type ArchiveKey } from '../../src/vobs/archive-key.js';
+import { execa } from 'execa';
 import { LENNY_BASE_STATUS, makeDeb } from '../fixtures/debs/make-deb.js';
 
 const work = mkdtempSync(join(tmpdir(), 'obsbuild-mirror-test-'));
@@ -19,8 +22,11 @@ const archive = join(work, 'archive');
 let server: Server;
 let baseUrl = '';
 const requests: string[] = [];
+let key: ArchiveKey;
+const releaseFile = () => join(archive, 'dists/lenny/Release');
 
 after(async () => {
+  await key?.close();
   await new Promise<void>((r) => (server?.listening ? server.close(() => r()) : r()));
   rmSync(work, { recursive: true, force: true });
 });
@@ -44,7 +50,9 @@ before(async () => {
   mkdirSync(join(archive, 'dists/lenny/main/binary-powerpc'), { recursive: true });
   writeFileSync(join(archive, 'dists/lenny', indexRel), gz);
   const md5 = createHash('md5').update(gz).digest('hex');
-  writeFileSync(join(archive, 'dists/lenny/Release'), `Origin: Debian\nSuite: oldstable\nCodename: lenny\nMD5Sum:\n ${md5} ${gz.length} ${indexRel}\n`);
+  writeFileSync(releaseFile(), `Origin: Debian\nSuite: oldstable\nCodename: lenny\nMD5Sum:\n ${md5} ${gz.length} ${indexRel}\n`);
+  key = await createArchiveKey(join(work, 'key'), 'obsbuild test archive <test@obsbuild.invalid>');
+  await key.sign(releaseFile());
 
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
@@ -62,7 +70,7 @@ before(async () => {
 });
 
 function options(cacheDir: string, progress: DownloadProgress[] = [], notes: string[] = []): MirrorOptions {
-  return { url: baseUrl, suite: 'lenny', arch: 'powerpc', cacheDir, onProgress: (p) => progress.push(p), onNote: (n) => notes.push(n) };
+  return { url: baseUrl, suite: 'lenny', arch: 'powerpc', cacheDir, keyrings: [key.keyring], onProgress: (p) => progress.push(p), onNote: (n) => notes.push(n) };
 }
 
 test('--mirror: the index downloads into the cache, checks against Release, and resolved .debs verify by MD5Sum', async () => {
@@ -110,14 +118,18 @@ test('--mirror: a .deb that does not match the index is refused and not kept in 
 });
 
 test('--mirror: an index that does not match Release, and a suite the mirror lacks, are clear errors', async () => {
-  await assert.rejects(() => fetchMirrorIndex({ ...options(join(work, 'cache3')), suite: 'squeeze' }), /no package index for squeeze\/main\/powerpc/);
-  const release = join(archive, 'dists/lenny/Release');
+  await assert.rejects(() => fetchMirrorIndex({ ...options(join(work, 'cache3')), suite: 'squeeze' }), /dists\/squeeze\/Release: HTTP 404: the mirror has no Release file for suite "squeeze"/);
+  await assert.rejects(() => fetchMirrorIndex({ ...options(join(work, 'cache3')), suite: 'squeeze', allowUnsigned: true }), /no package index for squeeze\/main\/powerpc/);
+  const release = releaseFile();
   const text = readFileSync(release, 'utf8');
   try {
+    // signed by the archive, but the index does not match what it says
     writeFileSync(release, text.replace(/MD5Sum:\n ([0-9a-f]{32})/, `MD5Sum:\n ${'0'.repeat(32)}`));
+    await key.sign(release);
     await assert.rejects(() => fetchMirrorIndex(options(join(work, 'cache4'))), /Packages\.gz: checksum does not match dists\/lenny\/Release/);
   } finally {
     writeFileSync(release, text);
+    await key.sign(release);
   }
 });
 
@@ -129,6 +141,62 @@ test('--mirror file:///path: a mirror copy on a local disk works the same way, w
   await fetchDebs(opts, keepalived);
   assert.ok(keepalived[0].localPath && existsSync(keepalived[0].localPath));
   await assert.rejects(() => fetchMirrorIndex({ ...opts, arch: 'i386' }), /no package index for lenny\/main\/i386/);
+});
+
+test('--mirror: the Release file must carry the archive\'s signature; --allow-unsigned warns and goes on', async () => {
+  const notes: string[] = [];
+  await fetchMirrorIndex(options(join(work, 'cache6'), [], notes));
+  assert.ok(notes.some((n) => /Release: signed by "obsbuild test archive <test@obsbuild\.invalid>" \([0-9A-F]{40}\)$/.test(n)), notes.join('\n'));
+
+  const release = releaseFile();
+  const text = readFileSync(release, 'utf8');
+  const signature = readFileSync(`${release}.gpg`);
+  try {
+    // changed after signing (one more index line, as a tampering mirror would add)
+    writeFileSync(release, `${text} 00000000000000000000000000000000 1 main/binary-powerpc/Packages\n`);
+    await assert.rejects(() => fetchMirrorIndex(options(join(work, 'cache7'))), /dists\/lenny\/Release: BAD signature from "obsbuild test archive <test@obsbuild\.invalid>": the file was changed after it was signed/);
+    const warned: string[] = [];
+    await fetchMirrorIndex({ ...options(join(work, 'cache8'), [], warned), allowUnsigned: true });
+    assert.ok(warned.some((n) => /^warning: .*BAD signature.*\(used anyway: --allow-unsigned\)$/.test(n)), warned.join('\n'));
+    writeFileSync(release, text);
+
+    // signed by a key the keyrings do not hold (Debian's own keyrings here)
+    await assert.rejects(
+      () => fetchMirrorIndex({ ...options(join(work, 'cache9')), keyrings: ['/usr/share/keyrings/debian-archive-keyring.gpg'] }),
+      /Release: signed by key [0-9A-F]{16}, which is not in \/usr\/share\/keyrings\/debian-archive-keyring\.gpg: pass --keyring FILE/,
+    );
+
+    // not signed at all
+    rmSync(`${release}.gpg`);
+    await assert.rejects(() => fetchMirrorIndex(options(join(work, 'cache10'))), /Release\.gpg: HTTP 404: the Release file is not signed.*--allow-unsigned/);
+    await fetchMirrorIndex({ ...options(join(work, 'cache11')), allowUnsigned: true });
+  } finally {
+    writeFileSync(release, text);
+    writeFileSync(`${release}.gpg`, signature);
+  }
+});
+
+test('gpgv: a signature by a key that has expired since is good (archived releases), a bad one is not', async () => {
+  // A real gpgv run: the key was made and used five days ago, valid for one day.
+  const home = join(work, 'expired-gnupg');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const then = `${Math.floor(Date.now() / 1000) - 5 * 86400}!`;
+  const gpg = (...args: string[]) => execa('gpg', ['--batch', '--homedir', home, '--faked-system-time', then, ...args]);
+  try {
+    await gpg('--passphrase', '', '--quick-gen-key', 'Old Archive Key <old@obsbuild.invalid>', 'ed25519', 'sign', '1d');
+    const file = join(work, 'old-Release');
+    writeFileSync(file, 'Origin: old\n');
+    await gpg('--detach-sign', '--output', `${file}.gpg`, file);
+    await execa('sh', ['-c', 'gpg --batch --homedir "$1" --export > "$2"', 'sh', home, join(work, 'old-key.gpg')]);
+    const { verifyDetachedSignature } = await import('../../src/debian/release-signature.js');
+    const verdict = await verifyDetachedSignature(file, `${file}.gpg`, [join(work, 'old-key.gpg')], 'old-Release');
+    assert.equal(verdict.keyExpired, true);
+    assert.equal(verdict.signer, 'Old Archive Key <old@obsbuild.invalid>');
+  } finally {
+    await execa('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { reject: false });
+  }
+  assert.deepEqual(parseGpgvStatus('[GNUPG:] NEWSIG\n[GNUPG:] BADSIG 7962DF3741ADAA14 test <t@x>\n'), { kind: 'bad', signer: 'test <t@x>' });
+  assert.deepEqual(parseGpgvStatus('[GNUPG:] NEWSIG\n'), { kind: 'none' });
 });
 
 test('the cache lives in $XDG_CACHE_HOME/obsbuild, else ~/.cache/obsbuild', () => {

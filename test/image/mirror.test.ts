@@ -11,9 +11,12 @@ import { gzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli.js';
 import { makeWorkspace, writeLennyIndex } from './fixtures.js';
 import type { Manifest } from '../../src/image/manifest.js';
+import { formatRelease } from '../../src/debian/mirror.js';
+import { digestFile } from '../../src/debian/deb.js';
+import { createArchiveKey, type ArchiveKey } from '../../src/vobs/archive-key.js';
 
-/** dists/lenny/main/binary-powerpc/Packages.gz and pool/main/*.deb from the workspace's packages. */
-async function makeMirror(packagesDir: string, mirror: string): Promise<void> {
+/** dists/lenny/main/binary-powerpc/Packages.gz, a Release file signed by `key`, and pool/main/*.deb from the workspace's packages. */
+async function makeMirror(packagesDir: string, mirror: string, key: ArchiveKey): Promise<void> {
   const pool = join(mirror, 'pool/main');
   await mkdir(pool, { recursive: true });
   const debs: string[] = [];
@@ -25,6 +28,10 @@ async function makeMirror(packagesDir: string, mirror: string): Promise<void> {
   await mkdir(index, { recursive: true });
   await writeLennyIndex(index, debs);
   await writeFile(join(index, 'Packages.gz'), gzipSync(await readFile(join(index, 'Packages'))));
+  const digest = await digestFile(join(index, 'Packages.gz'));
+  const release = join(mirror, 'dists/lenny/Release');
+  await writeFile(release, formatRelease({ origin: 'test', suite: 'lenny', architectures: ['powerpc'], files: [{ path: 'main/binary-powerpc/Packages.gz', size: digest.size, sha256: digest.sha256 }] }));
+  await key.sign(release);
 }
 
 async function serve(root: string): Promise<{ server: Server; url: string; requests: string[] }> {
@@ -53,10 +60,11 @@ async function serve(root: string): Promise<{ server: Server; url: string; reque
 test('--mirror: the index and the .debs come from the archive, the build matches --packages', async () => {
   const ws = await makeWorkspace();
   const mirrorRoot = join(ws.root, 'www');
-  await makeMirror(ws.packages, join(mirrorRoot, 'debian'));
+  const key = await createArchiveKey(join(ws.root, 'key'), 'obsbuild image test <image-test@obsbuild.invalid>');
+  await makeMirror(ws.packages, join(mirrorRoot, 'debian'), key);
   const { server, url, requests } = await serve(mirrorRoot);
   try {
-    const common = ['image', '--site', ws.site, '--inputs', ws.inputs];
+    const common = ['image', '--site', ws.site, '--inputs', ws.inputs, '--keyring', key.keyring];
     const viaMirror = await runCli([...common, '--mirror', url, '--cache', join(ws.root, 'cache'), '--out', join(ws.root, 'm')]);
     assert.equal(viaMirror.exitCode, 0, String(viaMirror.stderr));
     assert.ok(requests.includes('/debian/dists/lenny/main/binary-powerpc/Packages.gz'), requests.join(' '));
@@ -83,8 +91,18 @@ test('--mirror: the index and the .debs come from the archive, the build matches
     assert.equal(lines.length, 1, String(bad.stderr));
     assert.match(lines[0], /ipvsadm.*(checksum|MD5)/i);
     assert.deepEqual(await readdir(join(ws.root, 'bad')).catch(() => []), []);
+
+    // Without the archive's key (Debian's keyrings only), the signed Release is refused before any .deb is fetched.
+    const before = requests.length;
+    const unknownKey = await runCli(['image', '--site', ws.site, '--inputs', ws.inputs, '--mirror', url, '--cache', join(ws.root, 'cache3'), '--out', join(ws.root, 'nokey')]);
+    assert.equal(unknownKey.exitCode, 1, String(unknownKey.stderr));
+    assert.equal(String(unknownKey.stderr).trimEnd().split('\n').length, 1, String(unknownKey.stderr));
+    assert.match(String(unknownKey.stderr), /dists\/lenny\/Release: signed by key [0-9A-F]{16}, which is not in .*debian-archive-keyring\.gpg.*pass --keyring FILE/);
+    assert.ok(!requests.slice(before).some((r) => r.endsWith('.deb')), 'no .deb fetched from an unverified mirror');
+    assert.deepEqual(await readdir(join(ws.root, 'nokey')).catch(() => []), []);
   } finally {
     server.close();
+    await key.close();
     await ws.cleanup();
   }
 });

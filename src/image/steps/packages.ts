@@ -19,6 +19,8 @@ function mirrorOptions(state: BuildState, url: string, progress: StepProgress): 
     suite: site.packages.suite,
     arch: site.packages.arch,
     cacheDir: state.options.cacheDir,
+    keyrings: state.options.keyrings,
+    allowUnsigned: state.options.allowUnsigned,
     onProgress: (p) => {
       if (p.total) progress.bytes(p.received, p.total);
       else progress.note(`${p.url} ${p.received} bytes`);
