@@ -53,6 +53,14 @@ export function netmask(prefix: number): string {
   return intToIp(maskInt(prefix));
 }
 
+/** 255.255.255.0 → 24 (the number of leading one bits). */
+export function prefixOfNetmask(mask: string): number {
+  const n = ipToInt(mask) ?? 0;
+  let prefix = 0;
+  while (prefix < 32 && (n >>> (31 - prefix)) & 1) prefix++;
+  return prefix;
+}
+
 export function networkInt(cidr: Cidr): number {
   return (ipToInt(cidr.address)! & maskInt(cidr.prefix)) >>> 0;
 }

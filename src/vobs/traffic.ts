@@ -1,6 +1,7 @@
 import type { Site } from '../site/model.js';
 import { siteNodes } from '../site/nodes.js';
 import { realServerBundles } from '../lvs/realserver.js';
+import { prefixOfNetmask } from '../site/ipv4.js';
 import { UserError } from '../util/errors.js';
 import type { GuestShell } from './guest-shell.js';
 
@@ -49,10 +50,6 @@ export interface TrafficPlan {
 function splitCidr(cidr: string): { address: string; prefix: number } {
   const [address, prefix] = cidr.split('/');
   return { address, prefix: Number(prefix ?? 24) };
-}
-
-function prefixOfNetmask(netmask: string): number {
-  return netmask.split('.').reduce((n, octet) => n + [...Number(octet).toString(2)].filter((b) => b === '1').length, 0);
 }
 
 /** The stanzas of an interfaces(5) fragment, as address/prefix. */
