@@ -39,8 +39,10 @@ export interface MirrorOptions {
   /** Use a mirror without a (valid) signed Release file, with a warning. */
   allowUnsigned?: boolean;
   onProgress?: (p: DownloadProgress) => void;
-  /** Informational lines (cache reuse, fallbacks). */
+  /** Informational lines (cache reuse, fallbacks, who signed the Release file). */
   onNote?: (line: string) => void;
+  /** What the user must see: a mirror used without a verified signature (--allow-unsigned). */
+  onWarning?: (line: string) => void;
 }
 
 /** $XDG_CACHE_HOME/obsbuild, else ~/.cache/obsbuild. */
@@ -166,7 +168,7 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
         `${releaseUrl}: HTTP ${err.status}: the mirror has no Release file for suite "${opts.suite}", so nothing can be verified; check the URL and packages.suite, or pass --allow-unsigned for an unsigned mirror`,
       );
     }
-    opts.onNote?.(`warning: ${opts.url}: no Release file for ${opts.suite}; the index is checked against nothing (--allow-unsigned)`);
+    opts.onWarning?.(`${opts.url}: no Release file for ${opts.suite}; the index is checked against nothing (--allow-unsigned)`);
   }
   if (release) await checkReleaseSignature(opts, releaseUrl, releasePath);
   const tried: string[] = [];
@@ -216,7 +218,7 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
     );
   } catch (err) {
     if (!(err instanceof UserError) || !opts.allowUnsigned) throw err;
-    opts.onNote?.(`warning: ${err.message.replace(/; pass --allow-unsigned.*$/, '')} (used anyway: --allow-unsigned)`);
+    opts.onWarning?.(`${err.message.replace(/; pass --allow-unsigned.*$/, '')} (used anyway: --allow-unsigned)`);
   }
 }
 

@@ -83,6 +83,7 @@ test('--mirror: the index and the .debs come from the archive, the build matches
     // A .deb on the mirror that does not match the index: exit 1, one line, nothing in out/.
     const deb = (await readdir(join(mirrorRoot, 'debian/pool/main'))).find((n) => n.startsWith('ipvsadm_'))!;
     const bytes = await readFile(join(mirrorRoot, 'debian/pool/main', deb));
+    const original = Buffer.from(bytes);
     bytes[bytes.length - 1] ^= 0xff;
     await writeFile(join(mirrorRoot, 'debian/pool/main', deb), bytes);
     const bad = await runCli([...common, '--mirror', url, '--cache', join(ws.root, 'cache2'), '--out', join(ws.root, 'bad')]);
@@ -100,6 +101,12 @@ test('--mirror: the index and the .debs come from the archive, the build matches
     assert.match(String(unknownKey.stderr), /dists\/lenny\/Release: signed by key [0-9A-F]{16}, which is not in .*debian-archive-keyring\.gpg.*pass --keyring FILE/);
     assert.ok(!requests.slice(before).some((r) => r.endsWith('.deb')), 'no .deb fetched from an unverified mirror');
     assert.deepEqual(await readdir(join(ws.root, 'nokey')).catch(() => []), []);
+
+    // --allow-unsigned goes on, and says so where the build's progress is read.
+    await writeFile(join(mirrorRoot, 'debian/pool/main', deb), original);
+    const allowed = await runCli(['image', '--site', ws.site, '--inputs', ws.inputs, '--mirror', url, '--allow-unsigned', '--cache', join(ws.root, 'cache4'), '--out', join(ws.root, 'allowed')]);
+    assert.equal(allowed.exitCode, 0, String(allowed.stderr));
+    assert.match(String(allowed.stdout), /^warning: .*Release: signed by key [0-9A-F]{16}, which is not in .*\(used anyway: --allow-unsigned\)$/m);
   } finally {
     server.close();
     await key.close();

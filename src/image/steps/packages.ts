@@ -26,6 +26,10 @@ function mirrorOptions(state: BuildState, url: string, progress: StepProgress): 
       else progress.note(`${p.url} ${p.received} bytes`);
     },
     onNote: (line) => progress.note(line),
+    onWarning: (line) => {
+      state.warnings.push(line);
+      progress.warn(line);
+    },
   };
 }
 
