@@ -1,6 +1,7 @@
 import { Expecter } from '../console/expect.js';
 import { Shell, type CommandResult } from '../console/shell.js';
 import { SerialTransport } from '../console/transport.js';
+import { UserError } from '../util/errors.js';
 
 /**
  * A root shell on the virtual board's serial console, through the console helper's own layers (transport,
@@ -33,7 +34,8 @@ export async function openGuestShell(pty: string, opts: { password: string; onDa
     run: (command, timeoutMs) => shell.run(command, timeoutMs),
     async must(command, timeoutMs) {
       const r = await shell.run(command, timeoutMs);
-      if (r.exitCode !== 0) throw new Error(`guest: \`${command}\` exited ${r.exitCode}: ${r.output.trim().slice(-400)}`);
+      // A one-line error for the user (exit 1), not an internal error: the guest refused a step of the test.
+      if (r.exitCode !== 0) throw new UserError(`virtual board: \`${command}\` exited ${r.exitCode}: ${r.output.trim().replace(/\s*\n\s*/g, ' | ').slice(-400)}`);
       return r.output;
     },
     close: () => transport.close(),
