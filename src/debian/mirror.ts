@@ -19,7 +19,7 @@ import { UserError } from '../util/errors.js';
 import { parseStanzas } from './control.js';
 import { digestFile, verifyDebChecksum } from './deb.js';
 import { readPackagesIndex, type PackageEntry } from './packages-index.js';
-import { DEBIAN_KEYRINGS, verifyDetachedSignature } from './release-signature.js';
+import { DEBIAN_KEYRINGS, verifyDetachedSignature, type SignatureVerdict } from './release-signature.js';
 
 export interface DownloadProgress {
   url: string;
@@ -43,6 +43,8 @@ export interface MirrorOptions {
   onNote?: (line: string) => void;
   /** What the user must see: a mirror used without a verified signature (--allow-unsigned). */
   onWarning?: (line: string) => void;
+  /** The Release file's signature checked out. */
+  onSigned?: (verdict: SignatureVerdict) => void;
 }
 
 /** $XDG_CACHE_HOME/obsbuild, else ~/.cache/obsbuild. */
@@ -212,6 +214,7 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
       throw new UserError(`${releaseUrl}.gpg: HTTP ${err.status}: the Release file is not signed, so nothing from this mirror can be verified; pass --allow-unsigned to use it anyway`);
     }
     const verdict = await verifyDetachedSignature(releasePath, signaturePath, opts.keyrings ?? DEBIAN_KEYRINGS, releaseUrl);
+    opts.onSigned?.(verdict);
     opts.onNote?.(
       `${releaseUrl}: signed by "${verdict.signer}" (${verdict.fingerprint})` +
         (verdict.keyExpired ? '; that key has expired since, as archived releases\' keys do' : ''),

@@ -67,6 +67,7 @@ test('--mirror: the index and the .debs come from the archive, the build matches
     const common = ['image', '--site', ws.site, '--inputs', ws.inputs, '--keyring', key.keyring];
     const viaMirror = await runCli([...common, '--mirror', url, '--cache', join(ws.root, 'cache'), '--out', join(ws.root, 'm')]);
     assert.equal(viaMirror.exitCode, 0, String(viaMirror.stderr));
+    assert.match(String(viaMirror.stdout), /^resolve packages: .*keepalived .*\(index signed by obsbuild image test <image-test@obsbuild\.invalid>\)$/m);
     assert.ok(requests.includes('/debian/dists/lenny/main/binary-powerpc/Packages.gz'), requests.join(' '));
     assert.ok(requests.some((r) => r.startsWith('/debian/pool/main/keepalived_')));
     const viaDir = await runCli([...common, '--packages', ws.packages, '--out', join(ws.root, 'd')]);

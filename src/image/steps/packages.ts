@@ -12,7 +12,7 @@ export function wantedPackages(site: Site): string[] {
   return [...new Set([...base, ...site.packages.extra])];
 }
 
-function mirrorOptions(state: BuildState, url: string, progress: StepProgress): MirrorOptions {
+function mirrorOptions(state: BuildState, url: string, progress: StepProgress, signed: { by?: string }): MirrorOptions {
   const site = state.loaded!.site;
   return {
     url,
@@ -26,6 +26,7 @@ function mirrorOptions(state: BuildState, url: string, progress: StepProgress): 
       else progress.note(`${p.url} ${p.received} bytes`);
     },
     onNote: (line) => progress.note(line),
+    onSigned: (verdict) => (signed.by = `${verdict.signer}${verdict.keyExpired ? ', key expired since' : ''}`),
     onWarning: (line) => {
       state.warnings.push(line);
       progress.warn(line);
@@ -46,10 +47,11 @@ export const packagesStep: Step<BuildState> = {
     const mirror = options.mirror ?? site.packages.mirror ?? undefined;
     let index: PackageEntry[];
     let mirrorOpts: MirrorOptions | undefined;
+    const signed: { by?: string } = {};
     if (options.packagesDir) {
       index = await loadPackagesDir(options.packagesDir);
     } else if (mirror) {
-      mirrorOpts = mirrorOptions(state, mirror, progress);
+      mirrorOpts = mirrorOptions(state, mirror, progress, signed);
       index = await fetchMirrorIndex(mirrorOpts);
     } else {
       throw new UserError(
@@ -77,6 +79,7 @@ export const packagesStep: Step<BuildState> = {
       const digests = await verifyDebChecksum(entry.localPath, { sha256: entry.sha256, md5: entry.md5, size: entry.size });
       state.packages.push({ entry, debPath: entry.localPath, sha256: digests.sha256, size: digests.size });
     }
-    progress.note(entries.map((e) => `${e.name} ${e.version}`).join(', ') || 'nothing to add');
+    const list = entries.map((e) => `${e.name} ${e.version}`).join(', ') || 'nothing to add';
+    progress.note(signed.by ? `${list} (index signed by ${signed.by})` : list);
   },
 };
