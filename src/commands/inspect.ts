@@ -4,7 +4,7 @@ import { action } from './action.js';
 import { describeElf } from '../inputs/elf.js';
 import { inspectInputs, type InputsReport } from '../inputs/inspect.js';
 import { DEFAULT_INPUTS_DIR, DOWNLOAD_PAGE } from '../inputs/names.js';
-import { boardFacts } from '../image/board.js';
+import { inputExpectations } from '../image/board.js';
 import { loadSite } from '../site/load.js';
 
 export function register(program: Command): void {
@@ -30,11 +30,7 @@ export function register(program: Command): void {
         let report: InputsReport;
         try {
           report = await inspectInputs(opts.inputs, {
-            ...(site && {
-              expectArch: site.packages.arch,
-              expectSuite: site.packages.suite,
-              expectUImageParts: boardFacts(site.board).uimageParts,
-            }),
+            ...(site && inputExpectations(site)),
             onProgress: spinner
               ? (done, total) => {
                   spinner.text = `checking ${opts.inputs}: ${mb(done)} of ${mb(total)} MB`;

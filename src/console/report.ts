@@ -5,7 +5,7 @@
  * into place when the run ends, so a half-written file never sits under the final name.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FailureClass } from './faults.js';
 import type { CheckResult } from './checks.js';
@@ -45,6 +45,11 @@ export interface ConsoleReport {
   manifestIdSeen: string | null;
   checks: CheckResult[];
   transcript: string | null;
+}
+
+/** A report `obsbuild console --json` wrote. */
+export async function readConsoleReport(file: string): Promise<ConsoleReport> {
+  return JSON.parse(await readFile(file, 'utf8')) as ConsoleReport;
 }
 
 /** The last N lines seen, for the failure report; bounded so an hour of chatter costs nothing. */

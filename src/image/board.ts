@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Board } from '../site/model.js';
+import type { Board, Site } from '../site/model.js';
 
 /** Board facts kept as data in board/<name>/board.json (sources in shared/reference/obs600.md). */
 export interface BoardFacts {
@@ -27,4 +27,9 @@ const boardRoot = new URL('../../../board/', import.meta.url);
 export function boardFacts(board: Board): BoardFacts {
   // Each board reads its own facts: vobs shares the OBS600's layout but is amd64/bookworm inside.
   return JSON.parse(readFileSync(new URL(`${board}/board.json`, boardRoot), 'utf8')) as BoardFacts;
+}
+
+/** What Plat'Home's files must be for a site: its packages' architecture and Debian release, its board's uImage. */
+export function inputExpectations(site: Site): { expectArch: string; expectSuite: string; expectUImageParts: number } {
+  return { expectArch: site.packages.arch, expectSuite: site.packages.suite, expectUImageParts: boardFacts(site.board).uimageParts };
 }

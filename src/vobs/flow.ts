@@ -85,6 +85,24 @@ export async function buildVobsImage(opts: {
   });
 }
 
+/**
+ * `obsbuild console --from login` on a running board (the box is up: log in, depmod -a, the checks), as a
+ * user runs it; its report goes to `json`, its transcript next to it. Resolves with the exit code.
+ */
+export async function verifyAtLogin(
+  vm: VobsVm,
+  image: BuiltImage,
+  opts: { json: string; check: boolean; stdio?: 'inherit' | 'pipe' },
+): Promise<number> {
+  const { done } = runCli(
+    ['console', '--port', vm.pty, '--from', 'login', '--site', image.siteFile, '--manifest', image.manifest,
+      ...(image.role === 'single' ? [] : ['--node', image.role]),
+      '--json', opts.json, '--log', opts.json.replace(/\.json$/, '.log'), opts.check ? '--check' : '--interactive'],
+    { stdio: opts.stdio ?? 'inherit' },
+  );
+  return done;
+}
+
 export interface BootOptions {
   image: BuiltImage;
   standin: StandinInputs;

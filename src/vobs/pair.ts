@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { Site } from '../site/model.js';
 import type { GuestShell } from './guest-shell.js';
+import { pollUntil } from './poll.js';
 import type { BoardLink, VobsMachineSpec } from './qemu.js';
 
 /**
@@ -42,12 +43,6 @@ export async function ipv4Addresses(shell: GuestShell): Promise<string[]> {
 
 /** Poll until the board holds every address; the seconds it took, or null past `limitS`. */
 export async function waitForAddresses(shell: GuestShell, addresses: string[], limitS: number): Promise<number | null> {
-  const t0 = performance.now();
-  for (;;) {
-    const held = await ipv4Addresses(shell);
-    const s = (performance.now() - t0) / 1000;
-    if (addresses.every((a) => held.includes(a))) return s;
-    if (s > limitS) return null;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const held = (now: string[]) => addresses.every((a) => now.includes(a));
+  return (await pollUntil(() => ipv4Addresses(shell), held, { limitS, everyMs: 250 })).seconds;
 }

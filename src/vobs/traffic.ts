@@ -4,6 +4,7 @@ import { realServerBundles } from '../lvs/realserver.js';
 import { prefixOfNetmask } from '../site/ipv4.js';
 import { UserError } from '../util/errors.js';
 import type { GuestShell } from './guest-shell.js';
+import { pollUntil } from './poll.js';
 
 /**
  * The LVS traffic test, inside the virtual board after its first boot. The guest's two spare NICs sit on
@@ -232,13 +233,7 @@ export async function waitForIpvs(
   want: (listed: string[]) => boolean,
   limitS: number,
 ): Promise<number | null> {
-  const t0 = performance.now();
-  for (;;) {
-    const s = (performance.now() - t0) / 1000;
-    if (want(await ipvsRealServers(shell, p))) return s;
-    if (s > limitS) return null;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  return (await pollUntil(() => ipvsRealServers(shell, p), want, { limitS, everyMs: 500 })).seconds;
 }
 
 /** Stop one real server's HTTP daemon (every process in its namespace). */

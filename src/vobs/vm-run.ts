@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConsoleReport } from '../console/report.js';
+import { readConsoleReport, type ConsoleReport } from '../console/report.js';
 import { loadSite } from '../site/load.js';
-import { bootAndVerify, buildVobsImage, runCli, type BootResult, type BuiltImage, type Log } from './flow.js';
+import { bootAndVerify, buildVobsImage, verifyAtLogin, type BootResult, type BuiltImage, type Log } from './flow.js';
 import { openGuestShell, type GuestShell } from './guest-shell.js';
 import { floatingAddresses, ipv4Addresses, pairWiring, waitForAddresses } from './pair.js';
+import { pollUntil } from './poll.js';
 import type { StandinInputs } from './standin.js';
 import { ipvsServiceStats, requests, setUpTrafficNetwork, trafficPlan, waitForIpvs, type IpvsServiceStats, type TrafficPlan } from './traffic.js';
 
@@ -158,7 +158,7 @@ async function runPair(boards: BuiltImage[], report: VmReport, o: VmRunOptions):
 
 /** What the boot showed, into the report and the log; false when the installer stopped (the console said why). */
 async function recordBoot(boot: BootResult, image: BuiltImage, report: VmReport, log: Log): Promise<boolean> {
-  const consoleReport = await readConsoleReport(boot.consoleJson);
+  const consoleReport = await readReportIfAny(boot.consoleJson);
   report.boards.push({
     hostname: image.hostname,
     role: image.role,
@@ -189,12 +189,8 @@ async function recordBoot(boot: BootResult, image: BuiltImage, report: VmReport,
   return true;
 }
 
-async function readConsoleReport(file: string): Promise<ConsoleReport | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as ConsoleReport;
-  } catch {
-    return undefined; // no report: the console said why
-  }
+async function readReportIfAny(file: string): Promise<ConsoleReport | undefined> {
+  return readConsoleReport(file).catch(() => undefined); // no report: the console said why
 }
 
 /** The console's verdict with the real servers up: --check exits with it, otherwise the live console. */
@@ -204,14 +200,7 @@ async function finalVerdict(boot: BootResult, image: BuiltImage, report: VmRepor
     o.log(`board: ${image.hostname}'s QEMU has exited: ${boot.vm.lastStderr() || 'it said nothing'}`);
     return 1;
   }
-  const final = runCli(
-    ['console', '--port', boot.vm.pty, '--from', 'login', '--site', image.siteFile, '--manifest', image.manifest,
-      ...(image.role === 'single' ? [] : ['--node', image.role]),
-      '--json', join(boot.runDir, 'verdict.json'), '--log', join(boot.runDir, 'verdict.log'),
-      o.check ? '--check' : '--interactive'],
-    { stdio: 'inherit' },
-  );
-  report.finalVerdictExitCode = await final.done;
+  report.finalVerdictExitCode = await verifyAtLogin(boot.vm, image, { json: join(boot.runDir, 'verdict.json'), check: o.check });
   const trafficOk = report.traffic.length > 0 && report.traffic.every((t) => t.passed);
   if (!trafficOk) o.log('traffic: FAIL (see above)');
   return report.finalVerdictExitCode !== 0 ? report.finalVerdictExitCode : trafficOk ? 0 : 1;
@@ -219,12 +208,8 @@ async function finalVerdict(boot: BootResult, image: BuiltImage, report: VmRepor
 
 /** The kernel folds its per-CPU counters into what ipvsadm shows every 2 s: wait until `n` more connections show. */
 async function settledStats(shell: GuestShell, plan: TrafficPlan, before: IpvsServiceStats, n: number): Promise<IpvsServiceStats | undefined> {
-  let after = await ipvsServiceStats(shell, plan);
-  for (let i = 0; i < 20 && after && after.connections - before.connections < n; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    after = await ipvsServiceStats(shell, plan);
-  }
-  return after;
+  const counted = (now: IpvsServiceStats | undefined) => !now || now.connections - before.connections >= n;
+  return (await pollUntil(() => ipvsServiceStats(shell, plan), counted, { limitS: 10, everyMs: 500 })).answer;
 }
 
 /**

@@ -7,8 +7,8 @@ import { after, before } from 'node:test';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConsoleReport } from '../../src/console/report.js';
-import { runCli, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
+import { readConsoleReport, type ConsoleReport } from '../../src/console/report.js';
+import { runCli, verifyAtLogin, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
 import type { VmReport } from '../../src/vobs/vm-run.js';
 import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
 
@@ -55,9 +55,7 @@ export function vobsE2e(prefix: string, cleanUp: () => Promise<void>): VobsE2e {
   return e2e;
 }
 
-export async function readConsoleReport(path: string): Promise<ConsoleReport> {
-  return JSON.parse(await readFile(path, 'utf8')) as ConsoleReport;
-}
+export { readConsoleReport };
 
 /** A check that failed only because real servers are down (none exist until the traffic test makes them). */
 export function onlyRealServersDown(c: { name: string; evidence: string }): boolean {
@@ -78,12 +76,7 @@ export interface Verdict {
 /** `obsbuild console --from login --check` on the running board, as a user would run it. */
 export async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Verdict> {
   const json = join(b.runDir, `verdict-${Date.now()}.json`);
-  const { done } = runCli(
-    ['console', '--port', b.vm.pty, '--from', 'login', '--check', '--site', img.siteFile, '--manifest', img.manifest,
-      '--json', json, '--log', `${json}.log`],
-    { stdio: 'pipe' },
-  );
-  const exitCode = await done;
+  const exitCode = await verifyAtLogin(b.vm, img, { json, check: true, stdio: 'pipe' });
   const { checks } = await readConsoleReport(json);
   return { exitCode, checks, failed: notPassed(checks) };
 }

@@ -1,5 +1,5 @@
 import { inspectInputs } from '../../inputs/inspect.js';
-import { boardFacts } from '../board.js';
+import { inputExpectations } from '../board.js';
 import { collectEvery } from '../memory.js';
 import type { BuildState, Step } from '../pipeline.js';
 
@@ -10,9 +10,7 @@ export const inputsStep: Step<BuildState> = {
     const site = state.loaded!.site;
     const collect = collectEvery();
     state.inputs = await inspectInputs(state.options.inputsDir, {
-      expectArch: site.packages.arch,
-      expectSuite: site.packages.suite,
-      expectUImageParts: boardFacts(site.board).uimageParts,
+      ...inputExpectations(site),
       onProgress: (done, total) => {
         progress.bytes(done, total);
         collect(done);

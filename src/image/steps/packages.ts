@@ -12,7 +12,7 @@ export function wantedPackages(site: Site): string[] {
   return [...new Set([...base, ...site.packages.extra])];
 }
 
-function mirrorOptions(state: BuildState, url: string, progress: StepProgress, signed: { by?: string }): MirrorOptions {
+function mirrorOptions(state: BuildState, url: string, progress: StepProgress): MirrorOptions {
   const site = state.loaded!.site;
   return {
     url,
@@ -26,7 +26,6 @@ function mirrorOptions(state: BuildState, url: string, progress: StepProgress, s
       else progress.note(`${p.url} ${p.received} bytes`);
     },
     onNote: (line) => progress.note(line),
-    onSigned: (verdict) => (signed.by = `${verdict.signer}${verdict.keyExpired ? ', key expired since' : ''}`),
     onWarning: (line) => {
       state.warnings.push(line);
       progress.warn(line);
@@ -47,11 +46,14 @@ export const packagesStep: Step<BuildState> = {
     const mirror = options.mirror ?? site.packages.mirror ?? undefined;
     let index: PackageEntry[];
     let mirrorOpts: MirrorOptions | undefined;
-    const signed: { by?: string } = {};
+    let signedBy: string | undefined;
     if (options.packagesDir) {
       index = await loadPackagesDir(options.packagesDir);
     } else if (mirror) {
-      mirrorOpts = mirrorOptions(state, mirror, progress, signed);
+      mirrorOpts = {
+        ...mirrorOptions(state, mirror, progress),
+        onSigned: (v) => (signedBy = `${v.signer}${v.keyExpired ? ', key expired since' : ''}`),
+      };
       index = await fetchMirrorIndex(mirrorOpts);
     } else {
       throw new UserError(
@@ -80,6 +82,6 @@ export const packagesStep: Step<BuildState> = {
       state.packages.push({ entry, debPath: entry.localPath, sha256: digests.sha256, size: digests.size });
     }
     const list = entries.map((e) => `${e.name} ${e.version}`).join(', ') || 'nothing to add';
-    progress.note(signed.by ? `${list} (index signed by ${signed.by})` : list);
+    progress.note(signedBy ? `${list} (index signed by ${signedBy})` : list);
   },
 };
