@@ -162,7 +162,7 @@ export class VobsVm {
   }
 
   async quit(): Promise<number | null> {
-    if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
+    if (!this.running) return this.child?.exitCode ?? null;
     try {
       await this.qmp?.execute('quit');
     } catch {
