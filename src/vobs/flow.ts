@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readlink, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readlink, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadSite } from '../site/load.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
@@ -65,18 +66,22 @@ export async function buildVobsImage(opts: {
   }
   const t0 = performance.now();
   const mirror = await serveMirror(opts.standin.mirrorDir);
+  // The download cache is keyed by the mirror's URL, and this one's port is new each run: a lasting cache
+  // would only grow (7 MB a run) and never hit. One cache per build, removed with it.
+  const cache = await mkdtemp(join(tmpdir(), 'obsbuild-vobs-mirror-cache-'));
   let out = '';
   try {
     opts.log(`image: obsbuild image --site ${siteFile} (packages from the local mirror ${mirror.url})`);
     const { done } = runCli(
       ['image', '--profile', 'lb', '--site', siteFile, '--inputs', opts.standin.inputsDir, '--mirror', mirror.url,
-        '--out', opts.outDir, '--cache', join(opts.standin.dir, 'mirror-cache'), '--keyring', opts.standin.mirrorKeyring],
+        '--out', opts.outDir, '--cache', cache, '--keyring', opts.standin.mirrorKeyring],
       { stdio: opts.stdio ?? 'inherit', onOutput: (s) => (out += s) },
     );
     const code = await done;
     if (code !== 0) throw new UserError(`obsbuild image failed (exit ${code})${out ? `: ${out.trim().split('\n').slice(-1)[0]}` : ''}`);
   } finally {
     await mirror.close();
+    await rm(cache, { recursive: true, force: true });
   }
   const seconds = (performance.now() - t0) / 1000;
   return siteNodes(loaded.site).map(({ role, hostname }) => {
