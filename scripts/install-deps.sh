@@ -8,13 +8,18 @@
 #            gnupg (signs the local mirror; the tests sign their archives too)
 #   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time
 set -euo pipefail
-if [ "$(id -u)" != 0 ]; then
-  echo "scripts/install-deps.sh: run as root (sudo scripts/install-deps.sh)" >&2
+# As root it runs apt-get itself (a container or CI machine often has no sudo); otherwise through sudo.
+if [ "$(id -u)" = 0 ]; then
+  AS_ROOT=()
+elif command -v sudo >/dev/null; then
+  AS_ROOT=(sudo)
+else
+  echo "scripts/install-deps.sh: run as root (there is no sudo to run apt-get with)" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends \
+"${AS_ROOT[@]}" apt-get update -q
+"${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
   shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
   time ca-certificates gpgv gnupg debian-archive-keyring >/dev/null
