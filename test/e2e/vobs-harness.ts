@@ -4,7 +4,7 @@
  * (the e2e glob runs *.e2e.js only).
  */
 import { after, before } from 'node:test';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConsoleReport, type ConsoleReport } from '../../src/console/report.js';
@@ -93,7 +93,14 @@ export async function runVmCheck(site: string, work: string, log: (line: string)
     onOutput: (s) => (output = (output + s).slice(-20_000)),
   });
   const exitCode = await done;
-  if (exitCode !== 0) log(`obsbuild vm exited ${exitCode}; its last lines:\n# ${output.trim().split('\n').slice(-40).join('\n# ')}`);
+  if (exitCode !== 0) {
+    log(`obsbuild vm exited ${exitCode}; its last lines:\n# ${output.trim().split('\n').slice(-40).join('\n# ')}`);
+    // The guest's own words before it stopped (a kernel trace's first lines say what kind: lockup, hung task...)
+    for (const host of await readdir(join(work, 'out')).catch(() => [])) {
+      const serial = await readFile(join(work, 'out', host, 'vobs', 'serial.log'), 'utf8').catch(() => '');
+      if (serial) log(`${host} serial.log, last 120 lines:\n# ${serial.trimEnd().split('\n').slice(-120).join('\n# ')}`);
+    }
+  }
   const report = JSON.parse(await readFile(json, 'utf8').catch(() => 'null')) as VmReport | null;
   if (!report) throw new Error(`obsbuild vm wrote no report (exit ${exitCode}): ${output.trim().split('\n').slice(-5).join(' | ')}`);
   return { exitCode, report };
