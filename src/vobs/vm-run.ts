@@ -178,6 +178,13 @@ async function recordBoot(boot: BootResult, image: BuiltImage, report: VmReport,
     log(`board: the installer stopped: ${boot.installFailed}`);
     return false;
   }
+  // check-failed is a verdict (real servers may be down: none exist yet); any other failure means the board
+  // never got to its shell, and nothing after this could log in.
+  const failure = consoleReport?.failure;
+  if (!consoleReport || (failure && failure.class !== 'check-failed')) {
+    log(`board: ${image.hostname} gave no verdict (${failure ? `${failure.class}: ${failure.message}` : 'no console report'}); stopping here`);
+    return false;
+  }
   log(`board: boot source in flash: ${boot.bootSource ?? '(not set)'}`);
   if (boot.cfKernelMatches !== undefined) {
     log(`board: kernel in the CF card's uImage.initrd-cfboot ${boot.cfKernelMatches ? 'is' : 'is NOT'} the one the board runs`);
