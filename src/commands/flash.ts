@@ -5,7 +5,7 @@ import { UsageError, UserError } from '../util/errors.js';
 import { describeForHumans, describeTarget, formatSize, listCandidates } from '../flash/device.js';
 import { findDefaultImage, loadImage } from '../flash/image.js';
 import { assertSafeTarget } from '../flash/safety.js';
-import { flashImage } from '../flash/write.js';
+import { FlashInterrupted, flashImage, type FlashPhase } from '../flash/write.js';
 import { progressRenderer } from '../flash/progress.js';
 import { mappedBytes } from '../flash/bmap.js';
 
@@ -32,6 +32,46 @@ async function confirm(devicePath: string, yes: boolean | undefined): Promise<vo
   } finally {
     rl.close();
   }
+}
+
+/** Shell convention: 128 + the signal's number. */
+function exitCodeFor(signal: unknown): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/** What a user must know after an interrupted flash: the stick is not usable as it is. */
+function interruptedLine(device: string, phase: FlashPhase, signal: unknown): string {
+  const state =
+    phase === 'clearing signatures' || phase === 'writing'
+      ? `${device} is now incomplete (a half-written stick)`
+      : `${device} was written but not verified; treat it as incomplete`;
+  return `obsbuild: flash interrupted (${String(signal)}) while ${phase}: ${state}; run the command again`;
+}
+
+/**
+ * SIGINT/SIGTERM during the write: the first one stops the flash at the next chunk (the device is
+ * closed properly and the user told what state it is in); a second one exits at once.
+ */
+function stopOnSignal(device: string): { signal: AbortSignal; phase: FlashPhase; release(): void } {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${interruptedLine(device, stop.phase, sig)}\n`);
+      process.exit(exitCodeFor(sig));
+    }
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stop = {
+    signal: controller.signal,
+    phase: 'clearing signatures' as FlashPhase,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+  return stop;
 }
 
 export function register(program: Command): void {
@@ -81,14 +121,26 @@ export function register(program: Command): void {
         await confirm(device, flags.yes);
 
         const progress = progressRenderer(process.stderr);
+        const stop = stopOnSignal(device);
         let report;
         try {
-          report = await flashImage({ image, map, target, onProgress: (p) => progress.update(p) });
-        } finally {
-          progress.finish();
+          try {
+            report = await flashImage({ image, map, target, onProgress: (p) => {
+                stop.phase = p.phase;
+                progress.update(p);
+              },
+              signal: stop.signal });
+          } finally {
+            progress.finish();
+            stop.release();
+          }
+        } catch (err) {
+          if (!(err instanceof FlashInterrupted)) throw err;
+          process.stderr.write(`${interruptedLine(device, err.phase, err.reason)}\n`);
+          return exitCodeFor(err.reason);
         }
         if (flags.json) {
-          const { path: _p, mounts: _m, holders: _h, ...device } = target;
+          const { path: _p, mounts: _m, holders: _h, aliases: _a, ...device } = target;
           process.stdout.write(`${JSON.stringify({ ...report, target: device }, null, 2)}\n`);
         } else {
           process.stdout.write(
