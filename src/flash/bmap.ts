@@ -42,10 +42,10 @@ export async function readBlockMap(mapFile: string, image: string): Promise<Bloc
   try {
     raw = JSON.parse(await readFile(mapFile, 'utf8'));
   } catch (err) {
-    throw new UserError(`${mapFile}: not a readable block map (${(err as Error).message})`);
+    throw new UserError(`${mapFile}: not a readable block map (${(err as Error).message}); nothing was written`);
   }
   const fail = (msg: string): never => {
-    throw new UserError(`${mapFile}: ${msg}`);
+    throw new UserError(`${mapFile}: ${msg}; nothing was written`);
   };
   const m = raw as Partial<BlockMap> | null;
   if (!m || typeof m !== 'object') fail('not a JSON object');

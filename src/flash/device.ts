@@ -253,7 +253,9 @@ async function aliasesOf(sys: SystemView, targetDir: string): Promise<Map<string
     // Writing a stacked device writes the disks under it; anything else on those disks is hit too.
     for (const slave of await listDir(path.join(dir, 'slaves'))) {
       const sdir = await sysDirByName(sys, slave);
-      if (sdir) queue.push({ dir: await wholeDiskDir(sdir), stacked: false, peer: false, why: `${slave} is under ${name}` });
+      if (!sdir) continue;
+      const disk = await wholeDiskDir(sdir);
+      queue.push({ dir: disk, stacked: false, peer: false, why: `writing ${name} writes ${slave}, on disk ${path.basename(disk)}` });
     }
     const own = loops.find((l) => l.name === name);
     for (const l of loops) {

@@ -120,14 +120,16 @@ export async function streamRanges(
   if (chunks.length === 0) return;
   const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
   let reading = readFully(fh, bufs[0], chunks[0].length, chunks[0].start);
-  let pending: Promise<void> | void = undefined;
+  let pending: Promise<void> | undefined;
   try {
     for (let k = 0; k < chunks.length; k++) {
       await reading;
       await pending;
       const next = chunks[k + 1];
       if (next) reading = readFully(fh, bufs[(k + 1) % 2], next.length, next.start);
-      pending = each(bufs[k % 2], chunks[k]);
+      pending = Promise.resolve(each(bufs[k % 2], chunks[k]));
+      // awaited on the next turn, after the read: until then a failed write must not count as unhandled (which ends the process)
+      pending.catch(() => undefined);
     }
     await pending;
   } finally {
