@@ -5,7 +5,7 @@ import { UsageError, UserError } from '../util/errors.js';
 import { describeForHumans, describeTarget, formatSize, listCandidates } from '../flash/device.js';
 import { findDefaultImage, loadImage } from '../flash/image.js';
 import { assertSafeTarget } from '../flash/safety.js';
-import { FlashInterrupted, flashImage, type FlashPhase } from '../flash/write.js';
+import { FlashInterrupted, flashImage, type FlashPhase, type FlashProgress } from '../flash/write.js';
 import { progressRenderer } from '../flash/progress.js';
 import { mappedBytes } from '../flash/bmap.js';
 
@@ -92,11 +92,15 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nBefore writing, the target must be a whole-disk block device, removable or on USB, with no mounted\n' +
-        'filesystem, not the disk of / or of any mounted filesystem, and at least as large as the image.\n' +
-        'Its vendor, model, serial and size are shown and you type "yes". The device is opened exclusively;\n' +
+        'filesystem, not the disk of / or of any mounted filesystem, and at least as large as the image. Devices\n' +
+        'that write to the same place count as the target: another loop device on the same file, a loop device\n' +
+        'on the target, dm/md devices stacked on any of them. The image must start with an MBR that lists a\n' +
+        'partition and must match its block map (every range, and its sha256 when recorded).\n' +
+        'The target\'s vendor, model, serial and size are shown and you type "yes". It is opened exclusively;\n' +
         'only the ranges in stick.img.bmap.json are written, old partition-table and filesystem signatures in\n' +
         'the first 512 KiB and the last 256 KiB are zeroed, the data is synced, read back from the device and compared\n' +
-        '(sha256 per range), and the kernel re-reads the partition table.',
+        '(sha256 per range), and the kernel re-reads the partition table. Ctrl-C stops the write; the stick is\n' +
+        'then incomplete: run the command again.',
     )
     .action(
       action(async (device: string | undefined, flags: FlashFlags) => {
@@ -125,11 +129,11 @@ export function register(program: Command): void {
         let report;
         try {
           try {
-            report = await flashImage({ image, map, target, onProgress: (p) => {
-                stop.phase = p.phase;
-                progress.update(p);
-              },
-              signal: stop.signal });
+            const onProgress = (p: FlashProgress): void => {
+              stop.phase = p.phase;
+              progress.update(p);
+            };
+            report = await flashImage({ image, map, target, onProgress, signal: stop.signal });
           } finally {
             progress.finish();
             stop.release();
