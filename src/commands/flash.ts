@@ -5,7 +5,7 @@ import { UsageError, UserError } from '../util/errors.js';
 import { describeForHumans, describeTarget, formatSize, listCandidates } from '../flash/device.js';
 import { findDefaultImage, loadImage } from '../flash/image.js';
 import { assertSafeTarget } from '../flash/safety.js';
-import { flashImage } from '../flash/write.js';
+import { FlashInterrupted, flashImage, type FlashPhase, type FlashProgress } from '../flash/write.js';
 import { progressRenderer } from '../flash/progress.js';
 import { mappedBytes } from '../flash/bmap.js';
 
@@ -34,6 +34,46 @@ async function confirm(devicePath: string, yes: boolean | undefined): Promise<vo
   }
 }
 
+/** Shell convention: 128 + the signal's number. */
+function exitCodeFor(signal: unknown): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/** What a user must know after an interrupted flash: the stick is not usable as it is. */
+function interruptedLine(device: string, phase: FlashPhase, signal: unknown): string {
+  const state =
+    phase === 'clearing signatures' || phase === 'writing'
+      ? `${device} is now incomplete (a half-written stick)`
+      : `${device} was written but not verified; treat it as incomplete`;
+  return `obsbuild: flash interrupted (${String(signal)}) while ${phase}: ${state}; run the command again`;
+}
+
+/**
+ * SIGINT/SIGTERM during the write: the first one stops the flash at the next chunk (the device is
+ * closed properly and the user told what state it is in); a second one exits at once.
+ */
+function stopOnSignal(device: string): { signal: AbortSignal; phase: FlashPhase; release(): void } {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${interruptedLine(device, stop.phase, sig)}\n`);
+      process.exit(exitCodeFor(sig));
+    }
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stop = {
+    signal: controller.signal,
+    phase: 'clearing signatures' as FlashPhase,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+  return stop;
+}
+
 export function register(program: Command): void {
   program
     .command('flash')
@@ -52,11 +92,15 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nBefore writing, the target must be a whole-disk block device, removable or on USB, with no mounted\n' +
-        'filesystem, not the disk of / or of any mounted filesystem, and at least as large as the image.\n' +
-        'Its vendor, model, serial and size are shown and you type "yes". The device is opened exclusively;\n' +
+        'filesystem, not the disk of / or of any mounted filesystem, and at least as large as the image. Devices\n' +
+        'that write to the same place count as the target: another loop device on the same file, a loop device\n' +
+        'on the target, dm/md devices stacked on any of them. The image must start with an MBR that lists a\n' +
+        'partition and must match its block map (every range, and its sha256 when recorded).\n' +
+        'The target\'s vendor, model, serial and size are shown and you type "yes". It is opened exclusively;\n' +
         'only the ranges in stick.img.bmap.json are written, old partition-table and filesystem signatures in\n' +
         'the first 512 KiB and the last 256 KiB are zeroed, the data is synced, read back from the device and compared\n' +
-        '(sha256 per range), and the kernel re-reads the partition table.',
+        '(sha256 per range), and the kernel re-reads the partition table. Ctrl-C stops the write; the stick is\n' +
+        'then incomplete: run the command again.',
     )
     .action(
       action(async (device: string | undefined, flags: FlashFlags) => {
@@ -81,14 +125,26 @@ export function register(program: Command): void {
         await confirm(device, flags.yes);
 
         const progress = progressRenderer(process.stderr);
+        const stop = stopOnSignal(device);
         let report;
         try {
-          report = await flashImage({ image, map, target, onProgress: (p) => progress.update(p) });
-        } finally {
-          progress.finish();
+          try {
+            const onProgress = (p: FlashProgress): void => {
+              stop.phase = p.phase;
+              progress.update(p);
+            };
+            report = await flashImage({ image, map, target, onProgress, signal: stop.signal });
+          } finally {
+            progress.finish();
+            stop.release();
+          }
+        } catch (err) {
+          if (!(err instanceof FlashInterrupted)) throw err;
+          process.stderr.write(`${interruptedLine(device, err.phase, err.reason)}\n`);
+          return exitCodeFor(err.reason);
         }
         if (flags.json) {
-          const { path: _p, mounts: _m, holders: _h, ...device } = target;
+          const { path: _p, mounts: _m, holders: _h, aliases: _a, ...device } = target;
           process.stdout.write(`${JSON.stringify({ ...report, target: device }, null, 2)}\n`);
         } else {
           process.stdout.write(

@@ -42,10 +42,10 @@ export async function readBlockMap(mapFile: string, image: string): Promise<Bloc
   try {
     raw = JSON.parse(await readFile(mapFile, 'utf8'));
   } catch (err) {
-    throw new UserError(`${mapFile}: not a readable block map (${(err as Error).message})`);
+    throw new UserError(`${mapFile}: not a readable block map (${(err as Error).message}); nothing was written`);
   }
   const fail = (msg: string): never => {
-    throw new UserError(`${mapFile}: ${msg}`);
+    throw new UserError(`${mapFile}: ${msg}; nothing was written`);
   };
   const m = raw as Partial<BlockMap> | null;
   if (!m || typeof m !== 'object') fail('not a JSON object');
@@ -67,6 +67,8 @@ export async function readBlockMap(mapFile: string, image: string): Promise<Bloc
     end = r.start + r.length;
     return { start: r.start, length: r.length, sha256: r.sha256 };
   });
+  if (ranges.length === 0) fail('lists no ranges: a stick image has at least its partition table; rebuild the image');
+  if (m!.imageSha256 !== undefined && (typeof m!.imageSha256 !== 'string' || !HEX64.test(m!.imageSha256))) fail('imageSha256 is not a sha256 (64 hex digits)');
   return { version: 1, imageSize: size, blockSize: m!.blockSize!, imageSha256: m!.imageSha256, ranges };
 }
 

@@ -56,6 +56,19 @@ export interface BlockDeviceInfo {
   mounts: MountUse[];
   /** dm/md devices stacked on the disk or its partitions (in use even when nothing is mounted) */
   holders: string[];
+  /** devices written along with the target under another name (loop aliases, the disks under a stacked target) */
+  aliases: DeviceAlias[];
+}
+
+export interface DeviceAlias {
+  /** kernel name */
+  name: string;
+  /** how it aliases the target, one clause */
+  why: string;
+  /** "MAJ:MIN" */
+  dev?: string;
+  /** a whole disk of its own: the flash holds it exclusively too, which fails while anything (a mount in any namespace) holds it */
+  peer: boolean;
 }
 
 async function readText(file: string): Promise<string | undefined> {
@@ -132,6 +145,16 @@ export function parseMountinfo(text: string): MountEntry[] {
   return entries;
 }
 
+/** "MAJ:MIN" of a block device node, undefined for anything else (a swap file). */
+async function blockDeviceNumber(file: string): Promise<string | undefined> {
+  try {
+    const st = await stat(file);
+    return st.isBlockDevice() ? devNumbers(st.rdev).join(':') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseSwaps(text: string): string[] {
   return text
     .split('\n')
@@ -163,30 +186,89 @@ async function readSerial(sys: SystemView, diskDir: string, major: number, minor
 }
 
 /**
- * Every device that lives on the disk: the disk, its partitions, and (transitively) the dm/md
- * devices stacked on any of them. Keyed by kernel name, with the dev numbers and dm names.
+ * Every device whose contents change when the target is written: the disk, its partitions, the
+ * dm/md devices stacked on any of them (holders, transitively), the disks under a stacked target
+ * (slaves), and for loop devices the aliases a device name hides: other loop devices on the same
+ * backing file, loop devices backed by one of these devices, and the device behind a loop device.
+ * Each of those brings its own partitions and holders. Keyed by kernel name.
  */
-interface DeviceOnDisk {
+interface AliasDevice {
   dev?: string;
   dmName?: string;
   /** stacked on the disk (dm, md), as opposed to the disk itself or one of its partitions */
   stacked: boolean;
+  /** how it aliases the target, for devices reached through a loop device or a slave; shown to the user */
+  why?: string;
+  /** a whole disk that is a different device for the kernel: held by a mount or another program only shows in an exclusive open */
+  peer: boolean;
 }
 
-async function devicesOnDisk(sys: SystemView, diskDir: string): Promise<Map<string, DeviceOnDisk>> {
-  const found = new Map<string, DeviceOnDisk>();
-  const queue: { dir: string; stacked: boolean }[] = [{ dir: diskDir, stacked: false }];
-  for (const entry of await listDir(diskDir)) {
-    if (await pathExists(path.join(diskDir, entry, 'partition'))) queue.push({ dir: path.join(diskDir, entry), stacked: false });
+/** A loop device's backing file, identified by inode (a path may be a hard link or a renamed file). */
+interface LoopBacking {
+  name: string;
+  dir: string;
+  file: string;
+  /** "dev:ino" of a regular file, or "block:MAJ:MIN" of a block device; the path when it cannot be stat'ed (deleted) */
+  key: string;
+}
+
+async function loopBackings(sys: SystemView): Promise<LoopBacking[]> {
+  const out: LoopBacking[] = [];
+  for (const name of await listDir(path.join(sys.sysRoot, 'block'))) {
+    if (!name.startsWith('loop')) continue;
+    const file = await readText(path.join(sys.sysRoot, 'block', name, 'loop', 'backing_file'));
+    const dir = file && (await sysDirByName(sys, name));
+    if (!file || !dir) continue;
+    let key = `path:${file.replace(/ \(deleted\)$/, '')}`;
+    try {
+      const st = await stat(file);
+      key = st.isBlockDevice() ? `block:${devNumbers(st.rdev).join(':')}` : `${st.dev}:${st.ino}`;
+    } catch {
+      // deleted or not visible here: fall back to comparing paths, which errs towards refusing
+    }
+    out.push({ name, dir, file, key });
   }
+  return out;
+}
+
+async function aliasesOf(sys: SystemView, targetDir: string): Promise<Map<string, AliasDevice>> {
+  const found = new Map<string, AliasDevice>();
+  const loops = await loopBackings(sys);
+  const queue: { dir: string; stacked: boolean; peer: boolean; why?: string }[] = [{ dir: targetDir, stacked: false, peer: false }];
+  const wholeDiskDir = async (dir: string): Promise<string> => ((await pathExists(path.join(dir, 'partition'))) ? path.dirname(dir) : dir);
   while (queue.length > 0) {
-    const { dir, stacked } = queue.shift()!;
+    const { dir, stacked, peer, why } = queue.shift()!;
     const name = path.basename(dir);
     if (found.has(name)) continue;
-    found.set(name, { dev: await readText(path.join(dir, 'dev')), dmName: await readText(path.join(dir, 'dm', 'name')), stacked });
+    const dev = await readText(path.join(dir, 'dev'));
+    found.set(name, { dev, dmName: await readText(path.join(dir, 'dm', 'name')), stacked, peer, ...(why ? { why } : {}) });
+    // Partitions keep the reason their disk was reached by.
+    for (const entry of await listDir(dir)) {
+      if (await pathExists(path.join(dir, entry, 'partition'))) queue.push({ dir: path.join(dir, entry), stacked, peer: false, why });
+    }
     for (const holder of await listDir(path.join(dir, 'holders'))) {
       const hdir = await sysDirByName(sys, holder);
-      if (hdir) queue.push({ dir: hdir, stacked: true });
+      if (hdir) queue.push({ dir: hdir, stacked: true, peer: false, why: why && `${holder} is stacked on ${name}, and ${why}` });
+    }
+    // Writing a stacked device writes the disks under it; anything else on those disks is hit too.
+    for (const slave of await listDir(path.join(dir, 'slaves'))) {
+      const sdir = await sysDirByName(sys, slave);
+      if (!sdir) continue;
+      const disk = await wholeDiskDir(sdir);
+      queue.push({ dir: disk, stacked: false, peer: false, why: `writing ${name} writes ${slave}, on disk ${path.basename(disk)}` });
+    }
+    const own = loops.find((l) => l.name === name);
+    for (const l of loops) {
+      if (l.name === name) continue;
+      if (own && l.key === own.key) {
+        queue.push({ dir: l.dir, stacked: false, peer: true, why: `${l.name} is a loop device on the same backing file as ${name} (${own.file})` });
+      } else if (dev && l.key === `block:${dev}`) {
+        queue.push({ dir: l.dir, stacked: false, peer: true, why: `${l.name} is a loop device on ${name}` });
+      }
+    }
+    if (own?.key.startsWith('block:')) {
+      const bdir = await sysDeviceDir(sys, ...(parseDevNumber(own.key.slice('block:'.length)) ?? [0, 0]));
+      if (bdir) queue.push({ dir: await wholeDiskDir(bdir), stacked: false, peer: true, why: `${name} is a loop device on ${own.file}` });
     }
   }
   return found;
@@ -203,15 +285,15 @@ export async function describeBlockDevice(devicePath: string, major: number, min
   const sectors = Number(await readText(path.join(dir, 'size')));
   const [diskMajor, diskMinor] = parseDevNumber(await readText(path.join(diskDir, 'dev'))) ?? [major, minor];
 
-  const onDisk = await devicesOnDisk(sys, diskDir);
-  const devNumbers = new Map<string, string>();
+  const onDisk = await aliasesOf(sys, diskDir);
+  const byNumber = new Map<string, string>();
   const dmNames = new Map<string, string>();
   for (const [kname, d] of onDisk) {
-    if (d.dev) devNumbers.set(d.dev, kname);
+    if (d.dev) byNumber.set(d.dev, kname);
     if (d.dmName) dmNames.set(d.dmName, kname);
   }
-  // A mount is on the disk when its device number is one of the disk's devices; for filesystems that
-  // report anonymous numbers (btrfs), fall back to the source path's name (/dev/sdb1, /dev/mapper/x).
+  // Only filesystems with anonymous device numbers (major 0: btrfs) are matched by their source's
+  // name (/dev/sdb1, /dev/mapper/x); everything else by number, which no alias can hide.
   const deviceOfSource = (source: string): string | undefined => {
     if (!source.startsWith('/dev/')) return undefined;
     const base = path.basename(source);
@@ -220,14 +302,15 @@ export async function describeBlockDevice(devicePath: string, major: number, min
   };
   const mounts: MountUse[] = [];
   for (const m of parseMountinfo((await readText(sys.mountinfo)) ?? '')) {
-    const device = devNumbers.get(`${m.major}:${m.minor}`) ?? deviceOfSource(m.source);
+    const device = byNumber.get(`${m.major}:${m.minor}`) ?? (m.major === 0 ? deviceOfSource(m.source) : undefined);
     if (device) mounts.push({ source: m.source, mountpoint: m.mountpoint, device });
   }
   for (const swap of parseSwaps((await readText(sys.swaps)) ?? '')) {
-    const device = deviceOfSource(swap);
+    const device = (await blockDeviceNumber(swap).then((n) => n && byNumber.get(n))) ?? deviceOfSource(swap);
     if (device) mounts.push({ source: swap, mountpoint: '[swap]', device });
   }
   const holders = [...onDisk].filter(([, d]) => d.stacked).map(([kname]) => kname);
+  const aliases = [...onDisk].filter(([, d]) => d.why !== undefined).map(([kname, d]) => ({ name: kname, why: d.why!, peer: d.peer, ...(d.dev ? { dev: d.dev } : {}) }));
 
   const lbs = Number(await readText(path.join(diskDir, 'queue', 'logical_block_size')));
   return {
@@ -248,6 +331,7 @@ export async function describeBlockDevice(devicePath: string, major: number, min
     backingFile: (await readText(path.join(diskDir, 'loop', 'backing_file'))) || undefined,
     mounts,
     holders,
+    aliases,
   };
 }
 

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
+import { checkImage } from './image-check.js';
 import { blockMapPathFor, readBlockMap, wholeImageMap, type BlockMap } from './bmap.js';
 
 /** Which image `obsbuild flash` writes: --image, or the one out/<hostname>/stick.img there is. */
@@ -32,6 +33,7 @@ export interface ImageToFlash {
   sparse: boolean;
 }
 
+/** The image and its map, refused unless they can describe a real stick (see image-check.ts). */
 export async function loadImage(image: string): Promise<ImageToFlash> {
   let st;
   try {
@@ -41,10 +43,12 @@ export async function loadImage(image: string): Promise<ImageToFlash> {
   }
   if (!st.isFile()) throw new UserError(`${image}: not a regular file`);
   const mapFile = blockMapPathFor(image);
+  let sparse = true;
   try {
     await stat(mapFile);
   } catch {
-    return { image, map: wholeImageMap(st.size), sparse: false };
+    sparse = false;
   }
-  return { image, map: await readBlockMap(mapFile, image), sparse: true };
+  const map = sparse ? await readBlockMap(mapFile, image) : wholeImageMap(st.size);
+  return { image, map: await checkImage(image, map), sparse };
 }

@@ -14,6 +14,12 @@ export interface TargetPolicy {
   serial?: string;
 }
 
+/** Why a device that is not the target's own name is written along with it: ", where loop4 is …". */
+function aliasNote(d: BlockDeviceInfo, device: string): string {
+  const alias = d.aliases.find((a) => a.name === device);
+  return alias ? `, where ${alias.why}` : '';
+}
+
 /** Every reason to refuse the target, one line each; empty when it is safe to write. */
 export function refusals(d: BlockDeviceInfo, policy: TargetPolicy): string[] {
   const out: string[] = [];
@@ -25,11 +31,11 @@ export function refusals(d: BlockDeviceInfo, policy: TargetPolicy): string[] {
   if (root) {
     out.push(`${d.path} is the disk of / (${root.source} on ${root.device}): refusing, whatever the flags`);
   } else if (d.mounts.length > 0) {
-    const list = d.mounts.map((m) => `${m.source} on ${m.mountpoint}`).join(', ');
+    const list = d.mounts.map((m) => `${m.source} on ${m.mountpoint}${aliasNote(d, m.device)}`).join(', ');
     out.push(`${d.path} holds mounted filesystems (${list}): unmount them first`);
   }
   if (d.holders.length > 0) {
-    out.push(`${d.path} is in use by ${d.holders.map((h) => `/dev/${h}`).join(', ')} (device-mapper, RAID or LVM): stop them first`);
+    out.push(`${d.path} is in use by ${d.holders.map((h) => `/dev/${h}${aliasNote(d, h)}`).join(', ')} (device-mapper, RAID or LVM): stop them first`);
   }
   if (!d.removable && !d.usb && !policy.forceUnsafeTarget) {
     out.push(`${d.path} is neither removable nor on USB according to sysfs: not a USB stick (use --force-unsafe-target only for test loop devices)`);

@@ -1,10 +1,10 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { UserError } from '../util/errors.js';
 import { mappedBytes, uncovered, type BlockMap, type BlockRange } from './bmap.js';
-import type { BlockDeviceInfo } from './device.js';
+import { devNumbers, type BlockDeviceInfo, type DeviceAlias } from './device.js';
 import { recheckIdentity } from './safety.js';
 
 /**
@@ -43,6 +43,19 @@ export interface FlashOptions {
   onProgress?: (p: FlashProgress) => void;
   /** test seam: runs after the data is synced, before the read-back (e.g. to damage the medium) */
   afterSync?: () => Promise<void>;
+  /** aborted (by SIGINT/SIGTERM): stop at the next chunk and reject with FlashInterrupted */
+  signal?: AbortSignal;
+}
+
+/** The flash stopped on request; `phase` tells whether the device may hold a half-written image. */
+export class FlashInterrupted extends Error {
+  constructor(
+    readonly phase: FlashPhase,
+    readonly reason: unknown,
+  ) {
+    super(`flash interrupted while ${phase}`);
+    this.name = 'FlashInterrupted';
+  }
 }
 
 export interface FlashReport {
@@ -61,7 +74,7 @@ export interface FlashReport {
   seconds: { write: number; sync: number; verify: number; total: number };
 }
 
-async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+export async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
@@ -95,7 +108,7 @@ interface Chunk {
  * already in flight: hashing (main thread) and writing (thread pool) overlap the reading. Two
  * buffers: a buffer is refilled only after the `each` that used it has finished.
  */
-async function streamRanges(
+export async function streamRanges(
   fh: FileHandle,
   ranges: readonly { start: number; length: number }[],
   each: (buf: Buffer, c: Chunk) => Promise<void> | void,
@@ -107,14 +120,16 @@ async function streamRanges(
   if (chunks.length === 0) return;
   const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
   let reading = readFully(fh, bufs[0], chunks[0].length, chunks[0].start);
-  let pending: Promise<void> | void = undefined;
+  let pending: Promise<void> | undefined;
   try {
     for (let k = 0; k < chunks.length; k++) {
       await reading;
       await pending;
       const next = chunks[k + 1];
       if (next) reading = readFully(fh, bufs[(k + 1) % 2], next.length, next.start);
-      pending = each(bufs[k % 2], chunks[k]);
+      pending = Promise.resolve(each(bufs[k % 2], chunks[k]));
+      // awaited on the next turn, after the read: until then a failed write must not count as unhandled (which ends the process)
+      pending.catch(() => undefined);
     }
     await pending;
   } finally {
@@ -123,7 +138,7 @@ async function streamRanges(
   }
 }
 
-function describeRange(r: { start: number; length: number }): string {
+export function describeRange(r: { start: number; length: number }): string {
   return `offset ${r.start}, length ${r.length} (bytes ${r.start}–${r.start + r.length - 1})`;
 }
 
@@ -135,7 +150,7 @@ export function clearZones(deviceSize: number, ranges: readonly BlockRange[]): {
 }
 
 /** Zeroes the blocks of the zones that are not zero yet; returns what it wrote. */
-async function clearSignatures(dev: FileHandle, zones: { start: number; length: number }[]): Promise<{ start: number; length: number }[]> {
+async function clearSignatures(dev: FileHandle, zones: { start: number; length: number }[], stopIfAsked: () => void): Promise<{ start: number; length: number }[]> {
   const zero = Buffer.alloc(CHUNK);
   const buf = Buffer.alloc(CHUNK);
   const dirty: { start: number; length: number }[] = [];
@@ -151,7 +166,12 @@ async function clearSignatures(dev: FileHandle, zones: { start: number; length: 
       }
     }
   }
-  for (const d of dirty) for (const c of chunksOf(d)) await writeFully(dev, zero, c.length, c.start);
+  for (const d of dirty) {
+    for (const c of chunksOf(d)) {
+      stopIfAsked();
+      await writeFully(dev, zero, c.length, c.start);
+    }
+  }
   return dirty;
 }
 
@@ -211,11 +231,13 @@ export async function verifyRanges(
   onProgress?: (done: number) => void,
   /** the image written: examined when a range differs, to tell a damaged image from a faulty stick */
   image?: string,
+  stopIfAsked: () => void = () => undefined,
 ): Promise<number> {
   let hash = createHash('sha256');
   let done = 0;
   try {
     await streamRanges(dev, ranges, (buf, c) => {
+      stopIfAsked();
       hash.update(buf.subarray(0, c.length));
       done += c.length;
       onProgress?.(done);
@@ -253,13 +275,63 @@ export async function openExclusive(devicePath: string, flags: number): Promise<
   }
 }
 
+/** The device node of an alias, if this system has one that really is that device. */
+async function aliasNode(alias: DeviceAlias): Promise<string | undefined> {
+  for (const node of [`/dev/${alias.name}`, `/dev/block/${alias.dev}`]) {
+    try {
+      const st = await stat(node);
+      if (st.isBlockDevice() && devNumbers(st.rdev).join(':') === alias.dev) return node;
+    } catch {
+      // no such node here (a container's /dev): try the next
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Holds every other whole disk that aliases the target (a loop device on the same file, the disk
+ * behind a loop device) exclusively until the flash ends. The open fails while one is mounted, in
+ * any mount namespace, or claimed by another program, and while held nobody can mount it.
+ */
+async function holdAliases(target: BlockDeviceInfo): Promise<FileHandle[]> {
+  const held: FileHandle[] = [];
+  try {
+    for (const alias of target.aliases) {
+      if (!alias.peer || !alias.dev) continue;
+      const node = await aliasNode(alias);
+      if (!node) continue;
+      try {
+        held.push(await open(node, constants.O_RDONLY | constants.O_EXCL));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY') continue;
+        throw new UserError(
+          `${target.path}: ${node} is busy (mounted, perhaps in another mount namespace, or opened exclusively by another program), ` +
+            `where ${alias.why}; nothing was written`,
+        );
+      }
+    }
+  } catch (err) {
+    await Promise.all(held.map((h) => h.close()));
+    throw err;
+  }
+  return held;
+}
+
 export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
   const { image, map, target, onProgress } = opts;
   const t0 = performance.now();
   const total = mappedBytes(map);
-  const progress = (phase: FlashPhase, done: number, of = total) => onProgress?.({ phase, done, total: of });
+  let phase: FlashPhase = 'clearing signatures';
+  const progress = (p: FlashPhase, done: number, of = total) => {
+    phase = p;
+    onProgress?.({ phase: p, done, total: of });
+  };
+  const stopIfAsked = (): void => {
+    if (opts.signal?.aborted) throw new FlashInterrupted(phase, opts.signal.reason);
+  };
 
   const dev = await openExclusive(target.path, constants.O_RDWR);
+  let held: FileHandle[] = [];
   let cleared: { start: number; length: number }[] = [];
   const ranges: BlockRange[] = [];
   let t2: number;
@@ -267,9 +339,10 @@ export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
   let verified: number;
   try {
     await recheckIdentity(dev, target, 'before the write');
+    held = await holdAliases(target);
     const zones = clearZones(target.size, map.ranges);
     progress('clearing signatures', 0, 0);
-    cleared = await clearSignatures(dev, zones);
+    cleared = await clearSignatures(dev, zones, stopIfAsked);
 
     // Ranges the map gives a sha256 for are not hashed here: the read-back checks the device
     // against the map, and only when that fails is the image itself examined (see verifyRanges).
@@ -286,6 +359,7 @@ export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
           ranges.push({ ...r, sha256: r.sha256 ?? hash.digest('hex') });
           hash = createHash('sha256');
         }
+        stopIfAsked();
         await writeFully(dev, buf, c.length, c.start);
         done += c.length;
         progress('writing', done);
@@ -299,13 +373,15 @@ export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
     await opts.afterSync?.();
     await dropDeviceCache(target.path);
     t3 = performance.now();
+    stopIfAsked();
 
     // Verified before the partition table is re-read: once the kernel sees the new partition a
     // desktop may auto-mount it, and the exclusive hold we still have keeps that from happening.
     await recheckIdentity(dev, target, 'before the read-back');
     progress('verifying', 0);
-    verified = await verifyRanges(dev, target.path, ranges, cleared, (d) => progress('verifying', d), image);
+    verified = await verifyRanges(dev, target.path, ranges, cleared, (d) => progress('verifying', d), image, stopIfAsked);
   } finally {
+    await Promise.all(held.map((h) => h.close()));
     await dev.close();
   }
   const t4 = performance.now();

@@ -36,9 +36,14 @@ async function fakeSystem(root: string, opts: { mountinfo: string; swaps?: strin
   await file(path.join(sdb, 'sdb1/dev'), '8:17');
   await file(path.join(sdb, 'sdb1/partition'), '1');
   await file(path.join(sdb, 'sdb1/size'), String((1000 * MiB) / 512));
+  await file(path.join(sdb, 'sdb2/dev'), '8:18');
+  await file(path.join(sdb, 'sdb2/partition'), '2');
+  await file(path.join(sdb, 'sdb2/size'), String((20 * MiB) / 512));
   await mkdir(path.join(sdb, 'sdb1/holders'), { recursive: true });
   await symlink(path.join(sys, 'devices/virtual/block/dm-0'), path.join(sdb, 'sdb1/holders/dm-0'));
   const dm0 = path.join(sys, 'devices/virtual/block/dm-0');
+  await mkdir(path.join(dm0, 'slaves'), { recursive: true });
+  await symlink(path.join(sdb, 'sdb1'), path.join(dm0, 'slaves/sdb1'));
   await file(path.join(dm0, 'dev'), '253:0');
   await file(path.join(dm0, 'size'), String((1000 * MiB) / 512));
   await file(path.join(dm0, 'dm/name'), 'cryptdata');
@@ -47,10 +52,16 @@ async function fakeSystem(root: string, opts: { mountinfo: string; swaps?: strin
   await file(path.join(vda, 'dev'), '254:0');
   await file(path.join(vda, 'size'), String((256 * 1024 * MiB) / 512));
   await file(path.join(vda, 'removable'), '0');
-  for (const [name, dir, dev] of [['sdb', sdb, '8:16'], ['sdb1', path.join(sdb, 'sdb1'), '8:17'], ['dm-0', dm0, '253:0'], ['vda', vda, '254:0']]) {
+  for (const [name, dir, dev] of [
+    ['sdb', sdb, '8:16'],
+    ['sdb1', path.join(sdb, 'sdb1'), '8:17'],
+    ['sdb2', path.join(sdb, 'sdb2'), '8:18'],
+    ['dm-0', dm0, '253:0'],
+    ['vda', vda, '254:0'],
+  ]) {
     await link(dir, path.join(sys, 'class/block', name));
     await link(dir, path.join(sys, 'dev/block', dev));
-    if (name !== 'sdb1') await link(dir, path.join(sys, 'block', name));
+    if (!/^sdb\d/.test(name)) await link(dir, path.join(sys, 'block', name));
   }
   const udevData = path.join(root, 'udev');
   await mkdir(udevData, { recursive: true });
@@ -105,6 +116,35 @@ test('a filesystem mounted through a dm volume on a partition makes the disk in 
     assert.deepEqual(d.mounts, [{ source: '/dev/mapper/cryptdata', mountpoint: '/mnt/my data', device: 'dm-0' }]);
     const r = refusals(d, { imageSize: 64 * MiB, forceUnsafeTarget: true });
     assert.ok(r.some((l) => /holds mounted filesystems \(\/dev\/mapper\/cryptdata on \/mnt\/my data\)/.test(l)), r.join('\n'));
+  } finally {
+    await removeDir(root);
+  }
+});
+
+test('a stacked target is in use when anything else on the disks under it is mounted (its slaves, followed by number)', async () => {
+  const root = await tempDir();
+  try {
+    const sys = await fakeSystem(root, { mountinfo: `${ROOT_ON_VDA}\n60 27 8:18 / /mnt/other rw - ext4 /dev/disk/by-label/OTHER rw` });
+    const d = await describeBlockDevice('/dev/dm-0', 253, 0, sys);
+    assert.deepEqual(d.mounts, [{ source: '/dev/disk/by-label/OTHER', mountpoint: '/mnt/other', device: 'sdb2' }]);
+    const r = refusals(d, { imageSize: MiB, forceUnsafeTarget: true });
+    assert.ok(
+      r.some((l) => l === '/dev/dm-0 holds mounted filesystems (/dev/disk/by-label/OTHER on /mnt/other, where writing dm-0 writes sdb1, on disk sdb): unmount them first'),
+      r.join('\n'),
+    );
+    // the disk under it is not reported as a holder of the target
+    assert.deepEqual(d.holders, []);
+  } finally {
+    await removeDir(root);
+  }
+});
+
+test('a mount is matched by device number, not by the name its source shows', async () => {
+  const root = await tempDir();
+  try {
+    // /dev/sdb1 by name, but the kernel says 254:0 (vda): not the stick's
+    const sys = await fakeSystem(root, { mountinfo: `${ROOT_ON_VDA}\n61 27 254:0 / /mnt/x rw - ext4 /dev/sdb1 rw` });
+    assert.deepEqual((await describeBlockDevice('/dev/sdb', 8, 16, sys)).mounts, []);
   } finally {
     await removeDir(root);
   }
