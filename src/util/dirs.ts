@@ -20,8 +20,8 @@ export async function makeDirs(dir: string): Promise<string[]> {
       break;
     } catch (err) {
       if (err instanceof UserError) throw err;
-      if (errno(err) === 'ENOTDIR') throw new UserError(`${d}: a part of this path is a file, not a directory`);
-      if (errno(err) !== 'ENOENT') throw new UserError(`${d}: cannot use this directory: ${errno(err) ?? (err as Error).message}`);
+      // ENOTDIR: some level above is a file; walking up finds it and names it.
+      if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw new UserError(`${d}: cannot use this directory: ${errno(err) ?? (err as Error).message}`);
       missing.push(d);
       const parent = dirname(d);
       if (parent === d) throw new UserError(`${d}: does not exist`);
