@@ -3,6 +3,7 @@ import { action } from './action.js';
 import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
 import { runVm } from '../vobs/vm-run.js';
+import { loadSite } from '../site/load.js';
 import { checkOutputParent, checkOutputPath, writeOutputFile } from '../util/output-path.js';
 
 interface VmOptions {
@@ -62,6 +63,7 @@ async function vmCommand(o: VmOptions): Promise<number> {
   // Checked before the stand-in inputs and the boards, which take many minutes.
   if (!o.inputsOnly) await checkOutputParent(o.out, '--out');
   if (o.json && !o.inputsOnly) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
+  if (o.site !== undefined && !o.inputsOnly) await loadSite(o.site); // its errors too, before the long part
   const standin = await ensureStandin({ rebuild: o.rebuildInputs, log });
   if (o.inputsOnly) {
     process.stdout.write(`${JSON.stringify({ ...standin }, null, 2)}\n`);

@@ -8,7 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import type { Site, VrrpNode } from './model.js';
 import { siteSchema, type ParsedSite } from './schema.js';
-import { located, UserError } from '../util/errors.js';
+import { located, UsageError, UserError } from '../util/errors.js';
 
 export type SitePath = (string | number)[];
 
@@ -26,7 +26,7 @@ export const MAX_SITE_BYTES = 1 << 20;
 const MAX_ALIAS_COUNT = 100;
 
 export async function loadSite(file: string): Promise<LoadedSite> {
-  if (file === '') throw new UserError("--site '': an empty path; name the site file");
+  if (file === '') throw new UsageError("--site '': an empty path; name the site file");
   let text: string;
   try {
     text = await readBounded(file, MAX_SITE_BYTES);
