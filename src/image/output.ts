@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, rmdirSync, rmSync } from 'node:fs';
 import { constants, copyFile, lstat, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { swapIntoPlace, tempSibling } from '../util/atomic.js';
@@ -47,6 +47,18 @@ export async function stageOutput(outDir: string, hostname: string): Promise<Sta
 /** Rename every staged folder into place (replacing the previous output of the same host). */
 export async function commitOutputs(staged: readonly StagedOutput[]): Promise<void> {
   for (const s of staged) await swapIntoPlace(s.workDir, s.finalDir);
+}
+
+/** discardOutputs for a signal handler, which cannot wait for promises. */
+export function discardOutputsSync(staged: readonly StagedOutput[]): void {
+  for (const s of staged) rmSync(s.workDir, { recursive: true, force: true });
+  for (const d of staged.flatMap((s) => s.createdDirs).reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty: someone else wrote there
+    }
+  }
 }
 
 export async function discardOutputs(staged: readonly StagedOutput[]): Promise<void> {

@@ -4,7 +4,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { commitOutputs, discardOutputs, stageOutput } from '../../src/image/output.js';
+import { cliPath } from '../helpers/cli.js';
+import { imageArgs, makeWorkspace } from './fixtures.js';
 
 test('a failed build removes the out/ folders it made for itself, and keeps an out/ that was there before', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'obsbuild-staging-'));
@@ -37,5 +41,25 @@ test('staging refuses an <out>/<hostname> holding files obsbuild did not write',
     assert.equal(existsSync(join(dir, 'out', 'lb1', 'notes.txt')), true);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('image interrupted (SIGINT) while building out/<hostname>/ leaves no out/ folder it created', async () => {
+  const ws = await makeWorkspace();
+  try {
+    const child = spawn(process.execPath, [cliPath, ...imageArgs(ws)], { stdio: 'ignore' });
+    const exited = once(child, 'exit');
+    // Wait for the staged folder (.obs600.tmp-...) to appear, then interrupt as Ctrl-C would.
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(ws.out) && (await readdir(ws.out)).some((n) => n.startsWith('.obs600.tmp-')))) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, 'the build never staged its output');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    const [code, signal] = await exited;
+    assert.ok(signal === 'SIGINT' || code !== 0, `interrupted build: exit ${code} signal ${signal}`);
+    assert.equal(existsSync(ws.out), false, `out/ left behind: ${existsSync(ws.out) ? (await readdir(ws.out)).join(', ') : ''}`);
+  } finally {
+    await ws.cleanup();
   }
 });
