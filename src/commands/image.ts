@@ -56,7 +56,8 @@ export function register(program: Command): void {
       'after',
       '\nReproducible: set SOURCE_DATE_EPOCH, else the time comes from the rootfs tarball (its gzip header, or the\n' +
         'date in its name); the same inputs always give byte-identical output. A failed build leaves the\n' +
-        'previous out/<hostname>/ untouched.\n' +
+        'previous out/<hostname>/ untouched, and a <hostname>/ folder without a manifest.json (not an earlier\n' +
+        'build\'s) is refused, never replaced.\n' +
         '\nWith --mirror, the suite\'s Release file must be signed (Release.gpg, checked with gpgv against Debian\'s\n' +
         'archive keys or --keyring); its checksums vouch for the index, and the index\'s for every .deb.',
     )
