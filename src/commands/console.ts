@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { startSpinner } from '../util/spinner.js';
 import { action } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
-import { writeFileAtomically } from '../util/atomic.js';
+import { writeOutputFile } from '../util/output-path.js';
 import type { Site } from '../site/model.js';
 import { choosePort, SerialTransport } from '../console/transport.js';
 import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, type Budgets, type ProgressEvent } from '../console/phases.js';
 import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
-import { TranscriptFile, type ConsoleReport } from '../console/report.js';
+import { checkOutputFiles, TranscriptFile, type ConsoleReport } from '../console/report.js';
 import { runConsole } from '../console/session.js';
 import { loadSiteModel } from '../console/site.js';
 
@@ -149,11 +149,12 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
     if (existsSync(guess)) manifestFile = guess;
   }
   const manifestId = manifestFile ? await readManifestId(manifestFile) : null;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logPath = o.log ?? join(o.out, hostname ?? 'console', `console-${stamp}.log`);
+  await checkOutputFiles(logPath, o.json);
 
   const path = await choosePort(o.port);
   const password = o.password ?? process.env.OBSBUILD_ROOT_PASSWORD ?? 'root';
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const logPath = o.log ?? join(o.out, hostname ?? 'console', `console-${stamp}.log`);
   const tfile = await TranscriptFile.create(logPath);
   const transport = new SerialTransport({ path, baudRate: baud });
 
@@ -238,7 +239,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
     await tfile.finish();
   }
   report.transcript = logPath;
-  if (o.json) await writeFileAtomically(o.json, JSON.stringify(report, null, 2) + '\n');
+  if (o.json) await writeOutputFile(o.json, '--json', JSON.stringify(report, null, 2) + '\n');
   printVerdict(report, logPath);
   return report.ok ? 0 : 1;
 }

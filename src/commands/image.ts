@@ -9,6 +9,8 @@ import { copyToStickDir } from '../stick/stickdir.js';
 import { join } from 'node:path';
 import { loadSite } from '../site/load.js';
 import { siteNodes } from '../site/nodes.js';
+import { checkOutputParent } from '../util/output-path.js';
+import { checkOutputs } from '../image/output.js';
 
 interface ImageFlags {
   profile: string;
@@ -54,7 +56,8 @@ export function register(program: Command): void {
       'after',
       '\nReproducible: set SOURCE_DATE_EPOCH, else the time comes from the rootfs tarball (its gzip header, or the\n' +
         'date in its name); the same inputs always give byte-identical output. A failed build leaves the\n' +
-        'previous out/<hostname>/ untouched.\n' +
+        'previous out/<hostname>/ untouched, and a <hostname>/ folder without a manifest.json (not an earlier\n' +
+        'build\'s) is refused, never replaced.\n' +
         '\nWith --mirror, the suite\'s Release file must be signed (Release.gpg, checked with gpgv against Debian\'s\n' +
         'archive keys or --keyring); its checksums vouch for the index, and the index\'s for every .deb.',
     )
@@ -75,10 +78,18 @@ export function register(program: Command): void {
           env: process.env,
         };
         const progressStream = flags.json ? process.stderr : process.stdout;
-        if (flags.stickDir && !flags.node) {
+        // The output folders are checked before the build, not after it. A site that does not load is
+        // left to the build's own site step, which reports it with the other input problems.
+        const loaded = await loadSite(flags.site).catch(() => null);
+        if (loaded) {
+          const nodes = siteNodes(loaded.site).filter((n) => !flags.node || n.role === flags.node || n.role === 'single');
+          await checkOutputs(flags.out, nodes.map((n) => n.hostname));
+        } else {
+          await checkOutputParent(flags.out, '--out');
+        }
+        if (flags.stickDir && !flags.node && loaded && siteNodes(loaded.site).length > 1) {
           // One stick per appliance: refuse before building when the site is an HA pair.
-          const loaded = await loadSite(flags.site);
-          if (siteNodes(loaded.site).length > 1) throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
+          throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
         }
         const reporter = await reporterFor(progressStream);
         const state = await buildImages(options, reporter, imageRecipe({ fs: flags.fs }));

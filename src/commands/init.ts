@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { access } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { action } from './action.js';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomically } from '../util/atomic.js';
+import { writeOutputFile } from '../util/output-path.js';
 import { starterSiteText, STARTER_PROFILES, type StarterProfile } from '../site/starter.js';
 import { parseSite } from '../site/load.js';
 
@@ -25,14 +25,14 @@ export function register(program: Command): void {
         if (!(STARTER_PROFILES as readonly string[]).includes(opts.profile)) {
           throw new UserError(`unknown profile "${opts.profile}"; known profiles: ${STARTER_PROFILES.join(', ')}`);
         }
-        const exists = await access(opts.site).then(
+        const exists = await lstat(opts.site).then(
           () => true,
           () => false,
         );
         if (exists && !opts.force) throw new UserError(`${opts.site}: already exists; pass --force to overwrite it`);
         const text = starterSiteText(opts.profile as StarterProfile);
         parseSite(text, opts.site); // the starter must always load; a failure here is a bug, not user input
-        await writeFileAtomically(opts.site, text);
+        await writeOutputFile(opts.site, '--site', text);
         process.stdout.write(`wrote ${opts.site}: edit it, then run \`obsbuild lint --site ${opts.site}\`\n`);
       }),
     );

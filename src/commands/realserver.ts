@@ -3,7 +3,8 @@ import { action } from './action.js';
 import { loadSite } from '../site/load.js';
 import { lintOrThrow } from '../lvs/lint.js';
 import { realServerBundles } from '../lvs/realserver.js';
-import { writeTree } from '../lvs/write-tree.js';
+import { TREE_OUTPUT, writeTree } from '../lvs/write-tree.js';
+import { checkOutputPath } from '../util/output-path.js';
 
 export function register(program: Command): void {
   program
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: { site: string; out: string }) => {
+        await checkOutputPath(opts.out, TREE_OUTPUT);
         const loaded = await loadSite(opts.site);
         lintOrThrow(loaded, (line) => process.stderr.write(line + '\n'));
         const bundles = realServerBundles(loaded.site);

@@ -6,7 +6,8 @@ import { siteNodes } from '../site/nodes.js';
 import type { Dialect, NodeRole } from '../site/model.js';
 import { lintOrThrow } from '../lvs/lint.js';
 import { renderConfigTree } from '../lvs/render.js';
-import { writeTree } from '../lvs/write-tree.js';
+import { TREE_OUTPUT, writeTree } from '../lvs/write-tree.js';
+import { checkOutputPath } from '../util/output-path.js';
 
 export function register(program: Command): void {
   program
@@ -25,6 +26,7 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: { site: string; node?: NodeRole; dialect: Dialect; out: string }) => {
+        await checkOutputPath(opts.out, TREE_OUTPUT);
         const loaded = await loadSite(opts.site);
         lintOrThrow(loaded, (line) => process.stderr.write(line + '\n'));
         const site = loaded.site;

@@ -3,7 +3,8 @@ import { action } from './action.js';
 import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
 import { runVm } from '../vobs/vm-run.js';
-import { writeFileAtomically } from '../util/atomic.js';
+import { loadSite } from '../site/load.js';
+import { checkOutputParent, checkOutputPath, writeOutputFile } from '../util/output-path.js';
 
 interface VmOptions {
   site?: string;
@@ -59,6 +60,10 @@ export function register(program: Command): void {
 
 async function vmCommand(o: VmOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`obsbuild: ${line}\n`);
+  // Checked before the stand-in inputs and the boards, which take many minutes.
+  if (!o.inputsOnly) await checkOutputParent(o.out, '--out');
+  if (o.json && !o.inputsOnly) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
+  if (o.site !== undefined && !o.inputsOnly) await loadSite(o.site); // its errors too, before the long part
   const standin = await ensureStandin({ rebuild: o.rebuildInputs, log });
   if (o.inputsOnly) {
     process.stdout.write(`${JSON.stringify({ ...standin }, null, 2)}\n`);
@@ -73,7 +78,7 @@ async function vmCommand(o: VmOptions): Promise<number> {
     rootPassword: process.env.OBSBUILD_ROOT_PASSWORD ?? 'root',
   });
   if (o.json) {
-    await writeFileAtomically(o.json, `${JSON.stringify(report, null, 2)}\n`);
+    await writeOutputFile(o.json, '--json', `${JSON.stringify(report, null, 2)}\n`);
     log(`report: ${o.json}`);
   }
   return report.exitCode;

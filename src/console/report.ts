@@ -5,8 +5,11 @@
  * into place when the run ends, so a half-written file never sits under the final name.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, rename } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { makeDirs } from '../util/dirs.js';
+import { UsageError, UserError } from '../util/errors.js';
+import { checkOutputPath } from '../util/output-path.js';
 import type { FailureClass } from './faults.js';
 import type { CheckResult } from './checks.js';
 import type { Gap } from './transport.js';
@@ -117,25 +120,43 @@ export class Transcript {
   }
 }
 
+/**
+ * Refuses, before the run starts, a transcript or report path that could not be written at its end
+ * (a directory, a device, a path under a file, /proc...): the run may take the whole install.
+ */
+export async function checkOutputFiles(log: string, json: string | undefined): Promise<void> {
+  await checkOutputPath(log, { argument: '--log', kind: 'file' });
+  await checkOutputPath(`${log}.partial`, { argument: '--log', kind: 'file' });
+  if (json === undefined) return;
+  await checkOutputPath(json, { argument: '--json', kind: 'file' });
+  if (resolve(json) === resolve(log)) throw new UsageError(`--json ${json}: is also the --log transcript; name two files`);
+}
+
 /** A transcript file written under `<path>.partial` while the run lasts. */
 export class TranscriptFile {
   readonly stream: WriteStream;
   readonly transcript: Transcript;
+  private failure: NodeJS.ErrnoException | null = null;
   private constructor(
     readonly path: string,
     start: number,
   ) {
     this.stream = createWriteStream(`${path}.partial`);
+    // Without a listener a failed write would end the process; it is reported by finish() instead.
+    this.stream.on('error', (err: NodeJS.ErrnoException) => (this.failure ??= err));
     this.transcript = new Transcript(this.stream, start);
   }
 
   static async create(path: string, start = Date.now()): Promise<TranscriptFile> {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirs(dirname(path));
     return new TranscriptFile(path, start);
   }
 
   async finish(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (!this.failure) {
+      await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    }
+    if (this.failure) throw new UserError(`${this.path}.partial: cannot write the transcript: ${this.failure.code ?? this.failure.message}`);
     await rename(`${this.path}.partial`, this.path);
   }
 }

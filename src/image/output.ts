@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { constants, copyFile, lstat, mkdir, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { createReadStream, rmdirSync, rmSync } from 'node:fs';
+import { constants, copyFile, lstat, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { tempSibling } from '../util/atomic.js';
+import { swapIntoPlace, tempSibling } from '../util/atomic.js';
+import { makeDirs, removeDirs } from '../util/dirs.js';
+import { checkOutputParent, checkOutputPath, type OutputRule } from '../util/output-path.js';
 
 /**
  * The output folder out/<hostname>/: built in a temporary sibling and renamed into place only when every
@@ -11,40 +13,57 @@ import { tempSibling } from '../util/atomic.js';
 
 export const SUMS_FILE = 'SHA256SUMS';
 
+/** What every finished output folder holds; its presence lets a later build replace the folder. */
+export const OUTPUT_MARKER = 'manifest.json';
+
+/** <out>/<hostname>: new, empty, or an earlier build's (it has a manifest.json). */
+const HOST_OUTPUT: OutputRule = { argument: '--out', kind: 'dir', markers: [OUTPUT_MARKER], owner: 'obsbuild image' };
+
+/** Refuses, before any work, an --out whose <hostname> folders may not be replaced. */
+export async function checkOutputs(outDir: string, hostnames: readonly string[]): Promise<void> {
+  await checkOutputParent(outDir, '--out');
+  for (const h of hostnames) await checkOutputPath(join(outDir, h), HOST_OUTPUT);
+}
+
 export interface StagedOutput {
   hostname: string;
   /** Where the output ends up: <out>/<hostname>. */
   finalDir: string;
   /** Where it is built: a hidden sibling of finalDir. */
   workDir: string;
+  /** Folders created to hold it (out/ itself on a first build), removed again if the build fails. */
+  createdDirs: string[];
 }
 
 export async function stageOutput(outDir: string, hostname: string): Promise<StagedOutput> {
+  await checkOutputs(outDir, [hostname]);
   const finalDir = join(outDir, hostname);
-  await mkdir(outDir, { recursive: true });
+  const createdDirs = await makeDirs(outDir);
   const workDir = tempSibling(finalDir);
-  await mkdir(workDir, { recursive: true });
-  return { hostname, finalDir, workDir };
+  await mkdir(workDir);
+  return { hostname, finalDir, workDir, createdDirs };
 }
 
 /** Rename every staged folder into place (replacing the previous output of the same host). */
 export async function commitOutputs(staged: readonly StagedOutput[]): Promise<void> {
-  for (const s of staged) {
-    const old = tempSibling(s.finalDir);
-    let movedOld = false;
+  for (const s of staged) await swapIntoPlace(s.workDir, s.finalDir);
+}
+
+/** discardOutputs for a signal handler, which cannot wait for promises. */
+export function discardOutputsSync(staged: readonly StagedOutput[]): void {
+  for (const s of staged) rmSync(s.workDir, { recursive: true, force: true });
+  for (const d of staged.flatMap((s) => s.createdDirs).reverse()) {
     try {
-      await rename(s.finalDir, old);
-      movedOld = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      rmdirSync(d);
+    } catch {
+      return; // not empty: someone else wrote there
     }
-    await rename(s.workDir, s.finalDir);
-    if (movedOld) await rm(old, { recursive: true, force: true });
   }
 }
 
 export async function discardOutputs(staged: readonly StagedOutput[]): Promise<void> {
   await Promise.all(staged.map((s) => rm(s.workDir, { recursive: true, force: true })));
+  for (const s of [...staged].reverse()) await removeDirs(s.createdDirs);
 }
 
 /** Byte-for-byte copy (a reflink where the filesystem can), with a fixed mtime. */

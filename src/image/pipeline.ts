@@ -4,14 +4,14 @@
  * appliance (one for a single director, two for an HA pair), each into its own staged output folder,
  * and every folder is renamed into place only when all of them succeeded.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { InputsReport } from '../inputs/inspect.js';
 import type { PackageEntry } from '../debian/packages-index.js';
 import type { LoadedSite } from '../site/load.js';
 import type { NodeView } from '../site/nodes.js';
 import type { GeneratedFile } from './files.js';
 import type { Manifest, ManifestIdentity } from './manifest.js';
-import { commitOutputs, discardOutputs, stageOutput, type StagedOutput } from './output.js';
+import { commitOutputs, discardOutputs, discardOutputsSync, stageOutput, type StagedOutput } from './output.js';
 import type { BoardFacts } from './board.js';
 import { collectGarbage } from './memory.js';
 
@@ -154,7 +154,7 @@ export async function buildImages(
   const staged: StagedOutput[] = [];
   // Ctrl-C while building: remove the staged folders (out/ keeps its previous state), then exit as usual.
   const onSignal = (signal: NodeJS.Signals) => {
-    for (const s of staged) rmSync(s.workDir, { recursive: true, force: true });
+    discardOutputsSync(staged);
     process.kill(process.pid, signal);
   };
   process.once('SIGINT', onSignal);

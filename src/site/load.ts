@@ -3,12 +3,12 @@
  * reported as `file:line: key.path: message`, with the line taken from the YAML node the problem is about.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { Site, VrrpNode } from './model.js';
 import { siteSchema, type ParsedSite } from './schema.js';
-import { located, UserError } from '../util/errors.js';
+import { located, UsageError, UserError } from '../util/errors.js';
 
 export type SitePath = (string | number)[];
 
@@ -20,11 +20,18 @@ export interface LoadedSite {
   lineOf(path: SitePath): number | undefined;
 }
 
+/** A site file describes one box or one pair: a real one is a few KiB. Bigger input is refused unread. */
+export const MAX_SITE_BYTES = 1 << 20;
+/** How many times YAML aliases may be expanded: a few anchors are fine, an alias bomb is not. */
+const MAX_ALIAS_COUNT = 100;
+
 export async function loadSite(file: string): Promise<LoadedSite> {
+  if (file === '') throw new UsageError("--site '': an empty path; name the site file");
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readBounded(file, MAX_SITE_BYTES);
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? ' (run `obsbuild init` to write a starter file)' : '';
     throw new UserError(`${file}: cannot read the site file: ${code ?? (err as Error).message}${hint}`);
@@ -32,8 +39,29 @@ export async function loadSite(file: string): Promise<LoadedSite> {
   return parseSite(text, file);
 }
 
+/** Reads at most `max` bytes (a pipe or /dev/zero has no size to check first); more is an error. */
+async function readBounded(file: string, max: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(max + 1);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got > max) throw new UserError(`${file}: larger than ${max / (1 << 20)} MiB; a site file describes one box or one pair`);
+    return buf.toString('utf8', 0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Parses site file text; `file` is only used in messages. */
 export function parseSite(text: string, file: string): LoadedSite {
+  if (Buffer.byteLength(text) > MAX_SITE_BYTES) {
+    throw new UserError(`${file}: larger than ${MAX_SITE_BYTES / (1 << 20)} MiB; a site file describes one box or one pair`);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -42,11 +70,11 @@ export function parseSite(text: string, file: string): LoadedSite {
     throw new UserError(located(file, line, `not valid YAML: ${e.message.split('\n')[0]}`));
   }
   const lineOf = (path: SitePath) => lineOfPath(doc, lineCounter, path);
-  const raw = doc.toJS() as unknown;
+  const raw = toPlain(doc, file);
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UserError(located(file, 1, 'the site file must be a YAML mapping (board:, hostname:, network:, lvs:, ...)'));
   }
-  const result = siteSchema.safeParse(raw);
+  const result = validate(raw, file);
   if (!result.success) {
     // An unknown key usually explains a "required" one next to it (a typo), so report it first.
     const issues = result.error.issues;
@@ -56,6 +84,29 @@ export function parseSite(text: string, file: string): LoadedSite {
   }
   const site = completeSite(result.data);
   return { site, file, sha256: createHash('sha256').update(text).digest('hex'), lineOf };
+}
+
+/** The document as plain data, with the YAML library's resource guards turned into one-line errors. */
+function toPlain(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (err) {
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new UserError(located(file, undefined, `its YAML aliases (*name) expand to too much data (more than ${MAX_ALIAS_COUNT} expansions); write the values out`));
+    }
+    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'nested too deeply to be a site file'));
+    throw err;
+  }
+}
+
+function validate(raw: unknown, file: string): ReturnType<typeof siteSchema.safeParse> {
+  try {
+    return siteSchema.safeParse(raw);
+  } catch (err) {
+    // The lists are capped before their items are checked; this is the guard behind that guard.
+    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'too large or nested too deeply to check; a site file describes one box or one pair'));
+    throw err;
+  }
 }
 
 /** Defaults that depend on other keys: VS names, node states, node interfaces. */

@@ -20,6 +20,31 @@ function strict<T extends z.core.$ZodLooseShape>(shape: T) {
   });
 }
 
+/**
+ * A list whose length is checked before its items: zod validates every item and gathers every issue
+ * first, so 200,000 items cost seconds and overflowed the stack. The caps are far above any real site.
+ */
+function list<T extends z.ZodType>(item: T, max: number, what: string, min?: { count: number; message: string }) {
+  const items = min ? z.array(item).min(min.count, min.message) : z.array(item);
+  return z
+    .array(z.unknown())
+    .superRefine((a, ctx) => {
+      if (a.length > max) ctx.addIssue({ code: 'custom', message: `lists ${a.length} ${what}; at most ${max} make sense` });
+    })
+    .pipe(items);
+}
+
+/** A mapping whose size is checked before its entries, for the same reason. */
+function mapping<K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V, max: number, what: string) {
+  return z
+    .record(z.string(), z.unknown())
+    .superRefine((m, ctx) => {
+      const n = Object.keys(m).length;
+      if (n > max) ctx.addIssue({ code: 'custom', message: `has ${n} ${what}; at most ${max} make sense` });
+    })
+    .pipe(z.record(key, value));
+}
+
 const int = (what: string) => z.number({ error: `must be a number (${what})` }).int(`must be a whole number (${what})`);
 
 const ipv4 = z
@@ -59,7 +84,7 @@ const interfaceName = z
   .regex(/^[a-z][a-z0-9]{0,9}$/, 'interface names are like eth0 or eth1 (aliases such as eth0:120 are made for you)');
 
 const interfaceConfig = strict({ address: cidr });
-const interfaces = z.record(interfaceName, interfaceConfig);
+const interfaces = mapping(interfaceName, interfaceConfig, 32, 'interfaces');
 
 const httpCheck = strict({
   type: z.literal('http'),
@@ -107,7 +132,7 @@ const virtualServer = strict({
   delay_loop: seconds('delay_loop').default(6),
   check: check.prefault({ type: 'http' }),
   sorry_server: strict({ address: ipv4, port }).nullable().default(null),
-  real_servers: z.array(realServer).min(1, 'list at least one real server'),
+  real_servers: list(realServer, 1024, 'real servers', { count: 1, message: 'list at least one real server' }),
 });
 
 const authPass = z
@@ -159,25 +184,25 @@ export const siteSchema = strict({
   root: strict({
     password_hash: passwordHash.nullable().default(null),
     allow_default_password: z.boolean({ error: 'must be true or false' }).default(false),
-    authorized_keys: z.array(authorizedKey).default([]),
+    authorized_keys: list(authorizedKey, 256, 'keys').default([]),
   }).prefault({}),
   network: strict({
     interfaces: interfaces.default({}),
     gateway: ipv4.nullable().default(null),
-    nameservers: z.array(ipv4).default([]),
+    nameservers: list(ipv4, 16, 'name servers').default([]),
     ip_forward: z.boolean({ error: 'must be true or false' }).default(true),
-    sysctl: z.record(z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, 'sysctl keys look like net.ipv4.conf.all.rp_filter'), sysctlValue).default({}),
+    sysctl: mapping(z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, 'sysctl keys look like net.ipv4.conf.all.rp_filter'), sysctlValue, 256, 'settings').default({}),
   }).prefault({}),
   lvs: strict({
     manager: z.enum(['keepalived', 'ipvsadm'], { error: 'must be keepalived or ipvsadm' }).default('keepalived'),
     vrrp: vrrp.nullable().default(null),
-    virtual_servers: z.array(virtualServer).min(1, 'list at least one virtual server'),
+    virtual_servers: list(virtualServer, 256, 'virtual servers', { count: 1, message: 'list at least one virtual server' }),
   }),
   packages: strict({
     suite: z.string().regex(/^[a-z]+$/, 'must be a Debian suite name such as lenny').default('lenny'),
     arch: z.string().regex(/^[a-z0-9]+$/, 'must be a Debian architecture such as powerpc').default('powerpc'),
     mirror: z.string().regex(/^(https?|file):\/\/\S+$/, 'must be an http://, https:// or file:// archive URL').nullable().default(null),
-    extra: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name')).default([]),
+    extra: list(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'), 256, 'packages').default([]),
   }).prefault({}),
   install: strict({
     cf_device: z.string().regex(/^\/dev\/[a-z]+$/, 'must be a whole-disk device such as /dev/sda').default('/dev/sda'),
