@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startSpinner } from '../util/spinner.js';
 import { action } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
+import { MAX_TIMER_MS } from '../console/expect.js';
 import { writeFileAtomically } from '../util/atomic.js';
 import type { Site } from '../site/model.js';
 import { choosePort, SerialTransport } from '../console/transport.js';
@@ -38,7 +39,7 @@ function helpText(): string {
     .map(([n, k]) => `${n}=${DEFAULT_BUDGETS[k] / 1000}`)
     .join(' ');
   return (
-    `\nPhases (each with a budget; --budget NAME=SECONDS changes one):\n${phases}\n` +
+    `\nPhases (each with a budget; --budget NAME=SECONDS changes one, 0 < SECONDS <= ${Math.floor(MAX_TIMER_MS / 1000)}):\n${phases}\n` +
     `  default budgets: ${budgets}\n` +
     `  reconnect: how long the serial port may be away (unplugged) before the run fails with port-lost (0: at once)\n` +
     `\nFailure classes (in the report and the last line of output):\n${classes}\n` +
@@ -47,9 +48,9 @@ function helpText(): string {
     `hostname, interface addresses and net.ipv4.ip_forward = 1 as the site file says; keepalived running;\n` +
     `ipvsadm -L -n shows every virtual server and real server.\n` +
     `\nThe transcript (every byte, escape sequences kept, each line time-stamped, gaps marked) is written to\n` +
-    `--log (default out/<hostname>/console-<time>.log; <log>.partial while running); it stops at\n` +
-    `${TRANSCRIPT_MAX_BYTES / 2 ** 20} MiB with a note, the report keeps the last lines. --port accepts a pty\n` +
-    `(socat, QEMU). Exit 0 only if every check passed.\n` +
+    `--log (default out/<hostname>/console-<time>.log; <log>.partial while running). It stops at ${TRANSCRIPT_MAX_BYTES / 2 ** 20} MiB\n` +
+    `with a note and ends with the last lines seen. --port accepts a pty (socat, QEMU). Exit 0 only if every\n` +
+    `check passed.\n` +
     `\nExamples:\n  obsbuild console                              follow install, reboot, first boot, then verify\n` +
     `  obsbuild console --from login --check         verify an installed box, print only the verdict\n` +
     `  obsbuild console --port /dev/ttyUSB1 --interactive   watch and type (Ctrl-] quits)\n`

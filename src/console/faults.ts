@@ -21,13 +21,16 @@ export type FailureClass =
   | 'check-failed'
   | 'aborted';
 
+/** Bytes without CR or LF after which the stream is a flood, not a console: the kernel's longest line is 1 KiB. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
 /** What each class means and what to do about it; `console --help` prints this table. */
 export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'port-error': 'the serial port cannot be opened (wrong --port, adapter missing, port in use)',
   'port-lost': 'the serial port went away (adapter unplugged, pty closed, I/O error) and did not come back within the reconnect budget',
   'no-data': 'not a single byte arrived: check the cable (null-modem), the port, and that the box is powered',
   'wrong-baud': 'bytes arrive but are not text: the baud rate is wrong (the box uses 115200 8N1; try --baud 9600, 38400, 57600)',
-  'line-too-long': 'garbage or a flood: 64 KiB of text without a line end, which no console line is; something other than the box is talking',
+  'line-too-long': `garbage or a flood: ${MAX_LINE_BYTES / 1024} KiB without a line end, which no console line is; something other than the box is talking`,
   'kernel-panic': 'the kernel printed "Kernel panic" or an Oops',
   'unexpected-reboot': 'a boot banner appeared in the middle of the install, the first boot or the shell session',
   'reboot-loop': 'the box rebooted again and again before reaching the installer or a login prompt',
@@ -85,9 +88,6 @@ export class BootCounter {
 function isTextByte(b: number): boolean {
   return (b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d || b === 0x09 || b === 0x1b || b === 0x08 || b === 0x07;
 }
-
-/** Bytes without CR or LF after which the stream is a flood, not a console: the kernel's longest line is 1 KiB. */
-export const MAX_LINE_BYTES = 64 * 1024;
 
 export interface LineQualityVerdict {
   bytes: number;
