@@ -6,11 +6,12 @@ import { startSpinner } from '../util/spinner.js';
 import { action } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { writeOutputFile } from '../util/output-path.js';
+import { MAX_TIMER_MS } from '../console/expect.js';
 import type { Site } from '../site/model.js';
 import { choosePort, SerialTransport } from '../console/transport.js';
-import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, type Budgets, type ProgressEvent } from '../console/phases.js';
+import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, budgetProblem, type Budgets, type ProgressEvent } from '../console/phases.js';
 import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
-import { checkOutputFiles, TranscriptFile, type ConsoleReport } from '../console/report.js';
+import { checkOutputFiles, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
 import { runConsole } from '../console/session.js';
 import { loadSiteModel } from '../console/site.js';
 
@@ -38,16 +39,18 @@ function helpText(): string {
     .map(([n, k]) => `${n}=${DEFAULT_BUDGETS[k] / 1000}`)
     .join(' ');
   return (
-    `\nPhases (each with a budget; --budget NAME=SECONDS changes one):\n${phases}\n` +
+    `\nPhases (each with a budget; --budget NAME=SECONDS changes one, 0 < SECONDS <= ${Math.floor(MAX_TIMER_MS / 1000)}):\n${phases}\n` +
     `  default budgets: ${budgets}\n` +
+    `  reconnect: how long the serial port may be away (unplugged) before the run fails with port-lost (0: at once)\n` +
     `\nFailure classes (in the report and the last line of output):\n${classes}\n` +
     `\nChecks after login: depmod -a, then sync (the box is often power-cycled next); uname -r matches\n` +
     `/lib/modules; modprobe ip_vs; /etc/obsbuild/manifest-id equals the manifest id; dpkg --audit is empty;\n` +
     `hostname, interface addresses and net.ipv4.ip_forward = 1 as the site file says; keepalived running;\n` +
     `ipvsadm -L -n shows every virtual server and real server.\n` +
     `\nThe transcript (every byte, escape sequences kept, each line time-stamped, gaps marked) is written to\n` +
-    `--log (default out/<hostname>/console-<time>.log; <log>.partial while running). --port accepts a pty\n` +
-    `(socat, QEMU). Exit 0 only if every check passed.\n` +
+    `--log (default out/<hostname>/console-<time>.log; <log>.partial while running). It stops at ${TRANSCRIPT_MAX_BYTES / 2 ** 20} MiB\n` +
+    `with a note and ends with the last lines seen. --port accepts a pty (socat, QEMU). Exit 0 only if every\n` +
+    `check passed.\n` +
     `\nExamples:\n  obsbuild console                              follow install, reboot, first boot, then verify\n` +
     `  obsbuild console --from login --check         verify an installed box, print only the verdict\n` +
     `  obsbuild console --port /dev/ttyUSB1 --interactive   watch and type (Ctrl-] quits)\n`
@@ -57,10 +60,16 @@ function helpText(): string {
 function parseBudgets(items: string[]): Budgets {
   const b: Budgets = { ...DEFAULT_BUDGETS };
   for (const item of items) {
-    const m = /^([a-z-]+)=(\d+(?:\.\d+)?)$/.exec(item);
-    const key = m ? BUDGET_NAMES[m[1]] : undefined;
-    if (!m || !key) throw new UsageError(`--budget ${item}: expected NAME=SECONDS with NAME one of ${Object.keys(BUDGET_NAMES).join(', ')}`);
-    b[key] = Math.round(Number(m[2]) * 1000);
+    const eq = item.indexOf('=');
+    const key = eq > 0 && Object.hasOwn(BUDGET_NAMES, item.slice(0, eq)) ? BUDGET_NAMES[item.slice(0, eq)] : undefined;
+    if (!key) throw new UsageError(`--budget ${item}: expected NAME=SECONDS with NAME one of ${Object.keys(BUDGET_NAMES).join(', ')}`);
+    const value = item.slice(eq + 1);
+    // plain decimal seconds: Number() alone would also take '', '0x10', '1e3' and 'Infinity'
+    if (!/^[+-]?\d+(?:\.\d+)?$/.test(value)) throw new UsageError(`--budget ${item}: SECONDS must be a number of seconds like 90 or 1.5`);
+    const ms = Math.round(Number(value) * 1000);
+    const problem = budgetProblem(key, ms);
+    if (problem) throw new UsageError(`--budget ${item}: ${problem}`);
+    b[key] = ms;
   }
   return b;
 }

@@ -16,18 +16,24 @@ export class EscapeStripper {
   /** Returns the printable text of `chunk`, with escape sequences, CR and NUL removed. */
   push(chunk: string): string {
     let out = '';
+    // plain text is copied in runs, not a character at a time: a flood must cost little per byte
+    let run = -1;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i);
       switch (this.state) {
         case 'text':
+          if (c !== ESC && c !== 0x9b && c !== 0x0d && c !== 0x00) {
+            if (run < 0) run = i;
+            break;
+          }
+          if (run >= 0) out += chunk.slice(run, i);
+          run = -1;
           if (c === ESC) {
             this.state = 'esc';
             this.seqLen = 0;
           } else if (c === 0x9b) {
             this.state = 'csi'; // 8-bit CSI
             this.seqLen = 0;
-          } else if (c !== 0x0d && c !== 0x00) {
-            out += chunk[i];
           }
           break;
         case 'esc':
@@ -56,6 +62,7 @@ export class EscapeStripper {
           break;
       }
     }
+    if (run >= 0) out += chunk.slice(run);
     return out;
   }
 }

@@ -4,12 +4,20 @@
  * gets the index of the pattern that matched first in the stream, or TIMEOUT. Matching is on the raw
  * stream, not on lines, because prompts have no newline. Complete lines are also emitted as 'line' events
  * for the watchers (installer markers, panics).
+ *
+ * Matching stays linear under a flood: the buffer is bounded, and each chunk is searched only from a short
+ * look-back before the text already searched (a match is at most `maxMatchChars` long), never from the
+ * start of the buffer again. Patterns must not backtrack over unbounded runs (`\S+ login` is quadratic
+ * on a long run without spaces; `\S login` says the same and is linear).
  */
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { EscapeStripper } from './ansi.js';
 
 export const TIMEOUT = -1;
+
+/** The longest delay setTimeout honours (2^31-1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ExpectResult {
   /** Index into the pattern list, or TIMEOUT. */
@@ -28,10 +36,10 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** A private global copy: exec() then starts at lastIndex, which is how a search resumes. */
 function toRegExp(p: Pattern): RegExp {
-  if (typeof p === 'string') return new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  // a global or sticky flag would make exec() stateful
-  return p.global || p.sticky ? new RegExp(p.source, p.flags.replace(/[gy]/g, '')) : p;
+  if (typeof p === 'string') return new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g');
+  return new RegExp(p.source, `${p.flags.replace(/[gy]/g, '')}g`);
 }
 
 export interface ExpecterOptions {
@@ -39,6 +47,8 @@ export interface ExpecterOptions {
   windowChars?: number;
   /** A line longer than this without a newline is emitted anyway (line noise must not grow memory). */
   maxLineChars?: number;
+  /** The longest text a pattern may match; each chunk is searched from this far back. */
+  maxMatchChars?: number;
 }
 
 export class Expecter extends EventEmitter {
@@ -50,6 +60,9 @@ export class Expecter extends EventEmitter {
   private failure: unknown = null;
   private readonly windowChars: number;
   private readonly maxLineChars: number;
+  private readonly maxMatchChars: number;
+  /** Buffer offset up to which the waiting patterns found nothing. */
+  private searched = 0;
   /** When the last byte arrived (ms since epoch); 0 before any. */
   lastDataAt = 0;
   bytesSeen = 0;
@@ -58,6 +71,7 @@ export class Expecter extends EventEmitter {
     super();
     this.windowChars = opts.windowChars ?? 16384;
     this.maxLineChars = opts.maxLineChars ?? 4096;
+    this.maxMatchChars = opts.maxMatchChars ?? 1024;
   }
 
   /** Feed bytes from the transport. */
@@ -68,24 +82,29 @@ export class Expecter extends EventEmitter {
     const text = this.stripper.push(this.decoder.write(chunk));
     if (text.length === 0) return;
     this.buffer += text;
-    if (this.buffer.length > this.windowChars) this.buffer = this.buffer.slice(this.buffer.length - this.windowChars);
     this.splitLines(text);
     this.emit('text', text);
-    this.tryMatch();
+    this.tryMatch(); // before trimming: a chunk larger than the window may hold a marker near its start
+    if (this.buffer.length > this.windowChars) {
+      const cut = this.buffer.length - this.windowChars;
+      this.buffer = this.buffer.slice(cut);
+      this.searched = Math.max(0, this.searched - cut);
+    }
   }
 
   private splitLines(text: string): void {
-    let rest = this.partialLine + text;
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      this.emit('line', rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
+    const all = this.partialLine + text;
+    let from = 0;
+    let nl = -1;
+    for (;;) {
+      if (nl < from) nl = all.indexOf('\n', from); // a far newline is found once, not once per piece
+      if (nl < 0) nl = all.length + 1;
+      const end = nl - from <= this.maxLineChars ? nl : from + this.maxLineChars;
+      if (end >= all.length) break;
+      this.emit('line', all.slice(from, end));
+      from = end === nl ? nl + 1 : end;
     }
-    while (rest.length > this.maxLineChars) {
-      this.emit('line', rest.slice(0, this.maxLineChars));
-      rest = rest.slice(this.maxLineChars);
-    }
-    this.partialLine = rest;
+    this.partialLine = all.slice(from);
   }
 
   /** The unterminated last line (e.g. a prompt), stripped. */
@@ -101,6 +120,7 @@ export class Expecter extends EventEmitter {
   /** Forget unconsumed text, e.g. before sending a command whose reply must be fresh. */
   clear(): void {
     this.buffer = '';
+    this.searched = 0;
   }
 
   /**
@@ -125,7 +145,9 @@ export class Expecter extends EventEmitter {
   expect(patterns: Pattern[], timeoutMs: number): Promise<ExpectResult> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.waiter) return Promise.reject(new Error('expect() is already waiting'));
+    if (!(timeoutMs <= MAX_TIMER_MS)) return Promise.reject(new RangeError(`expect() timeout ${timeoutMs} ms: at most ${MAX_TIMER_MS} ms`));
     const regs = patterns.map(toRegExp);
+    this.searched = 0; // new patterns: search the whole pending text once
     return new Promise<ExpectResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.waiter?.timer !== timer) return;
@@ -140,16 +162,23 @@ export class Expecter extends EventEmitter {
   private tryMatch(): void {
     const w = this.waiter;
     if (!w) return;
+    const from = Math.max(0, this.searched - this.maxMatchChars);
     let best: { index: number; m: RegExpExecArray } | null = null;
     for (let i = 0; i < w.patterns.length; i++) {
-      const m = w.patterns[i].exec(this.buffer);
+      const re = w.patterns[i];
+      re.lastIndex = from;
+      const m = re.exec(this.buffer);
       if (m && (!best || m.index < best.m.index)) best = { index: i, m };
     }
-    if (!best) return;
+    if (!best) {
+      this.searched = this.buffer.length;
+      return;
+    }
     this.waiter = null;
     clearTimeout(w.timer);
     const before = this.buffer.slice(0, best.m.index);
     this.buffer = this.buffer.slice(best.m.index + best.m[0].length);
+    this.searched = 0;
     w.resolve({ index: best.index, match: best.m, before });
   }
 }

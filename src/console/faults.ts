@@ -1,13 +1,15 @@
 /**
  * Failure classes and the detectors that recognise them in the console stream: kernel panics and Oopses,
- * boot banners (to count reboots), bytes that look like a wrong baud rate, and the one-line advice the
- * user gets for each class.
+ * boot banners (to count reboots), bytes that look like a wrong baud rate or a flood, and the one-line
+ * advice the user gets for each class.
  */
 
 export type FailureClass =
   | 'port-error'
+  | 'port-lost'
   | 'no-data'
   | 'wrong-baud'
+  | 'line-too-long'
   | 'kernel-panic'
   | 'unexpected-reboot'
   | 'reboot-loop'
@@ -19,11 +21,16 @@ export type FailureClass =
   | 'check-failed'
   | 'aborted';
 
+/** Bytes without CR or LF after which the stream is a flood, not a console: the kernel's longest line is 1 KiB. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
 /** What each class means and what to do about it; `console --help` prints this table. */
 export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'port-error': 'the serial port cannot be opened (wrong --port, adapter missing, port in use)',
+  'port-lost': 'the serial port went away (adapter unplugged, pty closed, I/O error) and did not come back within the reconnect budget',
   'no-data': 'not a single byte arrived: check the cable (null-modem), the port, and that the box is powered',
   'wrong-baud': 'bytes arrive but are not text: the baud rate is wrong (the box uses 115200 8N1; try --baud 9600, 38400, 57600)',
+  'line-too-long': `garbage or a flood: ${MAX_LINE_BYTES / 1024} KiB without a line end, which no console line is; something other than the box is talking`,
   'kernel-panic': 'the kernel printed "Kernel panic" or an Oops',
   'unexpected-reboot': 'a boot banner appeared in the middle of the install, the first boot or the shell session',
   'reboot-loop': 'the box rebooted again and again before reaching the installer or a login prompt',
@@ -92,14 +99,17 @@ export interface LineQualityVerdict {
 
 /**
  * A sliding window over the last bytes received. A wrong baud rate shows as a low share of text bytes
- * (framing errors produce 0x00, 0xff and high-bit bytes) or as long stretches with no line end.
- * UTF-8 text is allowed for: valid multi-byte sequences count as text.
+ * (framing errors produce 0x00, 0xff and high-bit bytes). UTF-8 text is allowed for: valid multi-byte
+ * sequences count as text. A long stretch of good text without a line end is not a baud problem but a
+ * flood; `lineRun` counts it across pushes so the caller can tell the two apart.
  */
 export class LineQuality {
   private readonly window: Uint8Array;
   private filled = 0;
   private pos = 0;
   total = 0;
+  /** Bytes since the last CR or LF, over every push. */
+  lineRun = 0;
 
   constructor(private readonly size = 512) {
     this.window = new Uint8Array(size);
@@ -110,6 +120,7 @@ export class LineQuality {
       this.window[this.pos] = b;
       this.pos = (this.pos + 1) % this.size;
       if (this.filled < this.size) this.filled++;
+      this.lineRun = b === 0x0a || b === 0x0d ? 0 : this.lineRun + 1;
     }
     this.total += buf.length;
   }
@@ -147,7 +158,7 @@ export class LineQuality {
       i += n - 1;
     }
     const ratio = bytes.length ? text / bytes.length : 1;
-    const wrongBaud = bytes.length >= minBytes && (ratio < 0.75 || (bytes.length >= this.size && longest >= this.size));
+    const wrongBaud = bytes.length >= minBytes && ratio < 0.75;
     return { bytes: bytes.length, textRatio: ratio, longestLine: longest, wrongBaud };
   }
 }

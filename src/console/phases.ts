@@ -10,8 +10,8 @@
  * restarts the boot phases unless we are already in the shell.
  */
 import { EventEmitter } from 'node:events';
-import type { Expecter } from './expect.js';
-import { BootCounter, ConsoleFault, LineQuality, PANIC_RE } from './faults.js';
+import { MAX_TIMER_MS, type Expecter } from './expect.js';
+import { BootCounter, ConsoleFault, LineQuality, MAX_LINE_BYTES, PANIC_RE, type FailureClass } from './faults.js';
 import { parseMarker, type Marker } from './markers.js';
 import { LOGIN_PROMPT_RE } from './shell.js';
 import type { PhaseRecord, StepRecord } from './report.js';
@@ -40,6 +40,8 @@ export interface Budgets {
   firstbootStep: number;
   login: number;
   command: number;
+  /** How long the serial port may stay away (unplugged, I/O error) before the run fails with port-lost. */
+  reconnect: number;
 }
 
 export const DEFAULT_BUDGETS: Budgets = {
@@ -51,6 +53,7 @@ export const DEFAULT_BUDGETS: Budgets = {
   firstbootStep: 300_000,
   login: 120_000,
   command: 180_000,
+  reconnect: 10_000,
 };
 
 /** `--budget` names, in seconds on the command line. */
@@ -63,7 +66,19 @@ export const BUDGET_NAMES: Record<string, keyof Budgets> = {
   'firstboot-step': 'firstbootStep',
   login: 'login',
   command: 'command',
+  reconnect: 'reconnect',
 };
+
+/**
+ * Every budget must be a whole number of milliseconds a timer can wait for; only `reconnect` may be 0
+ * (fail as soon as the port goes away). Callers validate user input first; this guards the rest.
+ */
+export function budgetProblem(key: keyof Budgets, ms: number): string | null {
+  if (Number.isNaN(ms)) return 'not a number';
+  if (ms < 0 || (ms === 0 && key !== 'reconnect')) return key === 'reconnect' ? 'must not be negative' : 'must be more than 0 s';
+  if (ms > MAX_TIMER_MS) return `at most ${Math.floor(MAX_TIMER_MS / 1000)} s (24.8 days, the longest timer Node.js can set)`;
+  return null;
+}
 
 export interface ProgressEvent {
   phase: PhaseName;
@@ -72,6 +87,9 @@ export interface ProgressEvent {
 }
 
 const REBOOT_LOOP_BOOTS = 3;
+
+/** Verdicts that only say "nothing came": while the port is away they are really port-lost. */
+const SILENCE_CLASSES: ReadonlySet<FailureClass> = new Set(['no-data', 'timeout', 'stalled']);
 
 export class PhaseMachine extends EventEmitter {
   phase: PhaseName;
@@ -88,6 +106,8 @@ export class PhaseMachine extends EventEmitter {
   private loginWaiter: { resolve(): void; reject(e: unknown): void } | null = null;
   private sawInstaller = false;
   private failure: ConsoleFault | null = null;
+  private portAway: { what: string; since: number } | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly expecter: Expecter,
@@ -95,6 +115,10 @@ export class PhaseMachine extends EventEmitter {
     from: 'start' | 'login',
   ) {
     super();
+    for (const [key, ms] of Object.entries(budgets) as [keyof Budgets, number][]) {
+      const problem = budgetProblem(key, ms);
+      if (problem) throw new RangeError(`budget ${key} = ${ms} ms: ${problem}`);
+    }
     this.phase = from === 'login' ? 'login' : 'waiting';
     this.enter(this.phase);
     expecter.on('line', (line: string) => this.onLine(line));
@@ -114,7 +138,40 @@ export class PhaseMachine extends EventEmitter {
           `the bytes do not look like text (${Math.round(v.textRatio * 100)}% text in the last ${v.bytes} bytes): the baud rate is probably wrong; the box uses 115200 8N1, try --baud 9600, 38400 or 57600 if it was changed`,
         ),
       );
+    } else if (this.quality.lineRun >= MAX_LINE_BYTES) {
+      this.fault(
+        new ConsoleFault(
+          'line-too-long',
+          `garbage or a flood on the line: ${this.quality.lineRun} bytes without a line end (no console line is longer than ${MAX_LINE_BYTES / 1024} KiB); is another program writing to the port?`,
+        ),
+      );
     }
+  }
+
+  /**
+   * The serial port went away (`what` names it and says why). The run waits `budgets.reconnect` for it
+   * to come back, then fails with port-lost; a phase budget that runs out meanwhile is port-lost too.
+   */
+  portLost(what: string): void {
+    if (this.failure || this.portAway) return;
+    this.portAway = { what, since: Date.now() };
+    const budget = this.budgets.reconnect;
+    this.reconnectTimer = setTimeout(() => {
+      this.fault(new ConsoleFault('port-lost', `serial port ${what}; it did not come back within ${fmtSeconds(budget)}`));
+    }, budget);
+    this.reconnectTimer.unref?.();
+  }
+
+  /** The port is back (reopened); the run goes on. */
+  portBack(): void {
+    this.portAway = null;
+    this.clearReconnectTimer();
+  }
+
+  /** Apart from the phase and step timers: a phase change while the port is away keeps it running. */
+  private clearReconnectTimer(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
   }
 
   private now(): string {
@@ -186,8 +243,14 @@ export class PhaseMachine extends EventEmitter {
 
   private fault(f: ConsoleFault): void {
     if (this.failure) return;
+    const away = this.portAway;
+    if (away && SILENCE_CLASSES.has(f.failureClass)) {
+      // silence is what a missing port looks like; say what really happened
+      f = new ConsoleFault('port-lost', `serial port ${away.what} ${fmtSeconds(Date.now() - away.since)} ago and is not back (${f.message})`);
+    }
     this.failure = f;
     this.clearTimers();
+    this.clearReconnectTimer();
     const last = this.phases[this.phases.length - 1];
     if (last) {
       last.outcome = 'failed';
@@ -357,6 +420,7 @@ export class PhaseMachine extends EventEmitter {
   /** Ends the run: closes the last phase, stops timers. */
   finish(ok: boolean): void {
     this.clearTimers();
+    this.clearReconnectTimer();
     const last = this.phases[this.phases.length - 1];
     if (last && last.outcome === 'running') {
       last.outcome = ok ? 'done' : 'failed';
@@ -372,4 +436,8 @@ export class PhaseMachine extends EventEmitter {
   recordFault(f: ConsoleFault): void {
     this.fault(f);
   }
+}
+
+function fmtSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }

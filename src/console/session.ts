@@ -61,15 +61,20 @@ export async function runConsole(opts: ConsoleRunOptions): Promise<ConsoleReport
     expecter.feed(buf);
   };
   transport.on('data', onData);
-  transport.on('down', (reason: string) => {
-    t?.note('--', `serial port lost: ${reason}; waiting for it to come back`);
-    opts.onEvent?.(`serial port lost (${reason}); waiting for it to come back`);
-  });
-  transport.on('up', (g: Gap) => {
+  const waitText = `waiting up to ${opts.budgets.reconnect / 1000} s for it to come back`;
+  const onDown = (reason: string) => {
+    t?.note('--', `serial port lost: ${reason}; ${waitText}`);
+    opts.onEvent?.(`serial port lost (${reason}); ${waitText}`);
+    machine.portLost(`${opts.portLabel} lost (${reason})`);
+  };
+  const onUp = (g: Gap) => {
+    machine.portBack();
     gaps.push(g);
     t?.gap(g);
     opts.onEvent?.(`serial port back after ${(g.ms / 1000).toFixed(1)} s; output in that gap is lost`);
-  });
+  };
+  transport.on('down', onDown);
+  transport.on('up', onUp);
 
   const shell = new Shell({
     expecter,
@@ -107,15 +112,18 @@ export async function runConsole(opts: ConsoleRunOptions): Promise<ConsoleReport
     machine.recordFault(err);
     const f = (machine.failed ?? err) as ConsoleFault;
     failure = { class: f.failureClass, message: f.message, phase: machine.phase, lastLines: lastLines.get() };
-    t?.note('--', `FAILED (${f.failureClass}): ${f.message}`);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     machine.finish(failure === null);
     if (opts.beforeClose) await opts.beforeClose().catch(() => {});
     transport.off('data', onData);
+    transport.off('down', onDown);
+    transport.off('up', onUp);
     await transport.close();
   }
-  if (!failure) t?.note('--', 'PASS: all checks passed');
+  t?.epilogue(lastLines.get());
+  if (failure) t?.note('--', `FAILED (${failure.class}): ${failure.message}`);
+  else t?.note('--', 'PASS: all checks passed');
 
   return {
     version: 1,

@@ -25,7 +25,8 @@ export interface LoginOptions {
   maxRefusals?: number;
 }
 
-export const LOGIN_PROMPT_RE = /\S+ login: ?$/;
+// `\S login`, not `\S+ login`: the same test, but linear on a long run without spaces
+export const LOGIN_PROMPT_RE = /\S login: ?$/;
 const PASSWORD_RE = /[Pp]assword: ?$/;
 const INCORRECT_RE = /Login incorrect|Authentication failure|Permission denied/;
 const SHELL_PROMPT_RE = /[#$] ?$/;
@@ -126,13 +127,14 @@ export class Shell {
     const ex = this.io.expecter;
     ex.clear();
     await this.send(`echo "${a}""${b}"; { ${command}; } </dev/null 2>&1; echo "${a}""${b}=$?"\r`);
-    const re = new RegExp(`${a}${b}\\n([\\s\\S]*?)${a}${b}=(\\d+)\\n`);
-    const r = await ex.expect([re], timeoutMs);
-    if (r.index === TIMEOUT) {
-      return { command, exitCode: null, output: (r.before.split(`${a}${b}\n`)[1] ?? '').slice(-4000), durationMs: Date.now() - started };
-    }
-    const output = r.match![1];
-    const exitCode = Number(r.match![2]);
+    // Two short matches, the output being what lies between: a pattern spanning the output would have
+    // to be searched again from its start on every chunk.
+    const head = await ex.expect([`${a}${b}\n`], timeoutMs);
+    if (head.index === TIMEOUT) return { command, exitCode: null, output: '', durationMs: Date.now() - started };
+    const tail = await ex.expect([new RegExp(`${a}${b}=(\\d+)\\n`)], Math.max(0, timeoutMs - (Date.now() - started)));
+    if (tail.index === TIMEOUT) return { command, exitCode: null, output: tail.before.slice(-4000), durationMs: Date.now() - started };
+    const output = tail.before;
+    const exitCode = Number(tail.match![1]);
     await ex.expect([this.prompt], 5000);
     return { command, exitCode, output, durationMs: Date.now() - started };
   }

@@ -6,7 +6,7 @@
  * the port is dropped and reopened once the path returns, and the gap is reported.
  */
 import { EventEmitter } from 'node:events';
-import { constants, promises as fsp, accessSync, readdirSync, statSync } from 'node:fs';
+import { constants, promises as fsp, accessSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { UserError } from '../util/errors.js';
@@ -110,7 +110,9 @@ export class SerialTransport extends EventEmitter implements ConsoleTransport {
     if (port.isOpen) port.close(() => {});
     if (!this.downSince) {
       this.downSince = new Date();
-      this.emit('down', reason);
+      // the binding's errno ("bad file descriptor", EIO) alone does not tell the user what happened
+      const gone = !existsSync(this.opts.path);
+      this.emit('down', gone && !/vanished/.test(reason) ? `${reason}; the device node is gone: adapter unplugged?` : reason);
     }
   }
 

@@ -100,3 +100,33 @@ test('a bad --budget is a usage error, exit 2', async () => {
   assert.equal(r.exitCode, 2);
   assert.match(String(r.stderr), /--budget nap=5/);
 });
+
+test('console --help lists port-lost and line-too-long, the reconnect budget and the transcript cap', async () => {
+  const r = await runCli(['console', '--help']);
+  assert.equal(r.exitCode, 0);
+  const out = String(r.stdout);
+  for (const word of ['port-lost', 'line-too-long', 'reconnect=10', '64 MiB']) assert.ok(out.includes(word), `help mentions ${word}`);
+});
+
+test('--budget values out of range are usage errors that say why, exit 2', async () => {
+  const cases: [string, RegExp][] = [
+    ['waiting=2200000', /--budget waiting=2200000: at most 2147483 s \(24\.8 days/], // past Node's timer limit
+    ['boot=-5', /--budget boot=-5: must be more than 0 s/],
+    ['login=0', /--budget login=0: must be more than 0 s/],
+    ['reconnect=-1', /--budget reconnect=-1: must not be negative/],
+    ['command=NaN', /--budget command=NaN: SECONDS must be a number of seconds/],
+    ['command=1e3', /--budget command=1e3: SECONDS must be a number of seconds/],
+    ['reboot=', /--budget reboot=: SECONDS must be a number of seconds/],
+    [`boot=${'9'.repeat(400)}`, /at most 2147483 s/],
+  ];
+  for (const [item, re] of cases) {
+    const r = await runCli(['console', '--port', '/nonexistent/ttyUSB9', '--budget', item]);
+    assert.equal(r.exitCode, 2, `${item}: ${String(r.stderr)}`);
+    assert.match(String(r.stderr), re);
+    assert.equal(String(r.stderr).trim().split('\n').length, 1, String(r.stderr));
+  }
+  // 0 s is a valid reconnect budget (give up as soon as the port goes away): the run gets to the port
+  const ok = await runCli(['console', '--port', '/nonexistent/ttyUSB9', '--budget', 'reconnect=0', '--budget', 'waiting=2147483']);
+  assert.equal(ok.exitCode, 1, String(ok.stderr));
+  assert.match(String(ok.stderr), /no such serial port/);
+});

@@ -60,3 +60,16 @@ test('a marker printed twice (stdout and /dev/console) counts once', async () =>
   assert.deepEqual(m.phases.map((p) => p.name), ['waiting', 'boot', 'installer', 'install-done']);
   m.finish(true);
 });
+
+test('line quality: good text without a line end is not a wrong baud rate; its run is counted across pushes', () => {
+  const q = new LineQuality();
+  const text = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.repeat(10));
+  q.push(text);
+  q.push(text);
+  const v = q.verdict();
+  assert.equal(v.textRatio, 1);
+  assert.equal(v.wrongBaud, false);
+  assert.equal(q.lineRun, 2 * text.length);
+  q.push(Buffer.from('end\r\nnext'));
+  assert.equal(q.lineRun, 4);
+});

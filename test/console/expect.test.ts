@@ -71,3 +71,38 @@ test('UTF-8 split across reads is decoded, not mangled', () => {
   ex.feed(b.subarray(2));
   assert.deepEqual(lines, ['設定 ok']);
 });
+
+test('a login expect over a flood without spaces or line ends stays linear, and still matches the prompt after it', async () => {
+  const { LOGIN_PROMPT_RE } = await import('../../src/console/shell.js');
+  const ex = new Expecter();
+  const p = ex.expect([LOGIN_PROMPT_RE, /[Pp]assword: ?$/, /Login incorrect/, /[#$] ?$/], 30_000);
+  const chunk = Buffer.from('A'.repeat(4096));
+  const t0 = Date.now();
+  for (let i = 0; i < 64; i++) ex.feed(chunk); // 256 KiB; the 16 KiB window stays full
+  const took = Date.now() - t0;
+  assert.ok(took < 1500, `feeding 256 KiB took ${took} ms`);
+  for (const b of Buffer.from('\r\nobs600 login: ')) ex.feed(Buffer.from([b]));
+  const r = await p;
+  assert.equal(r.index, 0);
+  assert.ok(ex.pending.length <= 16384);
+});
+
+test('a command whose output is longer than the match window still gives its exit status', async () => {
+  const { Shell } = await import('../../src/console/shell.js');
+  const ex = new Expecter({ windowChars: 4096 });
+  let prompt = '';
+  // a scripted board: takes the new prompt, then answers every command with its markers around the output
+  const answer = (text: string) => {
+    const ps1 = /PS1='obs-''(\w+)# '/.exec(text);
+    if (ps1) prompt = `obs-${ps1[1]}# `;
+    const m = /echo "(@@\w+)""(\w+@@)"; \{ (.*); \}/.exec(text);
+    const body = m?.[3] === 'big' ? `${'x'.repeat(79)}\n`.repeat(200) : ''; // 16000 characters
+    ex.feed(Buffer.from(m ? `${m[1]}${m[2]}\n${body}${m[1]}${m[2]}=3\n${prompt}` : prompt));
+  };
+  const shell = new Shell({ expecter: ex, send: async (text) => void setImmediate(() => answer(text)) });
+  await shell.setup(2000);
+  const r = await shell.run('big', 1000);
+  assert.equal(r.exitCode, 3);
+  assert.ok(r.output.endsWith(`${'x'.repeat(79)}\n`));
+  assert.ok(r.output.length <= 4096);
+});

@@ -40,3 +40,30 @@ test('last lines are bounded', () => {
   for (let i = 0; i < 10; i++) l.push(String(i));
   assert.deepEqual(l.get(), ['7', '8', '9']);
 });
+
+test('a transcript stops at its cap with a note, and ends with how much was left out and the last lines', () => {
+  const out: Buffer[] = [];
+  const t = new Transcript({ write: (c: string | Buffer) => out.push(Buffer.from(c)) }, 0, { maxBytes: 10_000 });
+  const line = Buffer.from(`${'y'.repeat(97)}\r\n`);
+  for (let i = 0; i < 1000; i++) t.board(line, 1000 + i); // 99 KB from the board
+  t.note('--', 'phase boot', 3000);
+  t.epilogue(['the last line', 'and its successor'], 4000);
+  const text = Buffer.concat(out).toString('latin1');
+  assert.ok(text.length < 12_000, `transcript ${text.length} bytes`);
+  assert.equal(t.truncated, true);
+  assert.match(text, /-- \[transcript cut at 10000 bytes: board output from here on is not written/);
+  assert.match(text, /-- phase boot\n/);
+  const dropped = Number(/-- \[(\d+) bytes from the board are not in this file \(the transcript was cut at 10000 bytes\)/.exec(text)?.[1]);
+  assert.ok(dropped > 85_000 && dropped < 99_000, `dropped ${dropped}`);
+  assert.match(text, /-- last \| the last line\n.*-- last \| and its successor\n$/);
+});
+
+test('board output is dropped, not queued in memory, while the disk is behind', () => {
+  let queued = 0;
+  const sink = { write: (c: string | Buffer) => (queued += Buffer.byteLength(c)), get writableLength() { return queued; } };
+  const t = new Transcript(sink, 0);
+  const chunk = Buffer.from(`${'z'.repeat(65_535)}\n`);
+  for (let i = 0; i < 320; i++) t.board(chunk); // 20 MiB against a disk that never drains
+  assert.ok(queued < 9 * 2 ** 20, `${queued} bytes queued`);
+  assert.ok(t.droppedBytes > 11 * 2 ** 20);
+});

@@ -138,3 +138,63 @@ test('nobody power-cycles the box after the install: a "timeout" in install-done
   assert.equal(report.failure!.phase, 'install-done');
   assert.match(report.failure!.message, /remove the stick, power on/);
 });
+
+test('the adapter pulled for good mid-install is "port-lost" within ~2 s, naming the port', async () => {
+  const sim = await Sim.start();
+  try {
+    let killedAt = 0;
+    const { report } = await runAgainst(
+      sim,
+      async ({ board, pair }) => {
+        await board.boot();
+        await board.say(['obsbuild-install: [1/8] checking files']);
+        await sleep(200);
+        killedAt = Date.now();
+        await pair.stop(); // the other end of the pty goes away for good
+      },
+      { budgets: { ...TEST_BUDGETS, installerStep: 8000, reconnect: 1000 } },
+    );
+    const took = Date.now() - killedAt;
+    assert.equal(report.failure?.class, 'port-lost', JSON.stringify(report.failure));
+    assert.ok(took < 3000, `verdict ${took} ms after the port went away`); // ~1.0 s when the machine is idle
+    assert.ok(report.failure!.message.includes(sim.consolePath), report.failure!.message);
+    assert.match(report.failure!.message, /did not come back within 1\.0 s/);
+    assert.equal(report.failure!.phase, 'installer');
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('a step budget that runs out while the port is away is "port-lost", not "stalled"', async () => {
+  const { report } = await expectFault(
+    'port-lost',
+    async ({ board, pair }) => {
+      await board.boot();
+      await board.say(['obsbuild-install: [1/8] checking files']);
+      await pair.stop();
+    },
+    { budgets: { ...TEST_BUDGETS, installerStep: 1000, reconnect: 20_000 } },
+    4000,
+  );
+  assert.match(report.failure!.message, /^serial port .*ttyConsole lost .* ago and is not back \(installer step \[1\/8\] checking files printed no progress for 1 s\)/);
+});
+
+test('a long line of text without a line end is "line-too-long" (a flood), not "wrong-baud"', async () => {
+  const { report } = await expectFault('line-too-long', async ({ board }) => {
+    await board.boot();
+    // what `base64 -w0 /dev/urandom` looks like: 100% printable, no CR or LF
+    let x = 7;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    for (let i = 0; i < 40; i++) {
+      let s = '';
+      for (let k = 0; k < 4096; k++) {
+        x = (x * 1103515245 + 12345) & 0x7fffffff;
+        s += alphabet[x % 64];
+      }
+      board.write(s);
+      await sleep(2);
+    }
+  });
+  assert.match(report.failure!.message, /garbage or a flood on the line: \d+ bytes without a line end/);
+  assert.equal(report.failure!.phase, 'boot');
+});
