@@ -135,6 +135,13 @@ test('run() passes exit status and output through, quoting the command once', { 
     assert.deepEqual(await s.run(`printf %s ${shQuote(weird)}`), { exitCode: 0, stdout: weird });
     await assert.rejects(s.run('sleep 5', { timeoutMs: 300 }), (e: Error) => e instanceof UserError && /`sleep 5` did not finish within 0 s; stopped/.test(e.message));
     assert.deepEqual(await s.run('echo still; exit 3'), { exitCode: 3, stdout: 'still\n' }, 'usable after a timeout');
+    // A background process holding the session's output open keeps the session alive after ssh itself has
+    // gone; the timeout must still end the wait.
+    const pidFile = join(work, `bg-${n++}`);
+    const started = Date.now();
+    await assert.rejects(s.run(`sleep 30 & echo $! > ${shQuote(pidFile)}; echo bg`, { timeoutMs: 1500 }), /did not finish within 2 s/);
+    assert.ok(Date.now() - started < 20_000, `the timeout ended the wait (${Date.now() - started} ms)`);
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
   } finally {
     await s.close();
   }
@@ -187,4 +194,41 @@ test('output over the cap stops the command with a one-line error; the shell sta
   } finally {
     await s.close();
   }
+});
+
+test("the user's ssh config is read (host aliases, jump hosts) but cannot loosen what obsbuild pins", { skip: skip ?? false }, async () => {
+  const cfgFile = join(work, `ssh_config-${n++}`);
+  writeFileSync(
+    cfgFile,
+    [
+      'Host lenny-lb',
+      '  HostName 127.0.0.1',
+      `  Port ${sshd.port}`,
+      '  User root',
+      '  StrictHostKeyChecking no',
+      '  UserKnownHostsFile /dev/null',
+      '  RemoteCommand echo hijacked',
+      '  RequestTTY yes',
+      '  ControlMaster no',
+      '',
+    ].join('\n'),
+  );
+  const c = config({ configFile: cfgFile, target: { host: 'lenny-lb', port: sshd.port } });
+  const e = await SshShell.open(c).then(
+    () => assert.fail('an unknown key was accepted'),
+    (err: unknown) => err as Error,
+  );
+  assert.match(e.message, /^ssh lenny-lb:\d+: no host key recorded for it/);
+  // ssh looks the key up under the address the config resolved the alias to.
+  writeFileSync(c.knownHostsFile, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyPub}\n`);
+  const s = await SshShell.open(c);
+  try {
+    assert.deepEqual(await s.run('id -un; tty'), { exitCode: 1, stdout: 'root\nnot a tty\n' });
+  } finally {
+    await s.close();
+  }
+  // A key the console recorded under the node's name is found with hostKeyAlias, whatever address is used.
+  writeFileSync(c.knownHostsFile, `master ${sshd.hostKeyPub}\n`);
+  const aliased = await SshShell.open({ ...c, hostKeyAlias: 'master' });
+  await aliased.close();
 });
