@@ -132,21 +132,7 @@ export class SshShell implements BoxShell {
     if (path.endsWith('/') || name === '.' || name === '..' || name === '') throw new UserError(`${who}: putFile ${path}: names a directory, not a file`);
     if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UserError(`${who}: putFile ${path}: mode ${mode} is not a permission (0 to 07777)`);
     if (bytes.byteLength > PUT_FILE_CAP) throw new UserError(`${who}: putFile ${path}: ${bytes.byteLength} bytes is over the ${PUT_FILE_CAP / 1024 / 1024} MiB cap`);
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    const tmp = posix.join(posix.dirname(path), `.${name}.obsbuild-tmp`);
-    // lenny's coreutils 6.10 has sha256sum; reading stdin keeps the file name out of its output.
-    const script = [
-      'set -e',
-      'umask 077',
-      `t=${shQuote(tmp)}.$$`,
-      `trap 'rm -f "$t"' EXIT`,
-      'cat > "$t"',
-      'set -- $(sha256sum < "$t")',
-      `if [ "$1" != ${sha} ]; then echo "sha256 on the box is $1"; exit 3; fi`,
-      `chmod ${mode.toString(8)} "$t"`,
-      `mv -f "$t" ${shQuote(path)}`,
-      'trap - EXIT',
-    ].join('\n');
+    const script = putFileScript(path, createHash('sha256').update(bytes).digest('hex'), mode);
     // 60 s plus a second per 256 KiB: a 100 Mbit/s board link moves far more than that.
     const r = await this.session(script, bytes, 60_000 + Math.ceil(bytes.byteLength / 262_144) * 1000);
     if (r.exitCode !== 0) throw new UserError(`${who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${oneLine(r.stdout)}`);
@@ -186,6 +172,28 @@ export class SshShell implements BoxShell {
     if (r.exitCode === 255 && r.stderr.trim() !== '') throw sshFailure(r.stderr, who, this.opts.knownHostsFile);
     return { exitCode: r.exitCode, stdout: r.stdout.toString('utf8') };
   }
+}
+
+/**
+ * The box's side of putFile, reading the bytes on standard input: a temporary sibling (so the rename stays on
+ * one filesystem), its SHA-256 compared with `sha256`, then mode and rename; on any failure the temporary is
+ * removed and `path` is untouched. lenny's coreutils 6.10 has sha256sum; reading its standard input keeps the
+ * file name out of the output.
+ */
+export function putFileScript(path: string, sha256: string, mode: number): string {
+  const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.obsbuild-tmp`);
+  return [
+    'set -e',
+    'umask 077',
+    `t=${shQuote(tmp)}.$$`,
+    `trap 'rm -f "$t"' EXIT`,
+    'cat > "$t"',
+    'set -- $(sha256sum < "$t")',
+    `if [ "$1" != ${sha256} ]; then echo "sha256 on the box is $1, not ${sha256}"; exit 3; fi`,
+    `chmod ${mode.toString(8)} "$t"`,
+    `mv -f "$t" ${shQuote(path)}`,
+    'trap - EXIT',
+  ].join('\n');
 }
 
 /** Opens the SSH BoxShell for one job. */

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { shQuote } from '../../src/remote/sh-quote.js';
 import { sshArgs, type SshConnectionConfig } from '../../src/remote/ssh-options.js';
-import { alive, OUTPUT_CAP, SshShell } from '../../src/remote/ssh.js';
+import { alive, OUTPUT_CAP, putFileScript, SshShell } from '../../src/remote/ssh.js';
 import { UserError } from '../../src/util/errors.js';
 import { keygen, freePort, LennySshd, sshdUnavailable } from './lenny-sshd.js';
 
@@ -231,4 +232,40 @@ test("the user's ssh config is read (host aliases, jump hosts) but cannot loosen
   writeFileSync(c.knownHostsFile, `master ${sshd.hostKeyPub}\n`);
   const aliased = await SshShell.open({ ...c, hostKeyAlias: 'master' });
   await aliased.close();
+});
+
+test("putFile's box-side script refuses bytes whose sha256 differs and leaves the old file alone", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obsbuild-putfile-'));
+  try {
+    const target = join(dir, 'keepalived.conf');
+    writeFileSync(target, 'old');
+    const meant = createHash('sha256').update('meant').digest('hex');
+    const r = spawnSync('sh', ['-c', `exec 2>&1\n${putFileScript(target, meant, 0o644)}`], { input: 'damaged', encoding: 'utf8' });
+    assert.equal(r.status, 3);
+    assert.match(r.stdout, new RegExp(`^sha256 on the box is [0-9a-f]{64}, not ${meant}\n$`));
+    assert.equal(readFileSync(target, 'utf8'), 'old');
+    assert.deepEqual(readdirSync(dir), ['keepalived.conf'], 'no temporary file left');
+    const ok = spawnSync('sh', ['-c', putFileScript(target, meant, 0o600)], { input: 'meant' });
+    assert.equal(ok.status, 0);
+    assert.equal(readFileSync(target, 'utf8'), 'meant');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a box that accepts TCP but never speaks SSH times out with one line naming the host', { skip: skip ?? false }, async () => {
+  const silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    const c = config({ target: { user: 'root', host: '127.0.0.1', port }, connectTimeoutS: 1 });
+    const e = await SshShell.open(c).then(
+      () => assert.fail('connected to a silent port'),
+      (err: unknown) => err as Error,
+    );
+    assert.ok(e instanceof UserError);
+    assert.equal(e.message, `ssh root@127.0.0.1:${port}: connection timed out`);
+  } finally {
+    silent.close();
+  }
 });
