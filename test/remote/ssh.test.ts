@@ -134,12 +134,17 @@ test('run() passes exit status and output through, quoting the command once', { 
     assert.deepEqual(await s.run('echo out; echo err >&2; false'), { exitCode: 1, stdout: 'out\nerr\n' });
     const weird = `it's "$HOME" \`id\` \\ ; * \n%s -- -x`;
     assert.deepEqual(await s.run(`printf %s ${shQuote(weird)}`), { exitCode: 0, stdout: weird });
-    await assert.rejects(s.run('sleep 5', { timeoutMs: 300 }), (e: Error) => e instanceof UserError && /`sleep 5` did not finish within 0 s; stopped/.test(e.message));
+    // The session's pipes live in the master until the remote command ends: the timeout must not wait for that.
+    const sleeper = join(work, `sleeper-${n++}`);
+    let started = Date.now();
+    await assert.rejects(s.run(`echo $$ > ${shQuote(sleeper)}; exec sleep 60`, { timeoutMs: 500 }), (e: Error) => e instanceof UserError && /^ssh root@127\.0\.0\.1:\d+: `echo \$\$ > .*` did not finish within 1 s; stopped$/.test(e.message));
+    assert.ok(Date.now() - started < 30_000, `the timeout ended the wait (${Date.now() - started} ms)`);
+    process.kill(Number(readFileSync(sleeper, 'utf8')), 'SIGTERM');
     assert.deepEqual(await s.run('echo still; exit 3'), { exitCode: 3, stdout: 'still\n' }, 'usable after a timeout');
     // A background process holding the session's output open keeps the session alive after ssh itself has
     // gone; the timeout must still end the wait.
     const pidFile = join(work, `bg-${n++}`);
-    const started = Date.now();
+    started = Date.now();
     await assert.rejects(s.run(`sleep 30 & echo $! > ${shQuote(pidFile)}; echo bg`, { timeoutMs: 1500 }), /did not finish within 2 s/);
     assert.ok(Date.now() - started < 20_000, `the timeout ended the wait (${Date.now() - started} ms)`);
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
