@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     console.log(`bench-ssh: skipped: ${why}`);
     return;
   }
-  const sshd = await LennySshd.start();
+  const sshd = await LennySshd.start({ quietShell: true });
   const work = mkdtempSync(join(tmpdir(), 'obsbuild-bench-ssh-'));
   try {
     const cfg: SshConnectionConfig = {
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     };
     writeFileSync(cfg.knownHostsFile, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyPub}\n`);
     // Interleaved, so the machine's changing load hits both ways alike; each remote command also starts the
-    // account's login shell, which both ways pay.
+    // account's login shell (with an empty ~/.bashrc here), which both ways pay.
     const direct = sshArgs(cfg, join(work, 'none'), 'client'); // no master there: each ssh connects on its own
     const fresh = () => new Promise<void>((resolve, reject) => execFile('ssh', [...direct, 'true'], (err) => (err ? reject(err) : resolve())));
     const loginsBefore = sshd.acceptedLogins();

@@ -8,7 +8,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -83,16 +83,25 @@ export class LennySshd {
     );
   }
 
-  static async start(): Promise<LennySshd> {
+  /**
+   * `quietShell`: hide this machine's ~/.bashrc from the sessions (bash sources it for every ssh command) by
+   * binding an empty file over it in a private mount namespace, so a measurement times the transport.
+   */
+  static async start(opts: { quietShell?: boolean } = {}): Promise<LennySshd> {
     const dir = mkdtempSync(join(tmpdir(), 'obsbuild-sshd-'));
     const d = new LennySshd(dir, await freePort());
-    await d.launch();
+    await d.launch(opts.quietShell ?? false);
     return d;
   }
 
-  private async launch(): Promise<void> {
+  private async launch(quietShell: boolean): Promise<void> {
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
-    const child = spawn(SSHD, ['-D', '-e', '-f', join(this.dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sshd = [SSHD, '-D', '-e', '-f', join(this.dir, 'sshd_config')];
+    const bashrc = join(homedir(), '.bashrc');
+    const child =
+      quietShell && existsSync(bashrc)
+        ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind /dev/null "$1" && shift && exec "$@"', 'sh', bashrc, ...sshd], { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn(sshd[0], sshd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`sshd did not start: ${this.log}`)), 15_000);
