@@ -1,0 +1,29 @@
+/**
+ * A root shell on a running board, whatever carries it (SSH now, the serial console later): the only
+ * surface a day-two command (`verify`, `apply`) sees, so the hardware boundary is this type.
+ */
+
+export interface RunOptions {
+  /** Give up (and report the command) after this long; the transport picks a default. */
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  /** The command's exit status as the box's shell reports it. */
+  exitCode: number;
+  /** What the command printed, standard error included (a serial console cannot tell the two apart). */
+  stdout: string;
+}
+
+export interface BoxShell {
+  /** Runs `command` with the box's /bin/sh; a non-zero exit status is a result, not an error. */
+  run(command: string, opts?: RunOptions): Promise<RunResult>;
+  /**
+   * Writes `bytes` to the absolute `path` on the box with permission bits `mode`: through a temporary
+   * sibling whose SHA-256 is checked on the box before it is renamed into place, so the path holds either
+   * the old file or exactly these bytes.
+   */
+  putFile(path: string, bytes: Uint8Array, mode: number): Promise<void>;
+  /** Ends the session; the box is left with nothing of ours running. Safe to call twice. */
+  close(): Promise<void>;
+}
