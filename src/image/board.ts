@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { assetPath } from '../util/assets.js';
 import type { Board, Site } from '../site/model.js';
 
 /** Board facts kept as data in board/<name>/board.json (sources in shared/reference/obs600.md). */
@@ -21,12 +22,9 @@ export interface BoardFacts {
   firstbootRunlevels: number[];
 }
 
-/** board/ sits at the package root: dist/src/image/board.js → ../../../board. */
-const boardRoot = new URL('../../../board/', import.meta.url);
-
 export function boardFacts(board: Board): BoardFacts {
   // Each board reads its own facts: vobs shares the OBS600's layout but is amd64/bookworm inside.
-  return JSON.parse(readFileSync(new URL(`${board}/board.json`, boardRoot), 'utf8')) as BoardFacts;
+  return JSON.parse(readFileSync(assetPath(`board/${board}/board.json`), 'utf8')) as BoardFacts;
 }
 
 /** What Plat'Home's files must be for a site: its packages' architecture and Debian release, its board's uImage. */

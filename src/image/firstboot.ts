@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { assetPath } from '../util/assets.js';
 import { DEBCONF_SELECTIONS_PATH } from '../debian/debconf.js';
 import type { Manager } from '../site/model.js';
 import { dirEntry, symlinkEntry, type GeneratedFile } from './files.js';
@@ -13,7 +14,7 @@ export const FIRSTBOOT_NAME = 'obsbuild-firstboot';
 export const FIRSTBOOT_PATH = `/etc/init.d/${FIRSTBOOT_NAME}`;
 export const MANIFEST_ID_PATH = '/etc/obsbuild/manifest-id';
 
-const templateUrl = new URL('../../../overlays/etc/init.d/obsbuild-firstboot', import.meta.url);
+const TEMPLATE = 'overlays/etc/init.d/obsbuild-firstboot';
 
 export interface FirstbootParams {
   manifestId: string;
@@ -24,7 +25,7 @@ export interface FirstbootParams {
 }
 
 export function firstbootTemplate(): string {
-  return readFileSync(templateUrl, 'utf8');
+  return readFileSync(assetPath(TEMPLATE), 'utf8');
 }
 
 export function renderFirstbootScript(p: FirstbootParams): string {

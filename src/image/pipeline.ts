@@ -5,6 +5,7 @@
  * and every folder is renamed into place only when all of them succeeded.
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { assetPath } from '../util/assets.js';
 import type { InputsReport } from '../inputs/inspect.js';
 import type { PackageEntry } from '../debian/packages-index.js';
 import type { LoadedSite } from '../site/load.js';
@@ -16,7 +17,7 @@ import type { BoardFacts } from './board.js';
 import { collectGarbage } from './memory.js';
 
 export const OBSBUILD_VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }
 ).version;
 
 export interface ImageOptions {

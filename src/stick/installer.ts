@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { assetPath } from '../util/assets.js';
 import { UserError } from '../util/errors.js';
 
 export { writeMd5sums, verifyMd5sums, MD5SUMS_NAME } from './md5sums.js';
@@ -42,7 +43,7 @@ export function estimateMinCfBytes(sizes: { rootfs: number; overlay: number; ker
   return Math.ceil(raw / MIB) * MIB;
 }
 
-const TEMPLATE_URL = new URL('../../../scripts/msf_init.sh.tmpl', import.meta.url);
+const TEMPLATE = 'scripts/msf_init.sh.tmpl';
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -89,7 +90,7 @@ export function renderInstaller(opts: InstallerOptions): string {
     MANIFEST_ID: manifestId,
     MIN_CF_MIB: String(Math.ceil(minBytes / MIB)),
   };
-  const template = readFileSync(TEMPLATE_URL, 'utf8');
+  const template = readFileSync(assetPath(TEMPLATE), 'utf8');
   const out = template.replace(/@@([A-Z_]+)@@/g, (whole, key: string) => {
     const v = values[key];
     if (v === undefined) throw new Error(`msf_init.sh template: unknown placeholder ${whole}`);
