@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { assetPath } from '../util/assets.js';
 import type { Board, Site } from '../site/model.js';
 
-/** Board facts kept as data in board/<name>/board.json (sources in shared/reference/obs600.md). */
+/** Board facts kept as data in board/<name>/board.json (sources in docs/reference/obs600.md). */
 export interface BoardFacts {
   board: string;
   dpkgArchitecture: string;
