@@ -7,7 +7,7 @@
  * The first-boot script feeds the file to `debconf-set-selections` (which marks the questions as seen)
  * and runs dpkg with the environment in NONINTERACTIVE_ENV.
  */
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { Site } from '../site/model.js';
 
 export const DEBCONF_SELECTIONS_PATH = '/var/lib/obsbuild/debconf-selections';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { assetPath } from '../util/assets.js';
 import { DEBCONF_SELECTIONS_PATH } from '../debian/debconf.js';
 import type { Manager } from '../site/model.js';
-import { dirEntry, symlinkEntry, type GeneratedFile } from './files.js';
+import { dirEntry, symlinkEntry, type GeneratedFile } from '../contracts/generated-file.js';
 
 /**
  * The one-shot first-boot script (sysvinit, LSB header), its rc links and the manifest id file. The

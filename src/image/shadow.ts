@@ -1,6 +1,6 @@
 import type { LoadedSite } from '../site/load.js';
 import { UserError, located } from '../util/errors.js';
-import type { GeneratedFile } from './files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 
 /** Plat'Home's root/root, MD5-crypt (docs/reference/obs600.md §8). */
 export const STOCK_ROOT_HASH = '$1$afC9J.v6$Dkq.k8sVRq7n0Py5eWWAp1';

@@ -2,7 +2,7 @@
  * Every generated configuration file of one director, from the site model. The image pipeline puts these
  * into the overlay; `obsbuild render` writes them under --out.
  */
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { Dialect, NodeRole, Site } from '../site/model.js';
 import { pickNode } from '../site/nodes.js';
 import { KEEPALIVED_CONF_PATH, renderKeepalivedConf, VRRP_INSTANCE_NAME } from './keepalived.js';

@@ -4,7 +4,7 @@
  */
 import { chmod, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import { writeAtomically } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 

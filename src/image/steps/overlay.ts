@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { UserError } from '../../util/errors.js';
-import { mergeFiles } from '../files.js';
+import { mergeFiles } from '../../contracts/generated-file.js';
 import { writeOverlay } from '../overlay.js';
 import { isMultiarchDb } from '../../debian/dpkg-db.js';
 import type { NodeState, Step } from '../pipeline.js';
