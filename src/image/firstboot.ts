@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { assetPath } from '../util/assets.js';
-import { DEBCONF_SELECTIONS_PATH } from '../debian/debconf.js';
 import type { Manager } from '../site/model.js';
 import { dirEntry, symlinkEntry, type GeneratedFile } from '../contracts/generated-file.js';
+import { DEBCONF_SELECTIONS_PATH, FIRSTBOOT_NAME, FIRSTBOOT_PATH, MANIFEST_ID_PATH } from '../contracts/box-paths.js';
 
 /**
  * The one-shot first-boot script (sysvinit, LSB header), its rc links and the manifest id file. The
@@ -10,9 +10,6 @@ import { dirEntry, symlinkEntry, type GeneratedFile } from '../contracts/generat
  * this module only fills in its placeholders.
  */
 
-export const FIRSTBOOT_NAME = 'obsbuild-firstboot';
-export const FIRSTBOOT_PATH = `/etc/init.d/${FIRSTBOOT_NAME}`;
-export const MANIFEST_ID_PATH = '/etc/obsbuild/manifest-id';
 
 const TEMPLATE = 'overlays/etc/init.d/obsbuild-firstboot';
 

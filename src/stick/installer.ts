@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { assetPath } from '../util/assets.js';
 import { UserError } from '../util/errors.js';
+import { OVERLAY_NAME } from '../contracts/box-paths.js';
 
 export { writeMd5sums, verifyMd5sums, MD5SUMS_NAME } from './md5sums.js';
 
@@ -71,7 +72,7 @@ export function renderInstaller(opts: InstallerOptions): string {
   if (!SAFE_DEVICE.test(cfDevice)) throw new UserError(`install.cf_device "${cfDevice}": expected a device path such as /dev/sda`);
   const rootfs = checkName('rootfs tarball', opts.rootfsName);
   const decompress = rootfsDecompressor(rootfs);
-  const overlay = checkName('overlay', opts.files?.overlay ?? 'obsbuild-overlay.tgz');
+  const overlay = checkName('overlay', opts.files?.overlay ?? OVERLAY_NAME);
   const kernTgz = checkName('kern.tgz', opts.files?.kernTgz ?? 'kern.tgz');
   const uImage = checkName('uImage', opts.files?.uImage ?? 'uImage.initrd-cfboot');
   const manifestId = opts.manifestId ?? 'unknown';

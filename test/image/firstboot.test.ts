@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstbootFiles, renderFirstbootScript, FIRSTBOOT_PATH } from '../../src/image/firstboot.js';
-import { DEBCONF_SELECTIONS_PATH } from '../../src/debian/debconf.js';
+import { firstbootFiles, renderFirstbootScript } from '../../src/image/firstboot.js';
+import { DEBCONF_SELECTIONS_PATH, FIRSTBOOT_PATH } from '../../src/contracts/box-paths.js';
 
 const run = promisify(execFile);
 const ID = '0123456789abcdef';

@@ -4,8 +4,8 @@ import { mergeFiles } from '../../contracts/generated-file.js';
 import { writeOverlay } from '../overlay.js';
 import { isMultiarchDb } from '../../debian/dpkg-db.js';
 import type { NodeState, Step } from '../pipeline.js';
+import { OVERLAY_NAME } from '../../contracts/box-paths.js';
 
-export const OVERLAY_NAME = 'obsbuild-overlay.tgz';
 
 /** stick/msf/obsbuild-overlay.tgz: packages, dpkg registration, configuration, first-boot script. */
 export const overlayStep: Step<NodeState> = {
