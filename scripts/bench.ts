@@ -143,7 +143,7 @@ export async function growRootfs(rootfs: string, targetMb: number, work: string)
   await rm(list, { force: true });
 }
 
-/** Issue 3: obsbuild image against the by-hand recipe. */
+/** obsbuild image against the by-hand recipe. */
 const imageSection: BenchSection = {
   name: 'image',
   async run(work, opts) {
