@@ -14,7 +14,7 @@ import type { Finding } from '../contracts/finding.js';
 import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { Manifest, ManifestIdentity } from '../contracts/manifest.js';
 import { commitOutputs, discardOutputs, stageOutput, type StagedOutput } from './output.js';
-import type { BoardFacts } from './board.js';
+import type { BoardFacts } from '../site/board.js';
 import { collectGarbage } from './memory.js';
 
 export const OBSBUILD_VERSION = (

@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { assetPath } from '../util/assets.js';
-import type { Board, Site } from '../site/model.js';
+import type { Board, Site } from './model.js';
 
-/** Board facts kept as data in board/<name>/board.json (sources in docs/reference/obs600.md). */
+/**
+ * Board facts kept as data in board/<name>/board.json (sources in docs/reference/obs600.md). A board is
+ * whatever has such a file: the product knows no board by name, so a new board model is a new folder.
+ */
 export interface BoardFacts {
   board: string;
   dpkgArchitecture: string;
@@ -20,6 +23,14 @@ export interface BoardFacts {
   loginPrompt: string;
   stockRootHash: string;
   firstbootRunlevels: number[];
+}
+
+/** The boards obsbuild ships facts for, sorted: the values `board:` in a site file may take. */
+export function knownBoards(): string[] {
+  return readdirSync(assetPath('board'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(assetPath(`board/${e.name}/board.json`)))
+    .map((e) => e.name)
+    .sort();
 }
 
 export function boardFacts(board: Board): BoardFacts {
