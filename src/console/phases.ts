@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Expecter } from './expect.js';
 import { BootCounter, ConsoleFault, LineQuality, PANIC_RE } from './faults.js';
-import { parseMarker, type Marker } from './markers.js';
+import { parseMarker, type Marker } from '../contracts/markers.js';
 import { LOGIN_PROMPT_RE } from './shell.js';
 import type { PhaseRecord, StepRecord } from './report.js';
 

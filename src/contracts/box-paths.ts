@@ -25,6 +25,8 @@ export const AUTHORIZED_KEYS_PATH = `${ROOT_SSH_DIR}/authorized_keys`;
 export const OBSBUILD_ETC_DIR = '/etc/obsbuild';
 /** The manifest id of the build the box was installed from; the console and verify compare it. */
 export const MANIFEST_ID_PATH = `${OBSBUILD_ETC_DIR}/manifest-id`;
+/** Written last by the installer onto the CF card: a card without it is not installed. */
+export const INSTALL_COMPLETE_PATH = `${OBSBUILD_ETC_DIR}/install-complete`;
 /** debconf answers the first-boot script loads before `dpkg --configure -a`. */
 export const DEBCONF_SELECTIONS_PATH = '/var/lib/obsbuild/debconf-selections';
 
