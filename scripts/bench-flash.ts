@@ -5,7 +5,7 @@
  *
  *   node dist/scripts/bench-flash.js [--json] [--runs N]
  *
- * Targets (issue 4): obsbuild ≤ 1.2 × dd's time; bytes written ≤ the image's used ranges + 1 MiB.
+ * Targets: obsbuild ≤ 1.2 × dd's time; bytes written ≤ the image's used ranges + 1 MiB.
  * Bytes written are counted twice: by obsbuild's report and by the kernel (/sys/block/loopN/stat).
  * Needs root (losetup) and e2fsprogs, util-linux (sfdisk, losetup), coreutils (dd, cmp).
  */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the issue 3 numbers. For a stand-in rootfs of about 70 MB compressed and one four times
+ * `npm run bench`: the image build figures. For a stand-in rootfs of about 70 MB compressed and one four times
  * larger, time `obsbuild image` against the by-hand recipe a user would otherwise script (extract the
  * rootfs as root, `dpkg -x` the packages, copy the configuration in, `tar czf` a new rootfs), with wall
  * time and peak memory (RSS) from GNU time. Targets: obsbuild at most 1/4 of the by-hand time, peak
@@ -143,7 +143,7 @@ export async function growRootfs(rootfs: string, targetMb: number, work: string)
   await rm(list, { force: true });
 }
 
-/** Issue 3: obsbuild image against the by-hand recipe. */
+/** obsbuild image against the by-hand recipe. */
 const imageSection: BenchSection = {
   name: 'image',
   async run(work, opts) {
@@ -196,7 +196,7 @@ const imageSection: BenchSection = {
 };
 
 /**
- * Benchmark sections, run in order. To add one (e.g. issue 4's flash + verify against dd + cmp), append a
+ * Benchmark sections, run in order. To add one (e.g. flash + verify against dd + cmp), append a
  * BenchSection here; it gets its own scratch folder and prints its own table.
  */
 export const sections: BenchSection[] = [imageSection];

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { assetPath } from './util/assets.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string };
 
 // `obsbuild render ... | head`: the reader went away; stop quietly instead of printing a stack trace.
 for (const stream of [process.stdout, process.stderr]) {

@@ -4,7 +4,7 @@ import { action } from './action.js';
 import { describeElf } from '../inputs/elf.js';
 import { inspectInputs, type InputsReport } from '../inputs/inspect.js';
 import { DEFAULT_INPUTS_DIR, DOWNLOAD_PAGE } from '../inputs/names.js';
-import { inputExpectations } from '../image/board.js';
+import { inputExpectations } from '../site/board.js';
 import { loadSite } from '../site/load.js';
 
 export function register(program: Command): void {

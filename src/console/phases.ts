@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { MAX_TIMER_MS, type Expecter } from './expect.js';
 import { BootCounter, ConsoleFault, LineQuality, MAX_LINE_BYTES, PANIC_RE, type FailureClass } from './faults.js';
-import { parseMarker, type Marker } from './markers.js';
+import { parseMarker, type Marker } from '../contracts/markers.js';
 import { LOGIN_PROMPT_RE } from './shell.js';
 import type { PhaseRecord, StepRecord } from './report.js';
 

@@ -7,10 +7,10 @@
  * The first-boot script feeds the file to `debconf-set-selections` (which marks the questions as seen)
  * and runs dpkg with the environment in NONINTERACTIVE_ENV.
  */
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { Site } from '../site/model.js';
+import { DEBCONF_SELECTIONS_PATH } from '../contracts/box-paths.js';
 
-export const DEBCONF_SELECTIONS_PATH = '/var/lib/obsbuild/debconf-selections';
 
 /** Environment for `dpkg --configure -a` on the box: no prompts, even for questions not preseeded. */
 export const NONINTERACTIVE_ENV: Readonly<Record<string, string>> = {

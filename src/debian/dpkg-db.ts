@@ -8,7 +8,7 @@
  * is what dpkg records after configuring: `dpkg --configure -a` then never prompts about them, and a
  * conffile the site configuration replaced reads as "locally modified" on later upgrades, which it is.
  */
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import { Stanza, formatStanzas, parseStanzas } from './control.js';
 
 export const DPKG_ADMIN_DIR = '/var/lib/dpkg';

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { fileBytes, sha256Hex, sortFiles, type GeneratedFile } from './files.js';
+import { fileBytes, sortFiles, type GeneratedFile } from '../contracts/generated-file.js';
+import { sha256Hex } from '../util/hash.js';
+import { MANIFEST_FORMAT, MANIFEST_ID_HEX, type Manifest, type ManifestFile, type ManifestIdentity, type ManifestOutput } from '../contracts/manifest.js';
 
 /**
  * manifest.json: what went into one appliance's build and what came out. `obsbuild console` compares
@@ -10,66 +12,6 @@ import { fileBytes, sha256Hex, sortFiles, type GeneratedFile } from './files.js'
  * file), all known before the overlay is written. Files that carry the id themselves (the first-boot
  * script, /etc/obsbuild/manifest-id) and the outputs are listed in the manifest but not hashed into it.
  */
-
-export const MANIFEST_FORMAT = 1;
-export const MANIFEST_ID_HEX = 16;
-
-export interface ManifestInput {
-  role: 'rootfs' | 'kernel' | 'modules';
-  name: string;
-  size: number;
-  sha256: string;
-  /** Debian version for the rootfs, kernel release for the uImage and kern.tgz. */
-  version?: string;
-  architecture?: string;
-}
-
-export interface ManifestPackage {
-  name: string;
-  version: string;
-  architecture: string;
-  filename: string;
-  size: number;
-  sha256: string;
-}
-
-export interface ManifestFile {
-  path: string;
-  type: 'file' | 'dir' | 'symlink';
-  mode: string;
-  uid: number;
-  gid: number;
-  size: number;
-  sha256?: string;
-  linkTarget?: string;
-}
-
-export interface ManifestOutput {
-  path: string;
-  size: number;
-  sha256: string;
-}
-
-export interface ManifestIdentity {
-  obsbuild: string;
-  profile: string;
-  sourceDateEpoch: number;
-  epochSource: string;
-  node: { role: 'single' | 'master' | 'backup'; hostname: string };
-  site: { file: string; sha256: string };
-  inputs: ManifestInput[];
-  packages: ManifestPackage[];
-  /** Generated configuration (everything but the files that carry the id). */
-  config: ManifestFile[];
-}
-
-export interface Manifest extends ManifestIdentity {
-  format: number;
-  id: string;
-  /** Files generated after the id was known (first-boot script, manifest-id). */
-  generated: ManifestFile[];
-  outputs: ManifestOutput[];
-}
 
 export function describeFile(f: GeneratedFile): ManifestFile {
   const type = f.type ?? 'file';

@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * Keeping the build's peak memory flat whatever the rootfs size (issue 3: under 150 MB).
+ * Keeping the build's peak memory flat whatever the rootfs size (the target: under 150 MB).
  *
  * Streaming a large tarball leaves spent read and inflate buffers behind (external memory, outside the
  * JS heap); V8 collects them only once tens of MB have piled up, so the resident size of a build would

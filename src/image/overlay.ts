@@ -19,7 +19,7 @@ import { dpkgRegistrationFiles, type UnpackedPackage } from '../debian/dpkg-db.j
 import type { PackageEntry } from '../debian/packages-index.js';
 import { writeAtomically } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import type { GeneratedFile } from './files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import { writeTarGz, type TarEntry } from './tar-write.js';
 
 export interface OverlayPackage {

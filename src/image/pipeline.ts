@@ -5,18 +5,20 @@
  * and every folder is renamed into place only when all of them succeeded.
  */
 import { readFileSync } from 'node:fs';
+import { assetPath } from '../util/assets.js';
 import type { InputsReport } from '../inputs/inspect.js';
 import type { PackageEntry } from '../debian/packages-index.js';
 import type { LoadedSite } from '../site/load.js';
 import type { NodeView } from '../site/nodes.js';
-import type { GeneratedFile } from './files.js';
-import type { Manifest, ManifestIdentity } from './manifest.js';
+import type { Finding } from '../contracts/finding.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
+import type { Manifest, ManifestIdentity } from '../contracts/manifest.js';
 import { commitOutputs, discardOutputs, discardOutputsSync, stageOutput, type StagedOutput } from './output.js';
-import type { BoardFacts } from './board.js';
+import type { BoardFacts } from '../site/board.js';
 import { collectGarbage } from './memory.js';
 
 export const OBSBUILD_VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }
 ).version;
 
 export interface ImageOptions {
@@ -60,13 +62,6 @@ export interface Step<S> {
 }
 
 /** A lint finding (the contract of src/lvs/lint.ts). */
-export interface Finding {
-  severity: 'error' | 'warning';
-  rule: string;
-  line?: number;
-  message: string;
-}
-
 export interface ResolvedDeb {
   entry: PackageEntry;
   /** The .deb on disk (local folder or mirror cache). */

@@ -1,8 +1,9 @@
 import type { LoadedSite } from '../site/load.js';
 import { UserError, located } from '../util/errors.js';
-import type { GeneratedFile } from './files.js';
+import { AUTHORIZED_KEYS_PATH, ROOT_SSH_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 
-/** Plat'Home's root/root, MD5-crypt (shared/reference/obs600.md §8). */
+/** Plat'Home's root/root, MD5-crypt (docs/reference/obs600.md §8). */
 export const STOCK_ROOT_HASH = '$1$afC9J.v6$Dkq.k8sVRq7n0Py5eWWAp1';
 
 /** Debian's /etc/shadow: root:shadow (gid 42 on lenny and bookworm), 0640. */
@@ -35,7 +36,7 @@ export function chooseRootHash(loaded: LoadedSite): string | null {
 }
 
 /** The base /etc/shadow with root's hash (field 2) replaced; every other line is kept byte for byte. */
-export function replaceRootHash(baseShadow: string, hash: string, label = '/etc/shadow'): string {
+export function replaceRootHash(baseShadow: string, hash: string, label = SHADOW_PATH): string {
   const lines = baseShadow.split('\n');
   const index = lines.findIndex((l) => l.startsWith('root:'));
   if (index < 0) throw new UserError(`${label}: the rootfs /etc/shadow has no root entry`);
@@ -50,14 +51,14 @@ export function shadowFile(loaded: LoadedSite, baseShadow: string | undefined, r
   const hash = chooseRootHash(loaded);
   if (hash === null) return [];
   if (baseShadow === undefined) throw new UserError(`${rootfsLabel}: the rootfs has no /etc/shadow to set the root password in`);
-  return [{ path: '/etc/shadow', content: replaceRootHash(baseShadow, hash, rootfsLabel), mode: SHADOW_MODE, uid: 0, gid: SHADOW_GID }];
+  return [{ path: SHADOW_PATH, content: replaceRootHash(baseShadow, hash, rootfsLabel), mode: SHADOW_MODE, uid: 0, gid: SHADOW_GID }];
 }
 
 /** /root/.ssh/authorized_keys (0600) in a 0700 directory, only when the site lists keys. */
 export function authorizedKeysFiles(keys: readonly string[]): GeneratedFile[] {
   if (keys.length === 0) return [];
   return [
-    { path: '/root/.ssh', content: '', mode: 0o700, uid: 0, gid: 0, type: 'dir' },
-    { path: '/root/.ssh/authorized_keys', content: keys.map((k) => k.trim()).join('\n') + '\n', mode: 0o600, uid: 0, gid: 0 },
+    { path: ROOT_SSH_DIR, content: '', mode: 0o700, uid: 0, gid: 0, type: 'dir' },
+    { path: AUTHORIZED_KEYS_PATH, content: keys.map((k) => k.trim()).join('\n') + '\n', mode: 0o600, uid: 0, gid: 0 },
   ];
 }

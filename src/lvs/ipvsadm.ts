@@ -4,9 +4,8 @@
  * file and no 1.26+ flags (-o, -b, --tun-type): 1.24 cannot read them.
  */
 import type { Site, VirtualServer } from '../site/model.js';
+import { IPVSADM_DEFAULT_PATH, IPVSADM_RULES_PATH } from '../contracts/box-paths.js';
 
-export const IPVSADM_DEFAULT_PATH = '/etc/default/ipvsadm';
-export const IPVSADM_RULES_PATH = '/etc/ipvsadm.rules';
 
 const FORWARD_FLAG = { nat: '-m', dr: '-g', tun: '-i' } as const;
 

@@ -8,9 +8,8 @@
 import type { Dialect, HealthCheck, Site, VirtualServer } from '../site/model.js';
 import type { NodeView } from '../site/nodes.js';
 import { planVirtualAddresses } from './addresses.js';
-import { NOTIFY_SCRIPT_PATH } from './notify.js';
+import { NOTIFY_SCRIPT_PATH } from '../contracts/box-paths.js';
 
-export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
 export const VRRP_INSTANCE_NAME = 'VI_1';
 
 /** Collects indented lines; `open`/`close` keep braces on lines of their own as 1.1.15 requires. */

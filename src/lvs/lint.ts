@@ -2,19 +2,13 @@
  * Topology and dialect rules for a site (shared/reference/keepalived-lenny.md §11). Each finding says what
  * to change. Errors stop `render` and `image`; warnings are printed and the build goes on.
  */
+import type { Finding } from '../contracts/finding.js';
 import type { LoadedSite, SitePath } from '../site/load.js';
 import type { Site, VirtualServer } from '../site/model.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
 import { inSubnet, parseCidr, subnetOf } from '../site/ipv4.js';
 import { located, UserError } from '../util/errors.js';
 import { connectedInterface, interfaceCidrs, virtualAddressList } from './addresses.js';
-
-export interface Finding {
-  severity: 'error' | 'warning';
-  rule: string;
-  line?: number;
-  message: string;
-}
 
 /** keepalived 1.1.15 keeps at most this many addresses in one virtual_ipaddress block (VRRP_MAX_VIP). */
 export const MAX_VIPS_PER_INSTANCE = 20;

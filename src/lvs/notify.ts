@@ -3,9 +3,9 @@
  * syslog and records the state in /var/run so a person (or `obsbuild console`) can see which node holds
  * the virtual addresses.
  */
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
+import { NOTIFY_SCRIPT_PATH } from '../contracts/box-paths.js';
 
-export const NOTIFY_SCRIPT_PATH = '/etc/keepalived/notify.sh';
 export const NOTIFY_STATE_FILE = '/var/run/keepalived.state';
 
 export function renderNotifyScript(hostname: string, instance: string): GeneratedFile {

@@ -4,7 +4,7 @@
  * address); DR real servers accept the virtual address on lo:0 as /32 without answering ARP for it (or
  * with an iptables REDIRECT, as in seeds 003/004); TUN real servers decapsulate on tunl0.
  */
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { Site, VirtualServer } from '../site/model.js';
 import { siteNodes } from '../site/nodes.js';
 import { parseCidr } from '../site/ipv4.js';

@@ -2,13 +2,14 @@
  * Every generated configuration file of one director, from the site model. The image pipeline puts these
  * into the overlay; `obsbuild render` writes them under --out.
  */
-import type { GeneratedFile } from '../image/files.js';
+import { sortFiles, type GeneratedFile } from '../contracts/generated-file.js';
 import type { Dialect, NodeRole, Site } from '../site/model.js';
 import { pickNode } from '../site/nodes.js';
-import { KEEPALIVED_CONF_PATH, renderKeepalivedConf, VRRP_INSTANCE_NAME } from './keepalived.js';
+import { renderKeepalivedConf, VRRP_INSTANCE_NAME } from './keepalived.js';
 import { renderNotifyScript } from './notify.js';
 import { renderHostname, renderHosts, renderInterfaces, renderResolvConf, renderSysctlConf } from './network.js';
-import { IPVSADM_DEFAULT_PATH, IPVSADM_RULES_PATH, renderIpvsadmDefault, renderIpvsadmRules } from './ipvsadm.js';
+import { renderIpvsadmDefault, renderIpvsadmRules } from './ipvsadm.js';
+import { HOSTNAME_PATH, HOSTS_PATH, INTERFACES_PATH, IPVSADM_DEFAULT_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, RESOLV_CONF_PATH, SYSCTL_CONF_PATH } from '../contracts/box-paths.js';
 
 export interface RenderOptions {
   /** Which member of an HA pair; required for a pair, refused for a single director. */
@@ -22,11 +23,11 @@ export function renderConfigTree(site: Site, opts: RenderOptions = {}): Generate
   const dialect = opts.dialect ?? 'lenny';
   const file = (path: string, content: string, mode = 0o644): GeneratedFile => ({ path, content, mode, uid: 0, gid: 0 });
   const files: GeneratedFile[] = [
-    file('/etc/hostname', renderHostname(node)),
-    file('/etc/hosts', renderHosts(site, node)),
-    file('/etc/resolv.conf', renderResolvConf(site)),
-    file('/etc/network/interfaces', renderInterfaces(site, node)),
-    file('/etc/sysctl.conf', renderSysctlConf(site)),
+    file(HOSTNAME_PATH, renderHostname(node)),
+    file(HOSTS_PATH, renderHosts(site, node)),
+    file(RESOLV_CONF_PATH, renderResolvConf(site)),
+    file(INTERFACES_PATH, renderInterfaces(site, node)),
+    file(SYSCTL_CONF_PATH, renderSysctlConf(site)),
     file(IPVSADM_DEFAULT_PATH, renderIpvsadmDefault(site)),
   ];
   if (site.lvs.manager === 'ipvsadm') {
@@ -35,5 +36,5 @@ export function renderConfigTree(site: Site, opts: RenderOptions = {}): Generate
     files.push(file(KEEPALIVED_CONF_PATH, renderKeepalivedConf(site, node, dialect)));
     if (site.lvs.vrrp?.notify) files.push({ ...renderNotifyScript(node.hostname, VRRP_INSTANCE_NAME), uid: 0, gid: 0 });
   }
-  return files.sort((a, b) => a.path.localeCompare(b.path));
+  return sortFiles(files);
 }

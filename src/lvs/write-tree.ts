@@ -4,7 +4,7 @@
  */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { GeneratedFile } from '../image/files.js';
+import type { GeneratedFile } from '../contracts/generated-file.js';
 import { writeOutput, type OutputRule } from '../util/output-path.js';
 
 /** Left in every directory obsbuild writes, so a second run may replace it and nothing else. */

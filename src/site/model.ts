@@ -3,7 +3,8 @@
  * Renderers, lint, the image pipeline and the console checks all read this one shape.
  */
 
-export type Board = 'obs600' | 'vobs';
+/** A board model: the name of a folder under board/ that holds its board.json. */
+export type Board = string;
 export type Forwarding = 'nat' | 'dr' | 'tun';
 export type Scheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'lblc' | 'lblcr' | 'dh' | 'sh' | 'sed' | 'nq';
 export type Protocol = 'tcp' | 'udp';

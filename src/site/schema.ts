@@ -3,6 +3,7 @@
  * instead; src/site/load.ts prefixes them with `file:line: key.path`.
  */
 import { z } from 'zod';
+import { knownBoards } from './board.js';
 import { closest } from './suggest.js';
 import { isIpv4, isNetworkOrBroadcast, parseCidr } from './ipv4.js';
 
@@ -176,7 +177,7 @@ const authorizedKey = z
 const sysctlValue = z.union([z.string(), z.number()], { error: 'must be a string or a number' }).transform(String);
 
 export const siteSchema = strict({
-  board: z.enum(['obs600', 'vobs'], { error: 'must be obs600 or vobs' }).default('obs600'),
+  board: z.enum(knownBoards(), { error: `must be ${knownBoards().join(' or ')}` }).default('obs600'),
   hostname: z
     .string()
     .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a host name: lower-case letters, digits and "-", at most 63')

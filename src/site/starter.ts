@@ -1,5 +1,5 @@
 /**
- * The commented starter site file `obsbuild init` writes: the guide's network (seed 000) with one
+ * The commented starter site file `obsbuild init` writes: the guide's network (scenario 000 in docs/scenarios.md) with one
  * obs600 directing HTTP to three real servers by NAT, checked by keepalived.
  */
 

@@ -2,17 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../debian/mirror.js';
+import { assetPath } from '../util/assets.js';
 
 /**
  * What the vobs stand-in inputs are made of. Everything that changes the built files is in here, so the
  * cache (outside the repository) is keyed by a hash of it: change the recipe, get a fresh build.
  */
 
-/** board/ sits at the package root: dist/src/vobs/recipe.js → ../../../board/vobs. */
-export const VOBS_BOARD_DIR = new URL('../../../board/vobs/', import.meta.url);
-
 export function boardFile(name: string): string {
-  return new URL(name, VOBS_BOARD_DIR).pathname;
+  return assetPath(join('board/vobs', name));
 }
 
 export interface VobsRecipe {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BootCounter, LineQuality, PANIC_RE } from '../../src/console/faults.js';
-import { parseMarker } from '../../src/console/markers.js';
+import { parseMarker } from '../../src/contracts/markers.js';
 
 test('installer and first-boot markers parse per the shared contract', () => {
   assert.deepEqual(parseMarker('obsbuild-install: [3/8] extracting rootfs'), { kind: 'install-step', n: 3, total: 8, name: 'extracting rootfs' });

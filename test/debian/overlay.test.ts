@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { digestFile } from '../../src/debian/deb.js';
 import { loadPackagesDir } from '../../src/debian/packages-index.js';
 import { installedFromStatus, resolvePackages } from '../../src/debian/resolver.js';
-import type { GeneratedFile } from '../../src/image/files.js';
+import type { GeneratedFile } from '../../src/contracts/generated-file.js';
 import { writeOverlay, type OverlayPackage } from '../../src/image/overlay.js';
 import { UserError } from '../../src/util/errors.js';
 import { LENNY_BASE_STATUS, makeDeb } from '../fixtures/debs/make-deb.js';

@@ -1,6 +1,6 @@
 /**
  * Direct routing (DR) on the virtual board (QEMU, TCG), through the command a user runs:
- * `obsbuild vm --check --site board/vobs/site-dr.yaml` (the LVS set-up of seed 002). The board installs from
+ * `obsbuild vm --check --site board/vobs/site-dr.yaml` (the LVS set-up of scenario 002 in docs/scenarios.md). The board installs from
  * its stick and passes `obsbuild console`; the real servers join the client's segment, each set up with
  * exactly what `obsbuild realserver` writes for it (the virtual address on lo, the ARP sysctls). Requests to
  * the virtual address must reach every real server through IPVS while the director sends no reply packet:

@@ -1,7 +1,7 @@
 /**
  * An HA pair on two virtual boards (QEMU, TCG), through the command a user runs:
  * `obsbuild vm --check --site board/vobs/site-ha.yaml`, the guide's NAT network with two directors sharing
- * the virtual address by VRRP (seeds 003/004). Each board installs from its own stick and passes
+ * the virtual address by VRRP (scenarios 003/004 in docs/scenarios.md). Each board installs from its own stick and passes
  * `obsbuild console --node master|backup`; the boards' eth0s share one virtual wire and their eth1s another
  * (QEMU socket links on 127.0.0.1). The client and the real servers live in network namespaces inside the
  * backup, so they survive the master's death: traffic first flows through the master, then the master is

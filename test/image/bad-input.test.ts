@@ -1,5 +1,5 @@
 /**
- * Issue 3 "Bad input": each case exits 1 with one clear line on stderr and leaves nothing in out/.
+ * Bad input: each case exits 1 with one clear line on stderr and leaves nothing in out/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

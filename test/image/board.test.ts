@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { boardFacts } from '../../src/image/board.js';
+import { boardFacts } from '../../src/site/board.js';
 
 test('each board reads its own facts; vobs keeps the OBS600 stick and CF layout', () => {
   const real = boardFacts('obs600');

@@ -5,8 +5,9 @@ import { promisify } from 'node:util';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstbootFiles, renderFirstbootScript, FIRSTBOOT_PATH } from '../../src/image/firstboot.js';
-import { DEBCONF_SELECTIONS_PATH } from '../../src/debian/debconf.js';
+import { firstbootFiles, renderFirstbootScript } from '../../src/box/firstboot.js';
+import { FIRSTBOOT_STEP_COUNT, parseMarker } from '../../src/contracts/markers.js';
+import { DEBCONF_SELECTIONS_PATH, FIRSTBOOT_PATH } from '../../src/contracts/box-paths.js';
 
 const run = promisify(execFile);
 const ID = '0123456789abcdef';
@@ -141,6 +142,21 @@ for (const [label, shell] of SHELLS) {
     }
   });
 }
+
+test("every line the first-boot script prints is one the console's marker contract parses", async () => {
+  const { root, stubs } = await fakeRoot();
+  try {
+    const r = await runScript(['dash'], root, stubs);
+    assert.equal(r.code, 0, r.console);
+    const markers = r.console.trimEnd().split('\n').map(parseMarker);
+    assert.ok(markers.every((m) => m !== null), r.console);
+    const steps = markers.filter((m) => m?.kind === 'firstboot-step');
+    assert.deepEqual(steps.map((m) => m?.kind === 'firstboot-step' && `${m.n}/${m.total}`), Array.from({ length: FIRSTBOOT_STEP_COUNT }, (_, i) => `${i + 1}/${FIRSTBOOT_STEP_COUNT}`));
+    assert.deepEqual(markers.at(-1), { kind: 'firstboot-done', manifestId: ID });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
 
 test('a failing step stops the script, names the reason, and keeps the rc links for the next boot', async () => {
   const { root, stubs } = await fakeRoot({ dpkgFails: true });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { imageArgs, makeWorkspace, SITE_PAIR } from './fixtures.js';
-import type { Manifest } from '../../src/image/manifest.js';
+import type { Manifest } from '../../src/contracts/manifest.js';
 
 const run = promisify(execFile);
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');

@@ -10,7 +10,7 @@ import { join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli.js';
 import { makeWorkspace, writeLennyIndex } from './fixtures.js';
-import type { Manifest } from '../../src/image/manifest.js';
+import type { Manifest } from '../../src/contracts/manifest.js';
 import { formatRelease } from '../../src/debian/mirror.js';
 import { digestFile } from '../../src/debian/deb.js';
 import { createArchiveKey, type ArchiveKey } from '../../src/vobs/archive-key.js';

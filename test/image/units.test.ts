@@ -7,9 +7,10 @@ import { gzipSync } from 'node:zlib';
 import { parseSite } from '../../src/site/load.js';
 import { UserError } from '../../src/util/errors.js';
 import { chooseRootHash, replaceRootHash, shadowFile, STOCK_ROOT_HASH, authorizedKeysFiles } from '../../src/image/shadow.js';
-import { buildManifest, describeFiles, manifestId, type ManifestIdentity } from '../../src/image/manifest.js';
+import type { ManifestIdentity } from '../../src/contracts/manifest.js';
+import { buildManifest, describeFiles, manifestId } from '../../src/image/manifest.js';
 import { chooseEpoch } from '../../src/image/steps/epoch.js';
-import { mergeFiles } from '../../src/image/files.js';
+import { mergeFiles } from '../../src/contracts/generated-file.js';
 
 const BASE_SHADOW = 'root:$1$afC9J.v6$Dkq.k8sVRq7n0Py5eWWAp1:14628:0:99999:7:::\ndaemon:*:14628:0:99999:7:::\nsshd:!:14628:0:99999:7:::\n';
 

@@ -1,5 +1,5 @@
 /**
- * Golden trees for the five reference scenarios (shared/seeds 000-004): what `obsbuild render` and
+ * Golden trees for the five reference scenarios (scenarios 000-004 in docs/scenarios.md): what `obsbuild render` and
  * `obsbuild realserver` write, compared byte for byte. Rewrite with OBSBUILD_UPDATE_GOLDEN=1 and review.
  */
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-/** `obsbuild init` then `obsbuild render`: the guide's files (seed 000), and how render treats --out and --node. */
+/** `obsbuild init` then `obsbuild render`: the guide's files (scenario 000), and how render treats --out and --node. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ async function inTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** The guide's listing 1 (seed 000), byte for byte. */
+/** The guide's listing 1 (scenario 000), byte for byte. */
 const GUIDE_INTERFACES = `# Used by ifup(8) and ifdown(8). See the interfaces(5) manpage or
 # /usr/share/doc/ifupdown/examples for more information.
 auto lo
@@ -57,7 +57,7 @@ test('init && render produce the guide\'s files', async () => {
   });
 });
 
-test('the starter describes the same network as the seed 000 fixture', async () => {
+test('the starter describes the same network as the scenario 000 fixture', async () => {
   await inTmp(async (dir) => {
     assert.equal((await runCli(['init', '--site', 'starter.yaml'], { cwd: dir })).exitCode, 0);
     const starter = (await loadSite(join(dir, 'starter.yaml'))).site;

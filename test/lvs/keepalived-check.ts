@@ -1,7 +1,7 @@
 /**
  * Runs keepalived 2.x's own parser on a configuration: `keepalived -t -f FILE` inside an unprivileged
  * user+network namespace (`unshare -rn`) that has veth interfaces named like the ones the configuration
- * uses (shared/reference/keepalived-lenny.md §6). No root, no real interfaces, no traffic.
+ * uses (docs/reference/keepalived-lenny.md §6). No root, no real interfaces, no traffic.
  */
 import { execa } from 'execa';
 import { access, stat } from 'node:fs/promises';

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderInstaller, writeMd5sums } from '../../src/stick/installer.js';
+import { renderInstaller } from '../../src/box/installer.js';
+import { writeMd5sums } from '../../src/stick/md5sums.js';
 
 /** Stand-ins for Plat'Home's files and the overlay, small but shaped like the real ones. */
 export const ROOTFS_NAME = 'lenny-powerpc-obs600-20100119-00.tar.gz';

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { buildStickImage } from '../../src/stick/diskimage.js';
 import { addBlockNode, makeBusyboxChroot, runInstallerInChroot } from './chroot.js';
 import { KERNEL_VERSION, makeStickFolder, ROOTFS_NAME, type StickFixture } from './fixtures.js';
-import { writeMd5sums } from '../../src/stick/installer.js';
+import { writeMd5sums } from '../../src/stick/md5sums.js';
+import { INSTALL_STEP_COUNT, parseMarker } from '../../src/contracts/markers.js';
 import { attachLoop, detachLoop, ensurePartitions, waitForNode } from './loop.js';
 
 const CF_BYTES = 128 * 1024 * 1024;
@@ -103,6 +104,12 @@ describe('msf_init.sh under busybox', { timeout: 120_000 }, () => {
     assert.doesNotMatch(res.stdout, /FAILED/);
     assert.match(res.stdout, /^obsbuild-install: note: partitioned \S+ with sfdisk$/m);
     assert.match(res.stdout, /^obsbuild-install: note: \S+p1 is ext3 labelled \/, made with \/sbin\/mke2fs -j$/m);
+    // What the script prints is what the console's contract parses: every step and the end, in order.
+    const markers = res.stdout.split('\n').map(parseMarker).filter((m) => m !== null);
+    assert.deepEqual(markers.map((m) => (m.kind === 'install-step' ? `${m.n}/${m.total}` : m.kind)), [
+      ...Array.from({ length: INSTALL_STEP_COUNT }, (_, i) => `${i + 1}/${INSTALL_STEP_COUNT}`),
+      'install-done',
+    ]);
 
     const part = `${r.cfDev}p1`;
     await waitForNode(part);

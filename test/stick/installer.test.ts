@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { estimateMinCfBytes, renderInstaller, verifyMd5sums, writeMd5sums } from '../../src/stick/installer.js';
+import { estimateMinCfBytes, renderInstaller } from '../../src/box/installer.js';
+import { verifyMd5sums, writeMd5sums } from '../../src/stick/md5sums.js';
 import { encodeMbr, lbaToChs, parseMbr } from '../../src/stick/mbr.js';
 import { UserError } from '../../src/util/errors.js';
 

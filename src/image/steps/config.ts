@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
 import { debconfPreseedFile } from '../../debian/debconf.js';
 import { renderConfigTree } from '../../lvs/render.js';
-import { mergeFiles } from '../files.js';
-import { describeFiles, manifestId, type ManifestIdentity } from '../manifest.js';
+import { mergeFiles } from '../../contracts/generated-file.js';
+import type { ManifestIdentity } from '../../contracts/manifest.js';
+import { describeFiles, manifestId } from '../manifest.js';
 import type { NodeState, Step } from '../pipeline.js';
 import { OBSBUILD_VERSION } from '../pipeline.js';
 import { authorizedKeysFiles, shadowFile } from '../shadow.js';

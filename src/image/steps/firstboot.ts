@@ -1,4 +1,4 @@
-import { firstbootFiles } from '../firstboot.js';
+import { firstbootFiles } from '../../box/firstboot.js';
 import type { NodeState, Step } from '../pipeline.js';
 import { OBSBUILD_VERSION } from '../pipeline.js';
 

@@ -1,5 +1,5 @@
 import { inspectInputs } from '../../inputs/inspect.js';
-import { inputExpectations } from '../board.js';
+import { inputExpectations } from '../../site/board.js';
 import { collectEvery } from '../memory.js';
 import type { BuildState, Step } from '../pipeline.js';
 

@@ -1,6 +1,7 @@
 import { lintSite } from '../../lvs/lint.js';
 import { UserError, located } from '../../util/errors.js';
-import type { BuildState, Finding, Step } from '../pipeline.js';
+import type { Finding } from '../../contracts/finding.js';
+import type { BuildState, Step } from '../pipeline.js';
 
 /** Topology and dialect checks; any error stops the build, warnings are passed on. */
 export const lintStep: Step<BuildState> = {

@@ -1,5 +1,5 @@
 import { loadSite } from '../../site/load.js';
-import { boardFacts } from '../board.js';
+import { boardFacts } from '../../site/board.js';
 import type { BuildState, Step } from '../pipeline.js';
 
 /** Read and validate the site file; pick the board's facts. */

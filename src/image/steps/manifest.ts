@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256Hex } from '../files.js';
+import { sha256Hex } from '../../util/hash.js';
 import { buildManifest, formatManifest } from '../manifest.js';
 import type { NodeState, Step } from '../pipeline.js';
 

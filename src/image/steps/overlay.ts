@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { UserError } from '../../util/errors.js';
-import { mergeFiles } from '../files.js';
+import { mergeFiles } from '../../contracts/generated-file.js';
 import { writeOverlay } from '../overlay.js';
 import { isMultiarchDb } from '../../debian/dpkg-db.js';
 import type { NodeState, Step } from '../pipeline.js';
+import { OVERLAY_NAME } from '../../contracts/box-paths.js';
 
-export const OVERLAY_NAME = 'obsbuild-overlay.tgz';
 
 /** stick/msf/obsbuild-overlay.tgz: packages, dpkg registration, configuration, first-boot script. */
 export const overlayStep: Step<NodeState> = {

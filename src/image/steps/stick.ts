@@ -2,9 +2,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blockMapFileFor } from '../../stick/blockmap.js';
 import { buildStickImage, type StickFs } from '../../stick/diskimage.js';
-import { estimateMinCfBytes, INSTALLER_NAME, MD5SUMS_NAME, renderInstaller, writeMd5sums } from '../../stick/installer.js';
-import { sha256Hex } from '../files.js';
-import { OVERLAY_NAME } from './overlay.js';
+import { estimateMinCfBytes, INSTALLER_NAME, renderInstaller } from '../../box/installer.js';
+import { MD5SUMS_NAME, writeMd5sums } from '../../stick/md5sums.js';
+import { sha256Hex } from '../../util/hash.js';
+import { OVERLAY_NAME } from '../../contracts/box-paths.js';
 import type { NodeState, Step } from '../pipeline.js';
 
 const MIB = 1024 * 1024;

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
-
-export { writeMd5sums, verifyMd5sums, MD5SUMS_NAME } from './md5sums.js';
+import { INSTALL_COMPLETE_PATH, OVERLAY_NAME } from '../contracts/box-paths.js';
+import { INSTALL_STEP_COUNT, INSTALL_TAG } from '../contracts/markers.js';
+import { renderTemplate } from './template.js';
 
 /** Names of the files msf_init.sh installs, as they sit in msf/ next to it. */
 export interface InstallerFiles {
@@ -28,8 +28,6 @@ export interface InstallerOptions {
 export const DEFAULT_CF_DEVICE = '/dev/sda';
 export const DEFAULT_MIN_CF_BYTES = 512 * 1024 * 1024;
 export const INSTALLER_NAME = 'msf_init.sh';
-/** The console markers (shared contract with the console watcher). */
-export const INSTALL_STEPS = 8;
 
 const MIB = 1024 * 1024;
 
@@ -41,8 +39,6 @@ export function estimateMinCfBytes(sizes: { rootfs: number; overlay: number; ker
   const raw = 4 * (sizes.rootfs + sizes.overlay + sizes.kernTgz) + sizes.uImage + 64 * MIB;
   return Math.ceil(raw / MIB) * MIB;
 }
-
-const TEMPLATE_URL = new URL('../../../scripts/msf_init.sh.tmpl', import.meta.url);
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -64,13 +60,13 @@ export function rootfsDecompressor(name: string): 'gzip' | 'bzip2' | 'xz' {
   throw new UserError(`rootfs tarball "${name}": expected .tar.gz, .tgz, .tar.bz2 or .tar.xz`);
 }
 
-/** The generated msf_init.sh (POSIX sh for the firmware's busybox), from scripts/msf_init.sh.tmpl. */
+/** The generated msf_init.sh (POSIX sh for the firmware's busybox), from msf_init.sh.tmpl beside this module. */
 export function renderInstaller(opts: InstallerOptions): string {
   const cfDevice = opts.cfDevice ?? DEFAULT_CF_DEVICE;
   if (!SAFE_DEVICE.test(cfDevice)) throw new UserError(`install.cf_device "${cfDevice}": expected a device path such as /dev/sda`);
   const rootfs = checkName('rootfs tarball', opts.rootfsName);
   const decompress = rootfsDecompressor(rootfs);
-  const overlay = checkName('overlay', opts.files?.overlay ?? 'obsbuild-overlay.tgz');
+  const overlay = checkName('overlay', opts.files?.overlay ?? OVERLAY_NAME);
   const kernTgz = checkName('kern.tgz', opts.files?.kernTgz ?? 'kern.tgz');
   const uImage = checkName('uImage', opts.files?.uImage ?? 'uImage.initrd-cfboot');
   const manifestId = opts.manifestId ?? 'unknown';
@@ -88,12 +84,9 @@ export function renderInstaller(opts: InstallerOptions): string {
     UIMAGE: shellQuote(uImage),
     MANIFEST_ID: manifestId,
     MIN_CF_MIB: String(Math.ceil(minBytes / MIB)),
+    INSTALL_COMPLETE_PATH,
+    TAG: INSTALL_TAG,
+    STEPS: String(INSTALL_STEP_COUNT),
   };
-  const template = readFileSync(TEMPLATE_URL, 'utf8');
-  const out = template.replace(/@@([A-Z_]+)@@/g, (whole, key: string) => {
-    const v = values[key];
-    if (v === undefined) throw new Error(`msf_init.sh template: unknown placeholder ${whole}`);
-    return v;
-  });
-  return out;
+  return renderTemplate('msf_init.sh.tmpl', values);
 }

@@ -1,4 +1,7 @@
-/** One file (or directory / symlink) to place in the target root filesystem. */
+/**
+ * A file (or directory / symlink) obsbuild generates for the box's root filesystem: what the renderers
+ * produce, the overlay tarball packs and the manifest lists.
+ */
 export interface GeneratedFile {
   /** Absolute path in the target root, e.g. /etc/hostname. */
   path: string;
@@ -10,16 +13,10 @@ export interface GeneratedFile {
   linkTarget?: string;
 }
 
-import { createHash } from 'node:crypto';
-
 /** The bytes of a generated file (symlinks and directories have none). */
 export function fileBytes(file: GeneratedFile): Buffer {
   if (file.type === 'dir' || file.type === 'symlink') return Buffer.alloc(0);
   return typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
-}
-
-export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** Sorted by path (byte order), so every consumer sees the same order whatever produced the list. */

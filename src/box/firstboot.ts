@@ -1,19 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { DEBCONF_SELECTIONS_PATH } from '../debian/debconf.js';
 import type { Manager } from '../site/model.js';
-import { dirEntry, symlinkEntry, type GeneratedFile } from './files.js';
+import { dirEntry, symlinkEntry, type GeneratedFile } from '../contracts/generated-file.js';
+import { DEBCONF_SELECTIONS_PATH, FIRSTBOOT_NAME, FIRSTBOOT_PATH, MANIFEST_ID_PATH, OBSBUILD_ETC_DIR } from '../contracts/box-paths.js';
+import { FIRSTBOOT_STEP_COUNT, FIRSTBOOT_TAG } from '../contracts/markers.js';
+import { renderTemplate } from './template.js';
 
 /**
  * The one-shot first-boot script (sysvinit, LSB header), its rc links and the manifest id file. The
- * debconf answers it loads come from src/debian/debconf.ts. The script's text lives in overlays/etc/init.d/obsbuild-firstboot;
- * this module only fills in its placeholders.
+ * debconf answers it loads come from src/debian/debconf.ts. The script's text is obsbuild-firstboot.tmpl
+ * beside this module; this module only fills in its placeholders.
  */
-
-export const FIRSTBOOT_NAME = 'obsbuild-firstboot';
-export const FIRSTBOOT_PATH = `/etc/init.d/${FIRSTBOOT_NAME}`;
-export const MANIFEST_ID_PATH = '/etc/obsbuild/manifest-id';
-
-const templateUrl = new URL('../../../overlays/etc/init.d/obsbuild-firstboot', import.meta.url);
 
 export interface FirstbootParams {
   manifestId: string;
@@ -23,10 +18,6 @@ export interface FirstbootParams {
   runlevels: readonly number[];
 }
 
-export function firstbootTemplate(): string {
-  return readFileSync(templateUrl, 'utf8');
-}
-
 export function renderFirstbootScript(p: FirstbootParams): string {
   if (!/^[0-9a-f]+$/.test(p.manifestId)) throw new Error(`manifest id must be hex: ${p.manifestId}`);
   const values: Record<string, string> = {
@@ -34,15 +25,19 @@ export function renderFirstbootScript(p: FirstbootParams): string {
     MANAGER: p.manager,
     OBSBUILD_VERSION: p.obsbuildVersion,
     PRESEED: DEBCONF_SELECTIONS_PATH,
+    MANIFEST_ID_PATH,
+    FIRSTBOOT_NAME,
+    TAG: FIRSTBOOT_TAG,
+    STEPS: String(FIRSTBOOT_STEP_COUNT),
   };
-  return firstbootTemplate().replace(/@([A-Z_]+)@/g, (whole, key: string) => values[key] ?? whole);
+  return renderTemplate('obsbuild-firstboot.tmpl', values);
 }
 
 /** The script, its S99 links (removed by the script itself after success) and the manifest id file. */
 export function firstbootFiles(p: FirstbootParams): GeneratedFile[] {
   const files: GeneratedFile[] = [
     { path: FIRSTBOOT_PATH, content: renderFirstbootScript(p), mode: 0o755, uid: 0, gid: 0 },
-    dirEntry('/etc/obsbuild'),
+    dirEntry(OBSBUILD_ETC_DIR),
     { path: MANIFEST_ID_PATH, content: `${p.manifestId}\n`, mode: 0o644, uid: 0, gid: 0 },
   ];
   for (const level of p.runlevels) {

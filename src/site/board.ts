@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs';
-import type { Board, Site } from '../site/model.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { assetPath } from '../util/assets.js';
+import type { Board, Site } from './model.js';
 
-/** Board facts kept as data in board/<name>/board.json (sources in shared/reference/obs600.md). */
+/**
+ * Board facts kept as data in board/<name>/board.json (sources in docs/reference/obs600.md). A board is
+ * whatever has such a file: the product knows no board by name, so a new board model is a new folder.
+ */
 export interface BoardFacts {
   board: string;
   dpkgArchitecture: string;
@@ -21,12 +25,17 @@ export interface BoardFacts {
   firstbootRunlevels: number[];
 }
 
-/** board/ sits at the package root: dist/src/image/board.js → ../../../board. */
-const boardRoot = new URL('../../../board/', import.meta.url);
+/** The boards obsbuild ships facts for, sorted: the values `board:` in a site file may take. */
+export function knownBoards(): string[] {
+  return readdirSync(assetPath('board'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(assetPath(`board/${e.name}/board.json`)))
+    .map((e) => e.name)
+    .sort();
+}
 
 export function boardFacts(board: Board): BoardFacts {
   // Each board reads its own facts: vobs shares the OBS600's layout but is amd64/bookworm inside.
-  return JSON.parse(readFileSync(new URL(`${board}/board.json`, boardRoot), 'utf8')) as BoardFacts;
+  return JSON.parse(readFileSync(assetPath(`board/${board}/board.json`), 'utf8')) as BoardFacts;
 }
 
 /** What Plat'Home's files must be for a site: its packages' architecture and Debian release, its board's uImage. */

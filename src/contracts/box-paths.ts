@@ -1,0 +1,38 @@
+/**
+ * Where obsbuild's files live on the box, and the names of what it puts on the install stick. The
+ * renderers write these paths, the first-boot script and the console read them, and day-two commands
+ * compare them: one list, so a path is never spelt twice.
+ */
+
+/** keepalived's configuration, in the dialect of the box's keepalived. */
+export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
+/** The VRRP notify script keepalived runs on MASTER/BACKUP/FAULT transitions. */
+export const NOTIFY_SCRIPT_PATH = '/etc/keepalived/notify.sh';
+/** What lenny's ipvsadm init script reads. */
+export const IPVSADM_DEFAULT_PATH = '/etc/default/ipvsadm';
+/** Static rules (`ipvsadm -S -n` format) restored at boot when the site's manager is ipvsadm. */
+export const IPVSADM_RULES_PATH = '/etc/ipvsadm.rules';
+export const INTERFACES_PATH = '/etc/network/interfaces';
+export const SYSCTL_CONF_PATH = '/etc/sysctl.conf';
+export const HOSTNAME_PATH = '/etc/hostname';
+export const HOSTS_PATH = '/etc/hosts';
+export const RESOLV_CONF_PATH = '/etc/resolv.conf';
+export const SHADOW_PATH = '/etc/shadow';
+export const ROOT_SSH_DIR = '/root/.ssh';
+export const AUTHORIZED_KEYS_PATH = `${ROOT_SSH_DIR}/authorized_keys`;
+
+/** obsbuild's own state on the box. */
+export const OBSBUILD_ETC_DIR = '/etc/obsbuild';
+/** The manifest id of the build the box was installed from; the console and verify compare it. */
+export const MANIFEST_ID_PATH = `${OBSBUILD_ETC_DIR}/manifest-id`;
+/** Written last by the installer onto the CF card: a card without it is not installed. */
+export const INSTALL_COMPLETE_PATH = `${OBSBUILD_ETC_DIR}/install-complete`;
+/** debconf answers the first-boot script loads before `dpkg --configure -a`. */
+export const DEBCONF_SELECTIONS_PATH = '/var/lib/obsbuild/debconf-selections';
+
+/** The one-shot first-boot script (an init script that removes its own rc links when done). */
+export const FIRSTBOOT_NAME = 'obsbuild-firstboot';
+export const FIRSTBOOT_PATH = `/etc/init.d/${FIRSTBOOT_NAME}`;
+
+/** On the install stick, beside Plat'Home's files: everything obsbuild adds to the root filesystem. */
+export const OVERLAY_NAME = 'obsbuild-overlay.tgz';
