@@ -271,9 +271,14 @@ export class Board {
    * checked; on success a real sh bridged to the line. Returns false after `maxTries` refusals.
    */
   async login(opts: { hostname: string; password: string; root: string; kernelChatter?: boolean; maxTries?: number }): Promise<boolean> {
+    // The kernel speaks once, right after the first prompt, as a real box does; a prompt that getty
+    // reprints on an empty line is not followed by it again (before, every reprint was, so a console that
+    // missed the first prompt under load could never log in).
+    let chattered = false;
     for (let tries = 0; tries < (opts.maxTries ?? 3); ) {
       this.write(`\r\n${opts.hostname} login: `);
-      if (opts.kernelChatter && tries === 0) {
+      if (opts.kernelChatter && !chattered) {
+        chattered = true;
         await sleep(30);
         this.write('[   12.345678] eth0: link up, 100Mbps, full-duplex\r\n');
       }
