@@ -376,6 +376,9 @@ export class PhaseMachine extends EventEmitter {
         if (this.phase === 'login') return;
         this.manifestIdSeen = m.manifestId;
         this.enter('login', m.manifestId ? `manifest=${m.manifestId}` : undefined);
+        // The prompt comes next, but a kernel message can follow it in the same read, so it is never the
+        // current line: from here the shell driver finds or provokes the prompt itself, as in login mode.
+        this.releaseLoginWaiter();
         return;
     }
   }
@@ -385,9 +388,13 @@ export class PhaseMachine extends EventEmitter {
     if (!LOGIN_PROMPT_RE.test(this.expecter.currentLine)) return;
     if (this.phase === 'installer' || this.phase === 'install-done') return; // not the installed system yet
     if (this.phase !== 'login') this.enter('login');
+    this.releaseLoginWaiter();
+  }
+
+  private releaseLoginWaiter(): void {
     const w = this.loginWaiter;
     this.loginWaiter = null;
-    w.resolve();
+    w?.resolve();
   }
 
   /**

@@ -110,3 +110,25 @@ test('an adapter unplugged mid-install is reopened, the gap is marked, and the r
     await sim.stop();
   }
 });
+
+test('a login prompt read in one chunk with the kernel message after it does not stall the login', async () => {
+  const sim = await Sim.start();
+  try {
+    const box = goodBox();
+    const root = await makeBoxRoot(sim.dir, box);
+    const started = Date.now();
+    const { report } = await runAgainst(sim, async ({ board }) => {
+      await board.boot();
+      await board.installer(8);
+      await sleep(200);
+      await board.boot();
+      await board.firstboot(box.manifestId);
+      await board.login({ hostname: 'obs600', password: 'root', root, kernelChatter: 'same-chunk' });
+    });
+    assert.equal(report.failure, null, JSON.stringify(report.failure));
+    assert.equal(report.ok, true);
+    assert.ok(Date.now() - started < 60_000, 'logged in by provoking a new prompt, not after a budget ran out');
+  } finally {
+    await sim.stop();
+  }
+});

@@ -270,17 +270,24 @@ export class Board {
    * getty + login: prompt, a kernel message right after it (as on a real console), the password
    * checked; on success a real sh bridged to the line. Returns false after `maxTries` refusals.
    */
-  async login(opts: { hostname: string; password: string; root: string; kernelChatter?: boolean; maxTries?: number }): Promise<boolean> {
+  async login(opts: { hostname: string; password: string; root: string; kernelChatter?: boolean | 'same-chunk'; maxTries?: number }): Promise<boolean> {
     // The kernel speaks once, right after the first prompt, as a real box does; a prompt that getty
     // reprints on an empty line is not followed by it again (before, every reprint was, so a console that
     // missed the first prompt under load could never log in).
     let chattered = false;
     for (let tries = 0; tries < (opts.maxTries ?? 3); ) {
-      this.write(`\r\n${opts.hostname} login: `);
-      if (opts.kernelChatter && !chattered) {
+      const chatter = '[   12.345678] eth0: link up, 100Mbps, full-duplex\r\n';
+      if (opts.kernelChatter === 'same-chunk' && !chattered) {
+        // what a loaded console reads: prompt and message in one read, the prompt no longer the current line
         chattered = true;
-        await sleep(30);
-        this.write('[   12.345678] eth0: link up, 100Mbps, full-duplex\r\n');
+        this.write(`\r\n${opts.hostname} login: ${chatter}`);
+      } else {
+        this.write(`\r\n${opts.hostname} login: `);
+        if (opts.kernelChatter && !chattered) {
+          chattered = true;
+          await sleep(30);
+          this.write(chatter);
+        }
       }
       const user = await this.readLine(true);
       if (user === '') continue;
