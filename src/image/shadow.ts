@@ -1,6 +1,8 @@
 import type { LoadedSite } from '../site/load.js';
 import { UserError, located } from '../util/errors.js';
 import type { GeneratedFile } from './files.js';
+import { shadowField, shadowFieldProblem } from '../lvs/grammar/shadow.js';
+import { authorizedKey } from '../lvs/grammar/authorized-keys.js';
 
 /** Plat'Home's root/root, MD5-crypt (shared/reference/obs600.md §8). */
 export const STOCK_ROOT_HASH = '$1$afC9J.v6$Dkq.k8sVRq7n0Py5eWWAp1';
@@ -28,9 +30,8 @@ export function chooseRootHash(loaded: LoadedSite): string | null {
       ),
     );
   }
-  if (/[:\n]/.test(hash)) {
-    throw new UserError(located(loaded.file, loaded.lineOf(['root', 'password_hash']), 'root.password_hash must not contain ":" or a newline'));
-  }
+  const problem = shadowFieldProblem(hash);
+  if (problem) throw new UserError(located(loaded.file, loaded.lineOf(['root', 'password_hash']), `root.password_hash ${problem}`));
   return hash;
 }
 
@@ -40,7 +41,7 @@ export function replaceRootHash(baseShadow: string, hash: string, label = '/etc/
   const index = lines.findIndex((l) => l.startsWith('root:'));
   if (index < 0) throw new UserError(`${label}: the rootfs /etc/shadow has no root entry`);
   const fields = lines[index].split(':');
-  fields[1] = hash;
+  fields[1] = shadowField(hash, "root's password hash");
   lines[index] = fields.join(':');
   return lines.join('\n');
 }
@@ -58,6 +59,6 @@ export function authorizedKeysFiles(keys: readonly string[]): GeneratedFile[] {
   if (keys.length === 0) return [];
   return [
     { path: '/root/.ssh', content: '', mode: 0o700, uid: 0, gid: 0, type: 'dir' },
-    { path: '/root/.ssh/authorized_keys', content: keys.map((k) => k.trim()).join('\n') + '\n', mode: 0o600, uid: 0, gid: 0 },
+    { path: '/root/.ssh/authorized_keys', content: keys.map((k, i) => authorizedKey(k, `key ${i + 1}`).trim()).join('\n') + '\n', mode: 0o600, uid: 0, gid: 0 },
   ];
 }
