@@ -2,6 +2,8 @@ import type { LoadedSite } from '../site/load.js';
 import { UserError, located } from '../util/errors.js';
 import { AUTHORIZED_KEYS_PATH, ROOT_SSH_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { GeneratedFile } from '../contracts/generated-file.js';
+import { shadowField, shadowFieldProblem } from '../lvs/grammar/shadow.js';
+import { authorizedKey } from '../lvs/grammar/authorized-keys.js';
 
 /** Plat'Home's root/root, MD5-crypt (docs/reference/obs600.md §8). */
 export const STOCK_ROOT_HASH = '$1$afC9J.v6$Dkq.k8sVRq7n0Py5eWWAp1';
@@ -29,9 +31,8 @@ export function chooseRootHash(loaded: LoadedSite): string | null {
       ),
     );
   }
-  if (/[:\n]/.test(hash)) {
-    throw new UserError(located(loaded.file, loaded.lineOf(['root', 'password_hash']), 'root.password_hash must not contain ":" or a newline'));
-  }
+  const problem = shadowFieldProblem(hash);
+  if (problem) throw new UserError(located(loaded.file, loaded.lineOf(['root', 'password_hash']), `root.password_hash ${problem}`));
   return hash;
 }
 
@@ -41,7 +42,7 @@ export function replaceRootHash(baseShadow: string, hash: string, label = SHADOW
   const index = lines.findIndex((l) => l.startsWith('root:'));
   if (index < 0) throw new UserError(`${label}: the rootfs /etc/shadow has no root entry`);
   const fields = lines[index].split(':');
-  fields[1] = hash;
+  fields[1] = shadowField(hash, "root's password hash");
   lines[index] = fields.join(':');
   return lines.join('\n');
 }
@@ -59,6 +60,6 @@ export function authorizedKeysFiles(keys: readonly string[]): GeneratedFile[] {
   if (keys.length === 0) return [];
   return [
     { path: ROOT_SSH_DIR, content: '', mode: 0o700, uid: 0, gid: 0, type: 'dir' },
-    { path: AUTHORIZED_KEYS_PATH, content: keys.map((k) => k.trim()).join('\n') + '\n', mode: 0o600, uid: 0, gid: 0 },
+    { path: AUTHORIZED_KEYS_PATH, content: keys.map((k, i) => authorizedKey(k, `key ${i + 1}`).trim()).join('\n') + '\n', mode: 0o600, uid: 0, gid: 0 },
   ];
 }

@@ -5,6 +5,8 @@
  */
 import type { Site, VirtualServer } from '../site/model.js';
 import { IPVSADM_DEFAULT_PATH, IPVSADM_RULES_PATH } from '../contracts/box-paths.js';
+import { interfaceName } from './grammar/interfaces.js';
+import { shellWord } from './grammar/shell-word.js';
 
 
 const FORWARD_FLAG = { nat: '-m', dr: '-g', tun: '-i' } as const;
@@ -14,10 +16,10 @@ export function renderIpvsadmRules(site: Site): string {
 }
 
 function serviceRules(vs: VirtualServer): string {
-  const service = `${vs.protocol === 'udp' ? '-u' : '-t'} ${vs.address}:${vs.port}`;
+  const service = `${vs.protocol === 'udp' ? '-u' : '-t'} ${shellWord(IPVSADM_RULES_PATH, vs.address, 'the virtual address')}:${vs.port}`;
   const lines = [`-A ${service} -s ${vs.scheduler}${vs.persistence_timeout > 0 ? ` -p ${vs.persistence_timeout}` : ''}`];
   for (const rs of vs.real_servers) {
-    lines.push(`-a ${service} -r ${rs.address}:${rs.port} ${FORWARD_FLAG[vs.forwarding]} -w ${rs.weight}`);
+    lines.push(`-a ${service} -r ${shellWord(IPVSADM_RULES_PATH, rs.address, 'the real server address')}:${rs.port} ${FORWARD_FLAG[vs.forwarding]} -w ${rs.weight}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -37,7 +39,7 @@ export function renderIpvsadmDefault(site: Site): string {
     'DAEMON="none"',
     '',
     '# use interface (eth0,eth1...)',
-    `IFACE="${iface}"`,
+    `IFACE="${shellWord(IPVSADM_DEFAULT_PATH, interfaceName(iface, IPVSADM_DEFAULT_PATH), 'the interface')}"`,
     '',
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 /**
  * The keyword tree of keepalived 1.1.15 (Debian lenny), from the install_keyword* calls in
  * global_parser.c, vrrp_parser.c, check_parser.c and check_{http,tcp,misc,smtp}.c at tag v1.1.15
- * (see shared/reference/keepalived-lenny.md §2), and a checker that reads a configuration the way the
+ * (see docs/reference/keepalived-lenny.md §2), and a checker that reads a configuration the way the
  * 1.1.15 parser does. 1.1.15 ignores unknown keywords without a word, and an unknown block inside a block
  * closes the enclosing block, so anything outside this tree is a silent misconfiguration on the box.
  */

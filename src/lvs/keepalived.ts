@@ -9,28 +9,37 @@ import type { Dialect, HealthCheck, Site, VirtualServer } from '../site/model.js
 import type { NodeView } from '../site/nodes.js';
 import { planVirtualAddresses } from './addresses.js';
 import { NOTIFY_SCRIPT_PATH } from '../contracts/box-paths.js';
+import { keepalivedToken } from './grammar/keepalived-token.js';
 
 export const VRRP_INSTANCE_NAME = 'VI_1';
 
-/** Collects indented lines; `open`/`close` keep braces on lines of their own as 1.1.15 requires. */
+/** A word of a statement: strings may come from the site and are checked; numbers cannot break a line. */
+type Word = string | number;
+
+function words(list: Word[]): string {
+  return list.map((w, i) => (typeof w === 'number' ? String(w) : keepalivedToken(w, i === 0 ? 'a keyword' : `the ${list[0]} value`))).join(' ');
+}
+
+/**
+ * Collects indented lines; `block` keeps braces on lines of their own as 1.1.15 requires. Statements
+ * go through `stmt` and `block`, which refuse any word that would reshape the file; `line` is for text
+ * obsbuild writes itself.
+ */
 class ConfWriter {
   private readonly lines: string[] = [];
   private depth = 0;
   line(text: string): void {
     this.lines.push(text === '' ? '' : '    '.repeat(this.depth) + text);
   }
-  open(head: string): void {
-    this.line(`${head} {`);
-    this.depth++;
+  stmt(...list: Word[]): void {
+    this.line(words(list));
   }
-  close(): void {
+  block(head: Word[], body: () => void): void {
+    this.line(`${words(head)} {`);
+    this.depth++;
+    body();
     this.depth--;
     this.line('}');
-  }
-  block(head: string, body: () => void): void {
-    this.open(head);
-    body();
-    this.close();
   }
   toString(): string {
     return this.lines.join('\n') + '\n';
@@ -41,11 +50,11 @@ export function renderKeepalivedConf(site: Site, node: NodeView, dialect: Dialec
   const w = new ConfWriter();
   const vrrp = site.lvs.vrrp;
   const notify = Boolean(vrrp?.notify);
-  w.line(`# keepalived.conf for ${node.hostname}, written by obsbuild (dialect: ${dialect === 'lenny' ? 'lenny, keepalived 1.1.15' : 'modern, keepalived 2.x'}).`);
+  w.line(`# keepalived.conf for ${keepalivedToken(node.hostname, 'the host name')}, written by obsbuild (dialect: ${dialect === 'lenny' ? 'lenny, keepalived 1.1.15' : 'modern, keepalived 2.x'}).`);
   w.line('# Change obsbuild.yaml and render again rather than editing this file.');
   w.line('');
-  w.block('global_defs', () => {
-    w.line(`router_id ${node.hostname}`);
+  w.block(['global_defs'], () => {
+    w.stmt('router_id', node.hostname);
     if (dialect === 'modern' && notify) {
       // 2.x refuses to run scripts without these (`-t` exits 6); 1.1.15 has neither and needs neither.
       w.line('script_user root');
@@ -55,20 +64,20 @@ export function renderKeepalivedConf(site: Site, node: NodeView, dialect: Dialec
   if (vrrp && node.role !== 'single') {
     const me = vrrp.nodes[node.role];
     w.line('');
-    w.block(`vrrp_instance ${VRRP_INSTANCE_NAME}`, () => {
-      w.line(`state ${me.state ?? (node.role === 'master' && !vrrp.nopreempt ? 'MASTER' : 'BACKUP')}`);
-      w.line(`interface ${vrrp.interface}`);
-      w.line(`virtual_router_id ${vrrp.virtual_router_id}`);
-      w.line(`priority ${me.priority}`);
-      w.line(`advert_int ${vrrp.advert_int}`);
-      if (vrrp.nopreempt) w.line('nopreempt');
-      w.block('authentication', () => {
-        w.line('auth_type PASS');
-        w.line(`auth_pass ${vrrp.auth_pass}`);
+    w.block(['vrrp_instance', VRRP_INSTANCE_NAME], () => {
+      w.stmt('state', me.state ?? (node.role === 'master' && !vrrp.nopreempt ? 'MASTER' : 'BACKUP'));
+      w.stmt('interface', vrrp.interface);
+      w.stmt('virtual_router_id', vrrp.virtual_router_id);
+      w.stmt('priority', me.priority);
+      w.stmt('advert_int', vrrp.advert_int);
+      if (vrrp.nopreempt) w.stmt('nopreempt');
+      w.block(['authentication'], () => {
+        w.stmt('auth_type', 'PASS');
+        w.stmt('auth_pass', vrrp.auth_pass);
       });
-      w.block('virtual_ipaddress', () => {
+      w.block(['virtual_ipaddress'], () => {
         for (const vip of planVirtualAddresses(site, node.interfaces)) {
-          w.line(`${vip.address}/${vip.prefix} dev ${vip.dev} label ${vip.label}`);
+          w.stmt(`${vip.address}/${vip.prefix}`, 'dev', vip.dev, 'label', vip.label);
         }
       });
       if (notify) {
@@ -88,17 +97,17 @@ export function renderKeepalivedConf(site: Site, node: NodeView, dialect: Dialec
 const LB_KIND = { nat: 'NAT', dr: 'DR', tun: 'TUN' } as const;
 
 function renderVirtualServer(w: ConfWriter, vs: VirtualServer, dialect: Dialect): void {
-  w.line(`# ${vs.name}`);
-  w.block(`virtual_server ${vs.address} ${vs.port}`, () => {
-    w.line(`delay_loop ${vs.delay_loop}`);
-    w.line(`lb_algo ${vs.scheduler}`);
-    w.line(`lb_kind ${LB_KIND[vs.forwarding]}`);
-    if (vs.persistence_timeout > 0) w.line(`persistence_timeout ${vs.persistence_timeout}`);
-    w.line(`protocol ${vs.protocol.toUpperCase()}`);
-    if (vs.sorry_server) w.line(`sorry_server ${vs.sorry_server.address} ${vs.sorry_server.port}`);
+  w.line(`# ${keepalivedToken(vs.name, 'the virtual server name')}`);
+  w.block(['virtual_server', vs.address, vs.port], () => {
+    w.stmt('delay_loop', vs.delay_loop);
+    w.stmt('lb_algo', vs.scheduler);
+    w.stmt('lb_kind', LB_KIND[vs.forwarding]);
+    if (vs.persistence_timeout > 0) w.stmt('persistence_timeout', vs.persistence_timeout);
+    w.stmt('protocol', vs.protocol.toUpperCase());
+    if (vs.sorry_server) w.stmt('sorry_server', vs.sorry_server.address, vs.sorry_server.port);
     for (const rs of vs.real_servers) {
-      w.block(`real_server ${rs.address} ${rs.port}`, () => {
-        w.line(`weight ${rs.weight}`);
+      w.block(['real_server', rs.address, rs.port], () => {
+        w.stmt('weight', rs.weight);
         renderCheck(w, vs.check, dialect);
       });
     }
@@ -111,23 +120,23 @@ function renderCheck(w: ConfWriter, check: HealthCheck, dialect: Dialect): void 
       return;
     case 'tcp':
       // 1.1.15's TCP_CHECK has no retry keywords: only the port and the timeout.
-      w.block('TCP_CHECK', () => {
-        if (check.connect_port !== undefined) w.line(`connect_port ${check.connect_port}`);
-        w.line(`connect_timeout ${check.connect_timeout}`);
+      w.block(['TCP_CHECK'], () => {
+        if (check.connect_port !== undefined) w.stmt('connect_port', check.connect_port);
+        w.stmt('connect_timeout', check.connect_timeout);
       });
       return;
     case 'http':
-      w.block('HTTP_GET', () => {
-        w.block('url', () => {
-          w.line(`path ${check.path}`);
+      w.block(['HTTP_GET'], () => {
+        w.block(['url'], () => {
+          w.stmt('path', check.path);
           // Without status_code 1.1.15 accepts any HTTP response as healthy.
-          w.line(`status_code ${check.status}`);
+          w.stmt('status_code', check.status);
         });
-        if (check.connect_port !== undefined) w.line(`connect_port ${check.connect_port}`);
-        w.line(`connect_timeout ${check.connect_timeout}`);
+        if (check.connect_port !== undefined) w.stmt('connect_port', check.connect_port);
+        w.stmt('connect_timeout', check.connect_timeout);
         // The one keyword the dialects disagree on: 2.x rejects nb_get_retry (`-t` exits 5).
-        w.line(`${dialect === 'lenny' ? 'nb_get_retry' : 'retry'} ${check.retries}`);
-        w.line(`delay_before_retry ${check.retry_delay}`);
+        w.stmt(dialect === 'lenny' ? 'nb_get_retry' : 'retry', check.retries);
+        w.stmt('delay_before_retry', check.retry_delay);
       });
       return;
   }

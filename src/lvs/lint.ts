@@ -1,5 +1,5 @@
 /**
- * Topology and dialect rules for a site (shared/reference/keepalived-lenny.md §11). Each finding says what
+ * Topology and dialect rules for a site (docs/reference/keepalived-lenny.md §11). Each finding says what
  * to change. Errors stop `render` and `image`; warnings are printed and the build goes on.
  */
 import type { Finding } from '../contracts/finding.js';
@@ -9,12 +9,13 @@ import { siteNodes, type NodeView } from '../site/nodes.js';
 import { inSubnet, parseCidr, subnetOf } from '../site/ipv4.js';
 import { located, UserError } from '../util/errors.js';
 import { connectedInterface, interfaceCidrs, virtualAddressList } from './addresses.js';
+import { describeSubnets, interfacesPath, type Report } from './lint-report.js';
+import { checkFileSyntax } from './lint-syntax.js';
+import { checkAddressSanity } from './lint-addresses.js';
 
 /** keepalived 1.1.15 keeps at most this many addresses in one virtual_ipaddress block (VRRP_MAX_VIP). */
 export const MAX_VIPS_PER_INSTANCE = 20;
 export const OBS600_INTERFACES = ['eth0', 'eth1'];
-
-type Report = (severity: Finding['severity'], rule: string, path: SitePath, message: string) => void;
 
 export function lintSite(loaded: LoadedSite): Finding[] {
   const findings: Finding[] = [];
@@ -25,6 +26,9 @@ export function lintSite(loaded: LoadedSite): Finding[] {
   checkVirtualServers(site, report);
   if (site.lvs.vrrp) checkVrrp(site, report);
   if (site.lvs.manager === 'ipvsadm') checkIpvsadmManager(site, report);
+  checkSysctlForwarding(site, report);
+  checkAddressSanity(site, report);
+  checkFileSyntax(site, report);
   // The same problem seen from several real servers or both nodes is one finding.
   const unique = [...new Map(findings.map((f) => [`${f.rule}|${f.line}|${f.message}`, f])).values()];
   return unique.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
@@ -33,22 +37,6 @@ export function lintSite(loaded: LoadedSite): Finding[] {
 /** `file:line: error: message [rule]`, one line per finding. */
 export function formatFinding(file: string, f: Finding): string {
   return located(file, f.line, `${f.severity}: ${f.message} [${f.rule}]`);
-}
-
-/** Where a node's interfaces are written in the file. */
-function interfacesPath(site: Site, node: NodeView, name?: string): SitePath {
-  const base: SitePath =
-    node.role !== 'single' && site.lvs.vrrp && name !== undefined && name in site.lvs.vrrp.nodes[node.role].interfaces
-      ? ['lvs', 'vrrp', 'nodes', node.role, 'interfaces']
-      : node.role !== 'single' && name === undefined
-        ? ['lvs', 'vrrp', 'nodes', node.role]
-        : ['network', 'interfaces'];
-  return name === undefined ? base : [...base, name];
-}
-
-function describeSubnets(node: NodeView): string {
-  const subnets = interfaceCidrs(node.interfaces).map(([name, cidr]) => `${name} ${subnetOf(cidr)}`);
-  return subnets.length ? subnets.join(', ') : 'no interfaces';
 }
 
 function checkRoot(site: Site, report: Report): void {
@@ -146,6 +134,22 @@ function checkForwarding(site: Site, node: NodeView, vs: VirtualServer, i: numbe
   });
   if (vs.forwarding === 'nat' && !site.network.ip_forward) {
     report('error', 'nat-ip-forward', ['network', 'ip_forward'], `NAT (${vs.name}) needs the director to forward packets: set network.ip_forward: true`);
+  }
+}
+
+/**
+ * network.sysctl is written after net.ipv4.ip_forward and `sysctl -p` applies lines in order, so a key
+ * there that turns forwarding off wins over network.ip_forward: a NAT director then drops every reply.
+ */
+function checkSysctlForwarding(site: Site, report: Report): void {
+  const nat = site.lvs.virtual_servers.find((vs) => vs.forwarding === 'nat');
+  if (!nat) return;
+  const names = new Set(siteNodes(site).flatMap((n) => Object.keys(n.interfaces)));
+  for (const [key, value] of Object.entries(site.network.sysctl)) {
+    const m = /^net\.ipv4\.(?:ip_forward|conf\.([^.]+)\.forwarding)$/.exec(key);
+    if (!m || (m[1] !== undefined && m[1] !== 'all' && !names.has(m[1]))) continue;
+    if (/^[1-9][0-9]*$/.test(value.trim())) continue;
+    report('error', 'sysctl-ip-forward', ['network', 'sysctl', key], `network.sysctl sets ${key} = ${JSON.stringify(value)}, which ${/^0+$/.test(value.trim()) ? 'turns packet forwarding off' : 'is not a number the kernel reads as on'} (sysctl.conf applies it after network.ip_forward); NAT (${nat.name}) needs forwarding: remove the key or set it to 1`);
   }
 }
 

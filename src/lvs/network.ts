@@ -6,6 +6,10 @@ import type { Site } from '../site/model.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
 import { inSubnet, netmask, parseCidr } from '../site/ipv4.js';
 import { planVirtualAddresses } from './addresses.js';
+import { interfaceName, interfacesWord } from './grammar/interfaces.js';
+import { HOSTNAME_PATH, HOSTS_PATH, INTERFACES_PATH, RESOLV_CONF_PATH } from '../contracts/box-paths.js';
+import { hostName, hostsWord } from './grammar/hosts.js';
+import { sysctlSetting } from './grammar/sysctl-conf.js';
 
 export function renderInterfaces(site: Site, node: NodeView): string {
   const out = [
@@ -19,17 +23,19 @@ export function renderInterfaces(site: Site, node: NodeView): string {
   for (const [name, cfg] of Object.entries(node.interfaces)) {
     const cidr = parseCidr(cfg.address);
     if (!cidr) continue;
-    out.push(`auto ${name}`, `iface ${name} inet static`, `address ${cidr.address}`, `netmask ${netmask(cidr.prefix)}`);
-    if (site.network.gateway && inSubnet(site.network.gateway, cidr)) out.push(`gateway ${site.network.gateway}`);
+    const dev = interfaceName(name, INTERFACES_PATH);
+    out.push(`auto ${dev}`, `iface ${dev} inet static`, `address ${interfacesWord(cidr.address, 'the address')}`, `netmask ${netmask(cidr.prefix)}`);
+    if (site.network.gateway && inSubnet(site.network.gateway, cidr)) out.push(`gateway ${interfacesWord(site.network.gateway, 'the gateway')}`);
     for (const alias of aliases.filter((a) => a.dev === name)) {
-      out.push(`auto ${alias.label}`, `iface ${alias.label} inet static`, `address ${alias.address}`, `netmask ${netmask(alias.prefix)}`);
+      const label = interfacesWord(alias.label, 'the alias');
+      out.push(`auto ${label}`, `iface ${label} inet static`, `address ${interfacesWord(alias.address, 'the address')}`, `netmask ${netmask(alias.prefix)}`);
     }
   }
   return out.join('\n') + '\n';
 }
 
 export function renderHostname(node: NodeView): string {
-  return `${node.hostname}\n`;
+  return `${hostName(HOSTNAME_PATH, node.hostname)}\n`;
 }
 
 function primaryAddress(node: NodeView): string | undefined {
@@ -46,14 +52,15 @@ export function renderHosts(site: Site, node: NodeView): string {
   const nodes = [node, ...siteNodes(site).filter((n) => n.role !== node.role)];
   for (const n of nodes) {
     const address = primaryAddress(n);
-    lines.push(address ? `${address}\t${n.hostname}` : `127.0.1.1\t${n.hostname}`);
+    const name = hostName(HOSTS_PATH, n.hostname);
+    lines.push(`${address ? hostsWord(HOSTS_PATH, address, 'the address') : '127.0.1.1'}\t${name}`);
   }
   return lines.join('\n') + '\n';
 }
 
 /** Empty when there are no name servers, as the guide has it (the box needs no DNS). */
 export function renderResolvConf(site: Site): string {
-  return site.network.nameservers.map((ns) => `nameserver ${ns}\n`).join('');
+  return site.network.nameservers.map((ns) => `nameserver ${hostsWord(RESOLV_CONF_PATH, ns, 'the name server')}\n`).join('');
 }
 
 export function renderSysctlConf(site: Site): string {
@@ -62,6 +69,6 @@ export function renderSysctlConf(site: Site): string {
     '# Uncomment the next line to enable packet forwarding for IPv4',
     `net.ipv4.ip_forward = ${site.network.ip_forward ? 1 : 0}`,
   ];
-  for (const [key, value] of Object.entries(site.network.sysctl)) lines.push(`${key} = ${value}`);
+  for (const [key, value] of Object.entries(site.network.sysctl)) lines.push(sysctlSetting(key, value));
   return lines.join('\n') + '\n';
 }

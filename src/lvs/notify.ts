@@ -5,10 +5,15 @@
  */
 import type { GeneratedFile } from '../contracts/generated-file.js';
 import { NOTIFY_SCRIPT_PATH } from '../contracts/box-paths.js';
+import { hostName } from './grammar/hosts.js';
+import { shellWord } from './grammar/shell-word.js';
 
 export const NOTIFY_STATE_FILE = '/var/run/keepalived.state';
 
-export function renderNotifyScript(hostname: string, instance: string): GeneratedFile {
+export function renderNotifyScript(host: string, vrrpInstance: string): GeneratedFile {
+  // Both land inside the script, one of them in a double-quoted string.
+  const hostname = shellWord(NOTIFY_SCRIPT_PATH, hostName(NOTIFY_SCRIPT_PATH, host), 'the host name');
+  const instance = shellWord(NOTIFY_SCRIPT_PATH, vrrpInstance, 'the VRRP instance name');
   const content = `#!/bin/sh
 # keepalived VRRP transition hook for ${hostname}, written by obsbuild.
 # keepalived runs it as: ${NOTIFY_SCRIPT_PATH} master|backup|fault

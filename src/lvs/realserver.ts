@@ -2,13 +2,15 @@
  * What each real server needs so the director's traffic works, as files an administrator copies over and a
  * short README: NAT real servers route replies through the director (default gateway = its inside
  * address); DR real servers accept the virtual address on lo:0 as /32 without answering ARP for it (or
- * with an iptables REDIRECT, as in seeds 003/004); TUN real servers decapsulate on tunl0.
+ * with an iptables REDIRECT, as in scenarios 003/004 of docs/scenarios.md); TUN real servers decapsulate on tunl0.
  */
 import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { Site, VirtualServer } from '../site/model.js';
 import { siteNodes } from '../site/nodes.js';
 import { parseCidr } from '../site/ipv4.js';
 import { connectedInterface } from './addresses.js';
+import { interfacesWord } from './grammar/interfaces.js';
+import { shellWord } from './grammar/shell-word.js';
 
 export interface RealServerBundle {
   address: string;
@@ -64,7 +66,7 @@ function bundleFor(site: Site, address: string, services: Service[]): GeneratedF
       '  - for its own outbound traffic (updates, DNS) the director does not masquerade; plan that separately.',
       '',
     );
-    files.push(text('/nat-gateway.interfaces', `    gateway ${gw ?? 'DIRECTOR-INSIDE-ADDRESS'}\n`));
+    files.push(text('/nat-gateway.interfaces', `    gateway ${interfacesWord(gw ?? 'DIRECTOR-INSIDE-ADDRESS', 'the gateway', '/nat-gateway.interfaces')}\n`));
   }
   const drVips = [...new Set(direct.filter((s) => s.vs.forwarding === 'dr').map((s) => s.vs.address))];
   const tunVips = [...new Set(direct.filter((s) => s.vs.forwarding === 'tun').map((s) => s.vs.address))];
@@ -82,7 +84,7 @@ function bundleFor(site: Site, address: string, services: Service[]): GeneratedF
       '',
     );
     files.push(
-      text('/lo-vip.interfaces', drVips.map((vip, i) => `auto lo:${i}\niface lo:${i} inet static\n    address ${vip}\n    netmask 255.255.255.255\n`).join('')),
+      text('/lo-vip.interfaces', drVips.map((vip, i) => `auto lo:${i}\niface lo:${i} inet static\n    address ${interfacesWord(vip, 'the virtual address', '/lo-vip.interfaces')}\n    netmask 255.255.255.255\n`).join('')),
       text('/iptables-redirect.sh', redirectScript(direct.filter((s) => s.vs.forwarding === 'dr')), 0o755),
     );
   }
@@ -95,7 +97,7 @@ function bundleFor(site: Site, address: string, services: Service[]): GeneratedF
       '',
     );
     files.push(
-      text('/ipip-tunl0.interfaces', tunVips.map((vip, i) => `auto tunl0${i ? `:${i}` : ''}\niface tunl0${i ? `:${i}` : ''} inet static\n    address ${vip}\n    netmask 255.255.255.255\n`).join('')),
+      text('/ipip-tunl0.interfaces', tunVips.map((vip, i) => `auto tunl0${i ? `:${i}` : ''}\niface tunl0${i ? `:${i}` : ''} inet static\n    address ${interfacesWord(vip, 'the virtual address', '/ipip-tunl0.interfaces')}\n    netmask 255.255.255.255\n`).join('')),
     );
   }
   if (drVips.length + tunVips.length > 0) {
@@ -121,6 +123,6 @@ function directorNames(site: Site): string {
 }
 
 function redirectScript(services: Service[]): string {
-  const rules = [...new Set(services.map(({ vs }) => `iptables -t nat -A PREROUTING -p ${vs.protocol} -d ${vs.address} --dport ${vs.port} -j REDIRECT`))];
-  return ['#!/bin/sh', '# Accept the virtual address without holding it (seeds 003/004): redirect it to this host.', 'set -e', ...rules, ''].join('\n');
+  const rules = [...new Set(services.map(({ vs }) => `iptables -t nat -A PREROUTING -p ${vs.protocol} -d ${shellWord('/iptables-redirect.sh', vs.address, 'the virtual address')} --dport ${vs.port} -j REDIRECT`))];
+  return ['#!/bin/sh', '# Accept the virtual address without holding it: redirect it to this host.', 'set -e', ...rules, ''].join('\n');
 }

@@ -78,12 +78,41 @@ export function inSubnet(address: string, cidr: Cidr): boolean {
 
 /** True for the network or broadcast address of a subnet with room for hosts (prefix < 31). */
 export function isNetworkOrBroadcast(cidr: Cidr): boolean {
-  if (cidr.prefix >= 31) return false;
-  const n = ipToInt(cidr.address)!;
-  const host = (n & ~maskInt(cidr.prefix)) >>> 0;
-  return host === 0 || host === (~maskInt(cidr.prefix) >>> 0);
+  return subnetEdge(cidr.address, cidr.prefix) !== undefined;
 }
 
 export function lastOctet(address: string): number {
   return ipToInt(address)! & 255;
+}
+
+/** What an address is for, by the IANA special-purpose ranges a director must never use as a host address. */
+export type AddressKind = 'unicast' | 'this-network' | 'loopback' | 'multicast' | 'reserved' | 'broadcast';
+
+const SPECIAL_RANGES: { kind: Exclude<AddressKind, 'unicast'>; cidr: Cidr }[] = [
+  { kind: 'broadcast', cidr: { address: '255.255.255.255', prefix: 32 } },
+  { kind: 'this-network', cidr: { address: '0.0.0.0', prefix: 8 } },
+  { kind: 'loopback', cidr: { address: '127.0.0.0', prefix: 8 } },
+  { kind: 'multicast', cidr: { address: '224.0.0.0', prefix: 4 } },
+  { kind: 'reserved', cidr: { address: '240.0.0.0', prefix: 4 } },
+];
+
+/** The kind of a dotted quad; 'unicast' for everything a host on a segment may be. */
+export function addressKind(address: string): AddressKind {
+  const hit = SPECIAL_RANGES.find((r) => inSubnet(address, r.cidr));
+  return hit ? hit.kind : 'unicast';
+}
+
+/** The range a special kind covers, for messages: 127.0.0.0/8 for 'loopback'. */
+export function rangeOf(kind: Exclude<AddressKind, 'unicast'>): string {
+  const { cidr } = SPECIAL_RANGES.find((r) => r.kind === kind)!;
+  return `${cidr.address}/${cidr.prefix}`;
+}
+
+/** 'network' or 'broadcast' when `address` is that address of the subnet `prefix` cuts around it. */
+export function subnetEdge(address: string, prefix: number): 'network' | 'broadcast' | undefined {
+  if (prefix >= 31 || !isIpv4(address)) return undefined;
+  const host = (ipToInt(address)! & ~maskInt(prefix)) >>> 0;
+  if (host === 0) return 'network';
+  if (host === ~maskInt(prefix) >>> 0) return 'broadcast';
+  return undefined;
 }

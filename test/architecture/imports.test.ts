@@ -21,6 +21,7 @@ const LAYER: Record<string, number> = {
   stick: 3,
   flash: 3,
   console: 3,
+  remote: 3,
   image: 4,
   vobs: 5,
   commands: 6,

@@ -52,6 +52,16 @@ const cases: Record<string, ['error' | 'warning' | 'load', RegExp]> = {
   'bad-prefix': ['load', /network\.interfaces\.eth1\.address: "172\.16\.14\.120\/33": prefix "\/33" is not a number from 0 to 32/],
   'wrong-type': ['load', /lvs\.virtual_servers\[0\]\.port must be a number \(a TCP\/UDP port\), not "eighty"/],
   'timer-fraction': ['load', /delay_loop must be whole seconds .*1\.5 would become 1/],
+  'keepalived-syntax': ['error', /lvs\.vrrp\.auth_pass "pa}ss" contains "}", which closes a block in keepalived\.conf/],
+  'sysctl-syntax': ['error', /network\.sysctl\.net\.ipv4\.conf\.all\.rp_filter "0\\nkernel\.panic = 1" contains a newline/],
+  'authorized-keys-syntax': ['error', /root\.authorized_keys\[0\] .* contains the control character U\+001B; each key must be one line/],
+  'sysctl-ip-forward': ['error', /network\.sysctl sets net\.ipv4\.ip_forward = "0", which turns packet forwarding off .*NAT \(web\) needs forwarding/],
+  'special-address': ['error', /obs600's eth0 address 127\.1\.1\.254\/24 is a loopback address \(127\.0\.0\.0\/8\)/],
+  'nameserver-address': ['error', /name server 255\.255\.255\.255 is the limited broadcast address/],
+  'network-broadcast-address': ['error', /virtual address 192\.168\.253\.255 \(web\) is the broadcast address of obs600's eth0 subnet 192\.168\.253\.0\/24/],
+  'real-server-is-director': ['error', /real server 172\.16\.14\.120 \(web\) is obs600's own eth1 address/],
+  'gateway-is-director': ['error', /gateway 192\.168\.253\.254 is obs600's own eth0 address/],
+  'nat-sorry-server-subnet': ['error', /NAT sorry server 10\.9\.9\.9 \(web\) is not in a directly connected subnet of obs600/],
 };
 
 async function markedLine(file: string): Promise<number> {
@@ -90,7 +100,11 @@ test('every lint fixture has a case and every rule lintSite can report has a fix
   const { readdir } = await import('node:fs/promises');
   const files = (await readdir(lintDir)).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
   assert.deepEqual(files, Object.keys(cases).sort());
-  const src = await readFile(new URL('../../src/lvs/lint.js', import.meta.url), 'utf8');
+  // lint.js and the lint-*.js modules it calls.
+  const srcDir = new URL('../../src/lvs/', import.meta.url);
+  const lintFiles = (await readdir(srcDir)).filter((f) => /^lint(-[a-z]+)?\.js$/.test(f));
+  assert.ok(lintFiles.length > 1, lintFiles.join(', '));
+  const src = (await Promise.all(lintFiles.map((f) => readFile(new URL(f, srcDir), 'utf8')))).join('\n');
   const rules = [...src.matchAll(/report\('(?:error|warning)', '([a-z-]+)'/g)].map((m) => m[1]);
   for (const r of new Set(rules)) assert.ok(r in cases, `rule ${r} has no failing fixture`);
 });
