@@ -7,7 +7,7 @@ import { UserError } from '../util/errors.js';
 /**
  * The virtual OpenBlockS 600 under QEMU (TCG: KVM does not work on the machines this runs on):
  *
- *  - CPU:       one vCPU, as the board's single PowerPC 460EX core (see `cpus`);
+ *  - CPU:       one vCPU, as the board's single PowerPC 405EX core (see `cpus`);
  *  - flash ROM: Debian's kernel + the stand-in firmware initramfs, booted with -kernel/-initrd;
  *  - CF card:   a raw disk on the SATA (AHCI) controller, /dev/sda in the guest, as on the board;
  *  - stick:     a raw disk on USB (xHCI + usb-storage), /dev/sdb, pulled out with QMP device_del;
