@@ -49,6 +49,13 @@ test('QEMU: a pair of boards is wired hub to hub over 127.0.0.1 only, with MAC a
   assert.doesNotMatch([...first, ...second].join(' '), /-netdev (user|tap|bridge)|hostfwd/);
 });
 
+test('QEMU: one vCPU per board unless asked (the board has one core; paired boards share a 2-core host)', () => {
+  const smp = (args: string[]) => args[args.indexOf('-smp') + 1];
+  assert.equal(smp(qemuArgs(spec)), '1');
+  assert.equal(smp(qemuArgs({ ...spec, boardIndex: 1, links: [{ hub: 0, port: 40100, mode: 'connect' }] })), '1');
+  assert.equal(smp(qemuArgs({ ...spec, cpus: 2 })), '2');
+});
+
 test('QEMU: the CF card is on SATA, the stick on USB (removable by id), read-only', () => {
   const joined = qemuArgs(spec).join(' ');
   assert.match(joined, /file=\/cf\.img,format=raw.* -device ide-hd,drive=cf,bus=sata\.0/);
