@@ -7,6 +7,7 @@
 import type { Site, VirtualServer, Forwarding, InterfaceConfig } from '../site/model.js';
 import type { CommandResult } from './shell.js';
 import { siteNodes } from '../site/nodes.js';
+import { parseIpAddr, parseIpvsadm, type IpvsService } from './box-output.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -45,49 +46,6 @@ export function expectedNode(site: Site, reportedHostname: string | null, node?:
   // VIPs float with VRRP, so they are not expected on any one node
   const n = nodes.find((x) => x.role === node) ?? nodes.find((x) => x.hostname === reportedHostname) ?? nodes[0];
   return { hostname: n.hostname, interfaces: n.interfaces, staticVips: [] };
-}
-
-export interface AddressLine {
-  dev: string;
-  address: string;
-  label: string;
-}
-
-/** `ip -o -4 addr show` lines → device, address/prefix, label (eth0:120 for an alias). */
-export function parseIpAddr(output: string): AddressLine[] {
-  const out: AddressLine[] = [];
-  for (const line of output.split('\n')) {
-    const m = /^\d+:\s+([^\s@]+)(?:@\S+)?\s+inet\s+(\d+\.\d+\.\d+\.\d+\/\d+)(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const label = /scope \S+ (?:secondary )?(?:dynamic )?(\S+)/.exec(m[3])?.[1] ?? m[1];
-    out.push({ dev: m[1], address: m[2], label: label.replace(/\\$/, '') });
-  }
-  return out;
-}
-
-export interface IpvsService {
-  protocol: string;
-  address: string;
-  port: number;
-  scheduler: string;
-  persistent: number | null;
-  reals: { address: string; port: number; forward: string; weight: number }[];
-}
-
-/** `ipvsadm -L -n` → services with their real servers. */
-export function parseIpvsadm(output: string): IpvsService[] {
-  const services: IpvsService[] = [];
-  for (const raw of output.split('\n')) {
-    const line = raw.trimEnd();
-    const svc = /^(TCP|UDP)\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(\S+)(?:.*\bpersistent (\d+))?/.exec(line);
-    if (svc) {
-      services.push({ protocol: svc[1].toLowerCase(), address: svc[2], port: +svc[3], scheduler: svc[4], persistent: svc[5] ? +svc[5] : null, reals: [] });
-      continue;
-    }
-    const rs = /^\s+->\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(\S+)\s+(\d+)/.exec(line);
-    if (rs && services.length) services[services.length - 1].reals.push({ address: rs[1], port: +rs[2], forward: rs[3], weight: +rs[4] });
-  }
-  return services;
 }
 
 const FORWARD_NAME: Record<Forwarding, string> = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' };

@@ -3,6 +3,7 @@ import type { Site } from '../site/model.js';
 import type { GuestShell } from './guest-shell.js';
 import { pollUntil } from './poll.js';
 import type { BoardLink, VobsMachineSpec } from './qemu.js';
+import { parseIpAddr } from '../console/box-output.js';
 
 /**
  * An HA pair on two virtual boards: the boards' eth0s share one virtual wire and their eth1s another, joined
@@ -37,8 +38,7 @@ export function floatingAddresses(site: Site): string[] {
 
 /** IPv4 addresses on the board's interfaces now. */
 export async function ipv4Addresses(shell: GuestShell): Promise<string[]> {
-  const out = await shell.must('ip -o -4 addr show');
-  return [...out.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]);
+  return parseIpAddr(await shell.must('ip -o -4 addr show')).map((a) => a.address.split('/')[0]);
 }
 
 /** Poll until the board holds every address; the seconds it took, or null past `limitS`. */

@@ -5,6 +5,7 @@ import { prefixOfNetmask } from '../site/ipv4.js';
 import { UserError } from '../util/errors.js';
 import type { GuestShell } from './guest-shell.js';
 import { pollUntil } from './poll.js';
+import { parseIpvsadm, parseIpvsadmStats, type IpvsServiceStats } from '../console/box-output.js';
 
 /**
  * The LVS traffic test, inside the virtual board after its first boot. The guest's two spare NICs sit on
@@ -195,22 +196,8 @@ export async function requests(shell: GuestShell, p: TrafficPlan, n: number): Pr
 
 /** Real servers `ipvsadm -L -n` lists under the virtual server now. */
 export async function ipvsRealServers(shell: GuestShell, p: TrafficPlan): Promise<string[]> {
-  const out = await shell.must('ipvsadm -L -n');
-  const found: string[] = [];
-  let inService = false;
-  for (const line of out.split('\n')) {
-    const svc = /^(TCP|UDP|FWM)\s+(\S+)/.exec(line);
-    if (svc) inService = svc[2] === `${p.vip}:${p.port}`;
-    const rs = /^\s+->\s+(\d+\.\d+\.\d+\.\d+):(\d+)/.exec(line);
-    if (rs && inService) found.push(rs[1]);
-  }
-  return found;
-}
-
-export interface IpvsServiceStats {
-  connections: number;
-  inPackets: number;
-  outPackets: number;
+  const service = parseIpvsadm(await shell.must('ipvsadm -L -n')).find((s) => s.address === p.vip && s.port === p.port);
+  return service ? service.reals.map((r) => r.address) : [];
 }
 
 /**
@@ -218,12 +205,7 @@ export interface IpvsServiceStats {
  * the director, so its outgoing packet count stays 0; with NAT every reply passes through it.
  */
 export async function ipvsServiceStats(shell: GuestShell, p: TrafficPlan): Promise<IpvsServiceStats | undefined> {
-  const out = await shell.must('ipvsadm -L -n --stats --exact');
-  for (const line of out.split('\n')) {
-    const m = /^(?:TCP|UDP)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
-    if (m && m[1] === `${p.vip}:${p.port}`) return { connections: Number(m[2]), inPackets: Number(m[3]), outPackets: Number(m[4]) };
-  }
-  return undefined;
+  return parseIpvsadmStats(await shell.must('ipvsadm -L -n --stats --exact')).find((s) => s.address === p.vip && s.port === p.port);
 }
 
 /** Poll `ipvsadm -L -n` until `want` holds; resolves with the seconds it took, or null past the limit. */

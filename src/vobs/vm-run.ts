@@ -6,7 +6,8 @@ import { openGuestShell, type GuestShell } from './guest-shell.js';
 import { floatingAddresses, ipv4Addresses, pairWiring, waitForAddresses } from './pair.js';
 import { pollUntil } from './poll.js';
 import type { StandinInputs } from './standin.js';
-import { ipvsServiceStats, requests, setUpTrafficNetwork, trafficPlan, waitForIpvs, type IpvsServiceStats, type TrafficPlan } from './traffic.js';
+import { ipvsServiceStats, requests, setUpTrafficNetwork, trafficPlan, waitForIpvs, type TrafficPlan } from './traffic.js';
+import type { IpvsServiceStats } from '../console/box-output.js';
 
 /**
  * `obsbuild vm` end to end: build the site's image(s), install and first-boot the virtual board (or both

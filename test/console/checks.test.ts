@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareVirtualServer, parseIpAddr, parseIpvsadm, runChecks, expectedNode } from '../../src/console/checks.js';
+import { compareVirtualServer, runChecks, expectedNode } from '../../src/console/checks.js';
+import { parseIpAddr, parseIpvsadm } from '../../src/console/box-output.js';
 import type { CommandResult } from '../../src/console/shell.js';
 import { testSite } from './harness.js';
 import { GOOD_IPADDR, GOOD_IPVSADM } from './simulator.js';
