@@ -7,6 +7,8 @@
 #   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio,
 #            gnupg (signs the local mirror; the tests sign their archives too)
 #   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time
+#   keepalived 1.1.15 (vobs, only when OBSBUILD_KEEPALIVED_115_SOURCE names its source): build-essential,
+#            libssl-dev, libpopt-dev (compile it; dpkg-dev computes the .deb's Depends)
 set -euo pipefail
 # As root it runs apt-get itself (a container or CI machine often has no sudo); otherwise through sudo.
 if [ "$(id -u)" = 0 ]; then
@@ -22,5 +24,5 @@ export DEBIAN_FRONTEND=noninteractive
 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
   shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
-  time ca-certificates gpgv gnupg debian-archive-keyring >/dev/null
+  time ca-certificates gpgv gnupg debian-archive-keyring build-essential libssl-dev libpopt-dev >/dev/null
 echo "scripts/install-deps.sh: system packages installed"
