@@ -87,7 +87,8 @@ export async function verifyKeepalived115Source(path: string): Promise<string> {
     size = st.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${where}: no such file`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${where}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(err)})`}`);
   }
   if (size > MAX_SOURCE_BYTES) throw new UserError(`${where}: ${size} bytes, too large for keepalived 1.1.15's source`);
   const { sha256 } = await digestFile(path);

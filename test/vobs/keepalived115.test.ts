@@ -15,7 +15,14 @@ import {
   verifyKeepalived115Source,
   type Keepalived115Deb,
 } from '../../src/vobs/keepalived115.js';
-import { KEEPALIVED_115_INIT_SCRIPT, keepalived115Control, parseShlibsDepends } from '../../src/vobs/keepalived115-deb.js';
+import {
+  KEEPALIVED_115_INIT_SCRIPT,
+  KEEPALIVED_115_POSTINST,
+  KEEPALIVED_115_POSTRM,
+  KEEPALIVED_115_PRERM,
+  keepalived115Control,
+  parseShlibsDepends,
+} from '../../src/vobs/keepalived115-deb.js';
 
 const source = keepalived115SourcePath();
 const noSource = source ? false : `${KEEPALIVED_115_SOURCE_ENV} is not set (path to keepalived-1.1.15.tar.gz): nothing to build`;
@@ -75,7 +82,7 @@ test('keepalived 1.1.15 source: a missing file, a directory or another tarball i
   assert.ok(!existsSync(join(dir, 'wrong-cache', 'keepalived-1.1.15')));
 });
 
-test('keepalived 1.1.15 packaging: control fields, shlibs parsing, init script passes shellcheck', (t) => {
+test('keepalived 1.1.15 packaging: control fields, shlibs parsing, init and maintainer scripts pass shellcheck', (t) => {
   const control = keepalived115Control({ depends: 'libc6 (>= 2.34), libpopt0 (>= 1.14)', installedSizeKiB: 300 });
   assert.match(control, /^Package: keepalived\nVersion: 1:1\.1\.15-1\+obsbuild1\nArchitecture: amd64\n/);
   assert.match(control, /^Depends: libc6 \(>= 2\.34\), libpopt0 \(>= 1\.14\)$/m);
@@ -85,8 +92,15 @@ test('keepalived 1.1.15 packaging: control fields, shlibs parsing, init script p
   assert.match(KEEPALIVED_115_INIT_SCRIPT, /--signal 1 --pidfile \$PIDFILE --exec \$DAEMON/);
   assert.match(KEEPALIVED_115_INIT_SCRIPT, /^PIDFILE=\/var\/run\/\$NAME\.pid$/m);
   if (!has('shellcheck')) return t.skip('shellcheck not installed');
-  const r = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: KEEPALIVED_115_INIT_SCRIPT, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stdout);
+  for (const [name, text] of Object.entries({
+    init: KEEPALIVED_115_INIT_SCRIPT,
+    postinst: KEEPALIVED_115_POSTINST,
+    prerm: KEEPALIVED_115_PRERM,
+    postrm: KEEPALIVED_115_POSTRM,
+  })) {
+    const r = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: text, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${name}: ${r.stdout}`);
+  }
 });
 
 test('keepalived 1.1.15 .deb: built from the source with IPVS and VRRP, lenny layout, Depends from its libraries, cached', { skip: noSource }, async (t) => {
