@@ -8,7 +8,9 @@
 #            gnupg (signs the local mirror; the tests sign their archives too)
 #   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time
 #   ssh:     openssh-server (its sshd, run privately on 127.0.0.1 with lenny's algorithms, proves the --host
-#            options; it pulls in openssh-client, the ssh that --host uses)
+#            options; it pulls in openssh-client, the ssh that --host uses); Debian's package also enables the system sshd
+#   keepalived 1.1.15 (vobs, only when OBSBUILD_KEEPALIVED_115_SOURCE names its source): build-essential,
+#            libssl-dev, libpopt-dev (compile it; dpkg-dev computes the .deb's Depends)
 set -euo pipefail
 # As root it runs apt-get itself (a container or CI machine often has no sudo); otherwise through sudo.
 if [ "$(id -u)" = 0 ]; then
@@ -24,5 +26,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
   shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
-  time ca-certificates gpgv gnupg debian-archive-keyring openssh-server >/dev/null
+  time ca-certificates gpgv gnupg debian-archive-keyring openssh-server build-essential libssl-dev libpopt-dev \
+  >/dev/null
 echo "scripts/install-deps.sh: system packages installed"
