@@ -6,7 +6,7 @@ import { writeAtomically, writeFileAtomically } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { blockMapFileFor, computeBlockMap, type ByteRange, type StickBlockMap } from './blockmap.js';
 import { encodeMbr, MBR_PART_TYPE, SECTOR } from './mbr.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * stick.img: an MBR disk image with one partition at 1 MiB holding the stick folder (msf/), ext3

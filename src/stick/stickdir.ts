@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { writeAtomically } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { listFiles, MD5SUMS_NAME, verifyMd5sums } from './md5sums.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * `--stick-dir DIR`: the guide's manual way. The user formatted a stick (FAT, ext2 or ext3), labelled

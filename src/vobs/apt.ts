@@ -1,5 +1,5 @@
 import { mkdir, readdir } from 'node:fs/promises';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /** Thin wrappers over this machine's apt: the stand-in is made of Debian's own packages. */
 

@@ -1,6 +1,6 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * A signing key for an archive obsbuild makes itself (the virtual board's local mirror; test archives), so

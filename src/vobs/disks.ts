@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 import { splitUImage } from './uimage.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

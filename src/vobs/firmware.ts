@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { modulePathByName, readModulesDep, type UnpackedKernel } from './kernel.js';
 import { STANDIN_MTIME, stageModules } from './kerntgz.js';
 import { boardFile } from './recipe.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * The stand-in "stock firmware": a gzip'd newc initramfs with Debian's busybox-static, the board's /init

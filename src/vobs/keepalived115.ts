@@ -19,7 +19,7 @@ import {
   parseShlibsDepends,
 } from './keepalived115-deb.js';
 import { vobsCacheDir, vobsRecipe } from './recipe.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * keepalived 1.1.15 (what the box runs) built from its upstream source for the virtual board's amd64 bookworm

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /** Debian's kernel package, unpacked: the bzImage and a modules tree with a fresh modules.dep. */
 export interface UnpackedKernel {

@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { moduleClosure, modulesUnder, readModulesDep, type UnpackedKernel } from './kernel.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /** Files depmod needs next to the modules (modules.dep itself is regenerated for the subset). */
 const INDEX_FILES = ['modules.order', 'modules.builtin', 'modules.builtin.modinfo'];

@@ -7,7 +7,7 @@ import { digestFile } from '../debian/deb.js';
 import { formatRelease } from '../debian/mirror.js';
 import { dependencyClosure, downloadDebs } from './apt.js';
 import { createArchiveKey } from './archive-key.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * A local Debian archive for `obsbuild image --mirror`: the load balancer's packages and everything they

@@ -1,5 +1,5 @@
 import { boardFile, type VobsRecipe } from './recipe.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * The stand-in rootfs tarball: Debian's minbase made by mmdebstrap from this machine's apt sources, shaped

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { inspectUImage, type UImagePart } from '../inputs/uimage.js';
 import { STANDIN_MTIME } from './kerntgz.js';
-import { runTool } from './tools.js';
+import { runTool } from '../util/run-tool.js';
 
 /**
  * Debian's kernel packed as Plat'Home packs theirs: a U-Boot multi-file image (kernel, ramdisk) made with
