@@ -97,3 +97,11 @@ function sourceFilesAny(dir: string): string[] {
     e.isDirectory() ? sourceFilesAny(join(dir, e.name)) : /\.(ts|sh|tmpl|json|yaml|md)$|^[a-z-]+$/.test(e.name) ? [join(dir, e.name)] : [],
   );
 }
+
+test('the virtual board is a client of the product: only the vm command imports it', () => {
+  const found = files
+    .filter((f) => areaOf(f) !== 'vobs' && relative(srcDir, f) !== 'commands/vm.ts')
+    .filter((f) => [...readFileSync(f, 'utf8').matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'/gm)].some((m) => areaOf(normalize(join(dirname(f), m[1]))) === 'vobs'))
+    .map((f) => relative(repoRoot, f));
+  assert.deepEqual(found, []);
+});
