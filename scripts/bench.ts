@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { makeStandinInputs } from './make-standin-inputs.js';
+import { makeStandinInputs } from '../test/fixtures/inputs/make-standin-inputs.js';
 import { makeDeb } from '../test/fixtures/debs/make-deb.js';
 import { LENNY_PACKAGES, writeLennyIndex } from '../test/image/fixtures.js';
 

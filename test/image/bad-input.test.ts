@@ -7,7 +7,7 @@ import { readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { imageArgs, LENNY_PACKAGES, makeWorkspace, writeLennyIndex, type Workspace } from './fixtures.js';
-import type { StandinOptions } from '../../scripts/make-standin-inputs.js';
+import type { StandinOptions } from '../fixtures/inputs/make-standin-inputs.js';
 import type { FakePackage } from '../fixtures/debs/make-deb.js';
 
 const ROOTFS = 'lenny-powerpc-obs600-20100119-00.tar.gz';

@@ -1,5 +1,5 @@
 /**
- * A complete build setup for image tests: stand-in Plat'Home inputs (scripts/make-standin-inputs.ts),
+ * A complete build setup for image tests: stand-in Plat'Home inputs (test/fixtures/inputs/make-standin-inputs.ts),
  * hand-made lenny-style .debs (dpkg-deb -Zgzip, Architecture powerpc) with a Packages index carrying only
  * MD5Sum as lenny's did, and a site file.
  */
@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { makeDeb, type FakePackage } from '../fixtures/debs/make-deb.js';
-import { makeStandinInputs, type StandinOptions } from '../../scripts/make-standin-inputs.js';
+import { makeStandinInputs, type StandinOptions } from '../fixtures/inputs/make-standin-inputs.js';
 import { repoRoot } from '../helpers/cli.js';
 
 export const LENNY_PACKAGES: FakePackage[] = [

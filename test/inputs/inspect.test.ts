@@ -92,10 +92,10 @@ test('make-standin-inputs CLI: flags make bad inputs, --size-mb pads the rootfs,
   const { execa } = await import('execa');
   const { readFile, stat } = await import('node:fs/promises');
   const { repoRoot } = await import('../helpers/cli.js');
-  const { makeStandinInputs } = await import('../../scripts/make-standin-inputs.js');
+  const { makeStandinInputs } = await import('../fixtures/inputs/make-standin-inputs.js');
   const work = await mkdtemp(join(tmpdir(), 'obsbuild-standin-cli-'));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
-  const script = join(repoRoot, 'dist/scripts/make-standin-inputs.js');
+  const script = join(repoRoot, 'dist/test/fixtures/inputs/make-standin-inputs.js');
 
   const padded = join(work, 'padded');
   await execa(process.execPath, [script, padded, '--size-mb', '2']);

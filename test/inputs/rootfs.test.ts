@@ -8,7 +8,7 @@ import { assertOneLineError, copyOf, standinDir } from '../fixtures/inputs/stand
 import { inspectRootfs, resolveInArchive, STOCK_ROOT_HASH, suiteOfDebianVersion } from '../../src/inputs/rootfs.js';
 import { normalizeTarPath } from '../../src/inputs/tarwalk.js';
 import { UserError } from '../../src/util/errors.js';
-import type { StandinFiles } from '../../scripts/make-standin-inputs.js';
+import type { StandinFiles } from '../fixtures/inputs/make-standin-inputs.js';
 
 let good: Awaited<ReturnType<typeof standinDir>>;
 const cleanups: Array<() => Promise<void>> = [];

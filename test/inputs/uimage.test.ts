@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli.js';
 import { assertOneLineError, copyOf, standinDir } from '../fixtures/inputs/standin.js';
-import { fakeElf, tinyDtb } from '../../scripts/make-standin-inputs.js';
+import { fakeElf, tinyDtb } from '../fixtures/inputs/make-standin-inputs.js';
 import { inspectUImage, kernelVersionFromName } from '../../src/inputs/uimage.js';
 
 let good: Awaited<ReturnType<typeof standinDir>>;
