@@ -1,8 +1,7 @@
 /**
  * The post-boot checks, run over the console shell, each PASS/FAIL/SKIP with the command, its exit status,
  * its output and a one-line evidence. Expected values come from the site file (hostname, addresses,
- * virtual servers) and the build manifest (manifest id). Parsing of `ip -o -4 addr` and `ipvsadm -L -n`
- * output lives here too, because nothing else reads it.
+ * virtual servers) and the build manifest (manifest id). The box's command output is read by box-output.ts.
  */
 import type { Site, VirtualServer, Forwarding, InterfaceConfig } from '../site/model.js';
 import type { CommandResult } from './shell.js';
