@@ -101,6 +101,9 @@ export function formatStanzas(stanzas: Stanza[]): string {
   return stanzas.map((s) => `${s.toString()}\n`).join('\n');
 }
 
+/** A Packages stanza is a few KiB (long descriptions included): past this the input is not an index. */
+export const MAX_STANZA_CHARS = 16 << 20;
+
 /**
  * Incremental parser for big indexes: feed text chunks, get complete stanzas back as soon as their blank
  * line arrives, so a Packages file is never held whole in memory.
@@ -108,25 +111,42 @@ export function formatStanzas(stanzas: Stanza[]): string {
 export class StanzaStreamParser {
   private pending = '';
   private lineOffset = 0;
+  /** Where the next separator search starts: text before it is known to hold none. */
+  private scanFrom = 0;
+  /** Index of the last newline in `pending`, -1 when it holds none. */
+  private lastNewline = -1;
 
   push(chunk: string): Stanza[] {
+    const before = this.pending.length;
     this.pending += chunk;
     const out: Stanza[] = [];
     // Scan with a moving start and cut the buffer once: slicing per stanza would copy the tail each time.
     const separator = /\r?\n[ \t]*\r?\n/g;
+    separator.lastIndex = this.scanFrom;
     let start = 0;
     for (let m = separator.exec(this.pending); m; m = separator.exec(this.pending)) {
       out.push(...this.parseBlock(this.pending.slice(start, m.index)));
       this.lineOffset += countNewlines(this.pending.slice(start, m.index + m[0].length));
       start = m.index + m[0].length;
     }
+    // A separator completed by the next chunk starts at the last newline (or the \r before it), so the
+    // next search resumes there instead of rescanning a long stanza from its start (quadratic). Only the
+    // new chunk is searched for that newline.
+    const inChunk = chunk.lastIndexOf('\n');
+    this.lastNewline = (inChunk >= 0 ? before + inChunk : this.lastNewline) - start;
     this.pending = this.pending.slice(start);
+    this.scanFrom = Math.max(0, (this.lastNewline >= 0 ? this.lastNewline : this.pending.length) - 1);
+    if (this.pending.length > MAX_STANZA_CHARS) {
+      throw new ControlSyntaxError(this.lineOffset + 1, `a stanza longer than ${MAX_STANZA_CHARS >> 20} MiB, which no real index has`);
+    }
     return out;
   }
 
   end(): Stanza[] {
     const rest = this.pending;
     this.pending = '';
+    this.scanFrom = 0;
+    this.lastNewline = -1;
     return this.parseBlock(rest);
   }
 

@@ -8,6 +8,7 @@
  *   is a symlink, and GNU tar refuses such names too), at most MAX_ENTRY_PATH bytes;
  * - no entry (nor a hard link's target) may pass THROUGH a symlink seen earlier in the archive: busybox tar
  *   follows such a link or not depending on its version, GNU tar follows it when it points to a directory;
+ *   nor may an entry other than a new symlink sit at an earlier symlink's own path;
  * - a symlink's target is resolved from the link's own directory; an absolute target is fine (it resolves
  *   inside the box's root once booted, and nothing is written through it); a relative target that climbs
  *   above the root is refused where the policy says so: a package or a modules archive never needs one
@@ -96,6 +97,10 @@ export class ArchiveTree {
     const path = parts.join('/');
     const through = this.symlinkOnTheWay(parts, parts.length - 1);
     if (through) return { path, problem: `through the symlink ${through}` };
+    // Over an earlier symlink, tar keeps a link to a directory and chmods through it, or unlinks it:
+    // either way the archive is not saying one thing, so only a new symlink may replace one.
+    const over = header.type === 'symlink' ? undefined : this.symlinkOnTheWay(parts, parts.length);
+    if (over) return { path, problem: `over the symlink ${over}` };
     if (header.type === 'link') {
       const target = entryComponents(header.linkname ?? '');
       if (typeof target === 'string') return { path, problem: `hard link to ${header.linkname}, which has ${target}` };
