@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 as zlibCrc32, gzipSync } from 'node:zlib';
+import { crc32 as zlibCrc32, createGzip, gzipSync } from 'node:zlib';
 import { standinDir } from '../fixtures/inputs/standin.js';
 import { inspectKernTgz } from '../../src/inputs/kerntgz.js';
 import { inspectRootfs } from '../../src/inputs/rootfs.js';
@@ -73,6 +73,22 @@ test('uImage: a 1 MiB part table without its terminator is refused at once (line
   await assert.rejects(inspectUImage(file), /uImage\.noend: multi-file image whose part table lists more than 16 parts \(or lacks its 0 terminator\)/);
   const ms = Date.now() - t;
   assert.ok(ms < 5000, `took ${ms} ms`);
+});
+
+test('uImage: a gzip bomb of a kernel is scanned for its banner only so far; the version then comes from the name', async () => {
+  // 257 MiB of zeros, then a banner: about 260 KiB compressed.
+  const gzip = createGzip({ level: 1 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((r) => gzip.on('end', r));
+  const zeros = Buffer.alloc(1 << 20);
+  for (let i = 0; i < 257; i++) if (!gzip.write(zeros)) await new Promise((r) => gzip.once('drain', r));
+  gzip.end(Buffer.from('Linux version 9.9.9-bomb (x@y) #1\n'.padEnd(200, '\0')));
+  await done;
+  const file = await uImage('uImage.bomb', IH_TYPE_KERNEL, Buffer.concat(chunks));
+  const r = await inspectUImage(file);
+  assert.equal(r.kernelVersion, '2.6.29-obs600');
+  assert.equal(r.kernelVersionSource, 'name');
 });
 
 async function kernTgz(name: string, extra: CraftedEntry[]): Promise<string> {
