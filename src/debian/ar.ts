@@ -19,8 +19,21 @@ export class ArFormatError extends Error {}
 
 const GLOBAL_MAGIC = '!<arch>\n';
 const HEADER_SIZE = 60;
+/** A .deb holds debian-binary, control.tar, data.tar and maybe a few signature members. */
+export const MAX_AR_MEMBERS = 16;
+/** BSD long names ("#1/<len>"): a member name is a file name, never longer than NAME_MAX. */
+const MAX_BSD_NAME = 255;
 
-/** List the members of an ar archive; throws ArFormatError on a bad magic or a member cut short. */
+/** A decimal header field: digits only (no sign, no exponent), else undefined. */
+function decimalField(header: Buffer, start: number, end: number): number | undefined {
+  const text = header.toString('latin1', start, end).trim();
+  return /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * List the members of an ar archive; throws ArFormatError on a bad magic, a member cut short, or a
+ * declared size larger than the bytes left in the file. Nothing is allocated by a declared size.
+ */
 export async function listArMembers(file: string): Promise<ArMember[]> {
   const fh = await open(file, 'r');
   try {
@@ -33,28 +46,28 @@ export async function listArMembers(file: string): Promise<ArMember[]> {
     const header = Buffer.alloc(HEADER_SIZE);
     while (pos < fileSize) {
       if (pos === fileSize - 1) break; // tolerate a final padding byte
+      if (members.length === MAX_AR_MEMBERS) throw new ArFormatError(`more than ${MAX_AR_MEMBERS} members, which no .deb has`);
       const got = (await fh.read(header, 0, HEADER_SIZE, pos)).bytesRead;
       if (got < HEADER_SIZE) throw new ArFormatError(`truncated: member header at byte ${pos} is cut short`);
       if (header.toString('latin1', 58, 60) !== '`\n') throw new ArFormatError(`bad member header at byte ${pos}`);
       let name = header.toString('latin1', 0, 16).trimEnd();
-      const size = Number.parseInt(header.toString('latin1', 48, 58).trim(), 10);
-      const mode = Number.parseInt(header.toString('latin1', 40, 48).trim() || '0', 8);
-      if (!Number.isFinite(size) || size < 0) throw new ArFormatError(`bad member size at byte ${pos}`);
+      if (name.endsWith('/') && name !== '/' && name !== '//') name = name.slice(0, -1); // GNU ar terminator
+      const size = decimalField(header, 48, 58);
+      const mode = Number.parseInt(header.toString('latin1', 40, 48).trim() || '0', 8) || 0;
+      if (size === undefined) throw new ArFormatError(`bad member size at byte ${pos}`);
       let offset = pos + HEADER_SIZE;
+      const left = fileSize - offset;
+      if (size > left) throw new ArFormatError(`truncated: member ${name} needs ${size - left} more bytes`);
       let dataSize = size;
       if (name.startsWith('#1/')) {
         // BSD long name: stored at the start of the data.
-        const nameLen = Number.parseInt(name.slice(3), 10);
+        const nameLen = /^\d+$/.test(name.slice(3)) ? Number(name.slice(3)) : NaN;
+        if (!(nameLen <= MAX_BSD_NAME) || nameLen > size) throw new ArFormatError(`bad long member name length at byte ${pos}`);
         const nameBuf = Buffer.alloc(nameLen);
         await fh.read(nameBuf, 0, nameLen, offset);
         name = nameBuf.toString('utf8').replace(/\0+$/, '');
         offset += nameLen;
         dataSize -= nameLen;
-      } else if (name.endsWith('/') && name !== '/' && name !== '//') {
-        name = name.slice(0, -1); // GNU ar terminator
-      }
-      if (offset + dataSize > fileSize) {
-        throw new ArFormatError(`truncated: member ${name} needs ${offset + dataSize - fileSize} more bytes`);
       }
       members.push({ name, offset, size: dataSize, mode });
       pos = pos + HEADER_SIZE + size + (size % 2);

@@ -101,32 +101,64 @@ export function formatStanzas(stanzas: Stanza[]): string {
   return stanzas.map((s) => `${s.toString()}\n`).join('\n');
 }
 
+/** A Packages stanza is a few KiB (long descriptions included): past this the input is not an index. */
+export const MAX_STANZA_CHARS = 16 << 20;
+
 /**
  * Incremental parser for big indexes: feed text chunks, get complete stanzas back as soon as their blank
  * line arrives, so a Packages file is never held whole in memory.
  */
 export class StanzaStreamParser {
-  private pending = '';
+  /** The current stanza's text so far, as received (joined once, when its blank line arrives). */
+  private parts: string[] = [];
+  private partsLength = 0;
+  private partsNewlines = 0;
   private lineOffset = 0;
+  /**
+   * What the text so far ends with, as far as a separator is concerned: "\n" or "\n\r" (a blank line may
+   * be under way), "\r" (a CRLF may be), or "". Each chunk is searched with this prefix only, so a long
+   * stanza is never rescanned (or re-flattened) from its start: the parser is linear in its input.
+   */
+  private carry = '';
 
   push(chunk: string): Stanza[] {
-    this.pending += chunk;
     const out: Stanza[] = [];
-    // Scan with a moving start and cut the buffer once: slicing per stanza would copy the tail each time.
+    const text = this.carry + chunk;
+    const skip = this.carry.length;
     const separator = /\r?\n[ \t]*\r?\n/g;
-    let start = 0;
-    for (let m = separator.exec(this.pending); m; m = separator.exec(this.pending)) {
-      out.push(...this.parseBlock(this.pending.slice(start, m.index)));
-      this.lineOffset += countNewlines(this.pending.slice(start, m.index + m[0].length));
-      start = m.index + m[0].length;
+    let from = 0; // consumed so far, in chunk coordinates
+    let found = false;
+    for (let m = separator.exec(text); m; m = separator.exec(text)) {
+      const sepEnd = m.index + m[0].length - skip;
+      // A separator that began in earlier text leaves its first bytes in the block: parseStanzas ignores them.
+      const block = this.parts.join('') + chunk.slice(from, Math.max(from, m.index - skip));
+      out.push(...this.parseBlock(block));
+      this.lineOffset += this.partsNewlines + countNewlines(chunk.slice(from, sepEnd));
+      this.parts = [];
+      this.partsLength = 0;
+      this.partsNewlines = 0;
+      from = sepEnd;
+      found = true;
     }
-    this.pending = this.pending.slice(start);
+    const rest = chunk.slice(from);
+    if (rest) {
+      this.parts.push(rest);
+      this.partsLength += rest.length;
+      this.partsNewlines += countNewlines(rest);
+    }
+    this.carry = separatorCarry(found ? rest : this.carry + rest);
+    if (this.partsLength > MAX_STANZA_CHARS) {
+      throw new ControlSyntaxError(this.lineOffset + 1, `a stanza longer than ${MAX_STANZA_CHARS >> 20} MiB, which no real index has`);
+    }
     return out;
   }
 
   end(): Stanza[] {
-    const rest = this.pending;
-    this.pending = '';
+    const rest = this.parts.join('');
+    this.parts = [];
+    this.partsLength = 0;
+    this.partsNewlines = 0;
+    this.carry = '';
     return this.parseBlock(rest);
   }
 
@@ -138,6 +170,16 @@ export class StanzaStreamParser {
       throw err;
     }
   }
+}
+
+/** The canonical end of `text` for a separator search (see StanzaStreamParser.carry); reads only its trailing blanks. */
+function separatorCarry(text: string): string {
+  let i = text.length;
+  const cr = text[i - 1] === '\r';
+  if (cr) i--;
+  while (i > 0 && (text[i - 1] === ' ' || text[i - 1] === '\t')) i--;
+  if (text[i - 1] === '\n') return cr ? '\n\r' : '\n';
+  return cr ? '\r' : '';
 }
 
 function countNewlines(s: string): number {

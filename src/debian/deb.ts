@@ -1,13 +1,15 @@
 /**
  * Reading .deb packages as streams: the ar container (ar.ts) holds debian-binary, control.tar[.gz|.xz|.zst]
- * and data.tar[.gz|.xz|.zst|.bz2]. The control member is small and read into memory; data.tar is streamed
- * entry by entry. Every format problem becomes a UserError naming the .deb.
+ * and data.tar[.gz|.xz|.zst|.bz2]. The control member is small and read into memory, under the caps below;
+ * data.tar is streamed entry by entry and held to the path-safety rule of util/archive-path.ts. Every
+ * format problem becomes a UserError naming the .deb.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
+import { ArchiveLimitError, ArchiveTree, describeSpecialFile, entryComponents, isSpecialFile } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 import { ArFormatError, listArMembers, openArMember, type ArMember } from './ar.js';
 import { parseStanza, type Stanza } from './control.js';
@@ -60,11 +62,40 @@ function findMember(debPath: string, list: ArMember[], base: 'control.tar' | 'da
   return member;
 }
 
-/** Strip `./` and leading slashes; reject anything that climbs out of the root. */
-export function normalizeEntryPath(debPath: string, raw: string): string {
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new UserError(`${debPath}: data.tar entry '${raw}' escapes the root`);
+/** Strip `./`; reject absolute names and `..` (util/archive-path.ts). */
+export function normalizeEntryPath(debPath: string, raw: string, member = 'data.tar'): string {
+  const parts = entryComponents(raw);
+  if (typeof parts === 'string') throw new UserError(`${debPath}: ${member} entry '${raw}' escapes the root (${parts})`);
   return parts.join('/');
+}
+
+/**
+ * Caps on the control member, which is read into memory. Real values for comparison: the biggest
+ * maintainer scripts are tens of KiB, the biggest templates (tzdata, all translations) about 300 KiB,
+ * md5sums of a 100 000-file package about 10 MiB.
+ */
+export const CONTROL_LIMITS = {
+  /** The control.tar member as stored (compressed). */
+  member: 16 << 20,
+  /** preinst, postinst, prerm, postrm, config: shell scripts, never megabytes. */
+  script: 1 << 20,
+  md5sums: 32 << 20,
+  /** Any other control file (control, conffiles, templates, shlibs, symbols, triggers...). */
+  other: 4 << 20,
+  /** All control files together, uncompressed. */
+  total: 48 << 20,
+  files: 64,
+};
+const SCRIPTS = new Set(['preinst', 'postinst', 'prerm', 'postrm', 'config']);
+
+function controlFileLimit(name: string): [number, string] {
+  if (SCRIPTS.has(name)) return [CONTROL_LIMITS.script, 'a maintainer script'];
+  if (name === 'md5sums') return [CONTROL_LIMITS.md5sums, 'md5sums'];
+  return [CONTROL_LIMITS.other, 'a control file'];
+}
+
+function mib(bytes: number): string {
+  return `${bytes / (1 << 20)} MiB`;
 }
 
 /**
@@ -93,20 +124,39 @@ async function walkTarMember(
   }
 }
 
-async function readAll(stream: EntryContent): Promise<Buffer> {
+/** All of a stream, or undefined as soon as it holds more than `limit` bytes (never buffering more). */
+async function readAtMost(stream: EntryContent, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks);
 }
 
 export async function readDebControl(debPath: string): Promise<DebControl> {
   const list = await members(debPath);
   const member = findMember(debPath, list, 'control.tar');
+  if (member.size > CONTROL_LIMITS.member) {
+    throw new UserError(`${debPath}: the ${member.name} member is ${member.size} bytes; a control member is at most ${mib(CONTROL_LIMITS.member)}`);
+  }
   const files = new Map<string, { content: Buffer; mode: number }>();
+  let total = 0;
   await walkTarMember(debPath, member, async (header, content) => {
-    const name = normalizeEntryPath(debPath, header.name);
+    const name = normalizeEntryPath(debPath, header.name, member.name);
     if (header.type !== 'file' || name === '') return;
-    files.set(name, { content: await readAll(content), mode: header.mode ?? 0o644 });
+    if (files.size === CONTROL_LIMITS.files) throw new UserError(`${debPath}: ${member.name} holds more than ${CONTROL_LIMITS.files} files`);
+    const [limit, what] = controlFileLimit(name);
+    const tooBig = () => new UserError(`${debPath}: control file ${name} is larger than ${mib(limit)}, which is not plausible for ${what}`);
+    // The declared size is checked first, so an oversized member is refused before it is decompressed.
+    if ((header.size ?? 0) > limit) throw tooBig();
+    const data = await readAtMost(content, limit);
+    if (!data) throw tooBig();
+    total += data.length;
+    if (total > CONTROL_LIMITS.total) throw new UserError(`${debPath}: the control files add up to more than ${mib(CONTROL_LIMITS.total)}`);
+    files.set(name, { content: data, mode: header.mode ?? 0o644 });
   });
   const control = files.get('control');
   if (!control) throw new UserError(`${debPath}: not a valid .deb: control.tar has no control file`);
@@ -129,11 +179,23 @@ export async function forEachDataEntry(
 ): Promise<void> {
   const list = await members(debPath);
   const member = findMember(debPath, list, 'data.tar');
+  const tree = new ArchiveTree({ escapingSymlinks: 'refuse' });
   await walkTarMember(debPath, member, async (header, content) => {
     const type = header.type === 'contiguous-file' ? 'file' : header.type ?? 'file';
     if (!TYPES.has(type)) throw new UserError(`${debPath}: data.tar entry '${header.name}' has unsupported type ${type}`);
+    if (isSpecialFile(type)) {
+      throw new UserError(`${debPath}: data.tar entry '${header.name}' is ${describeSpecialFile(type)}: obsbuild does not install device nodes from packages`);
+    }
+    let checked;
+    try {
+      checked = tree.add({ name: header.name, type, linkname: header.linkname ?? undefined });
+    } catch (err) {
+      if (err instanceof ArchiveLimitError) throw new UserError(`${debPath}: data.tar has ${err.message}`);
+      throw err;
+    }
+    if (checked.problem) throw new UserError(`${debPath}: data.tar entry '${header.name}' escapes the root (${checked.problem})`);
     const entry: DataEntry = {
-      path: normalizeEntryPath(debPath, header.name),
+      path: checked.path!,
       type: type as DataEntryType,
       mode: (header.mode ?? 0o644) & 0o7777,
       uid: header.uid ?? 0,

@@ -37,7 +37,8 @@ export function decompress(input: Readable, compression: Compression): Readable 
   const out = new PassThrough();
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  // Only the last line is reported; keep a bounded tail whatever the tool prints.
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
   child.stdin.on('error', () => {}); // EPIPE when the tool gives up early; its exit status tells why
   input.on('error', (err) => {
     child.kill();

@@ -125,7 +125,8 @@ export function dpkgRegistrationFiles(baseStatus: string, pkgs: UnpackedPackage[
     const md5sums = md5sumsFile(pkg);
     if (md5sums) files.push({ path: `${info}.md5sums`, content: md5sums, mode: 0o644, uid: 0, gid: 0 });
     for (const [member, { content, mode }] of [...pkg.controlFiles].sort(([a], [b]) => byteCompare(a, b))) {
-      if (member === 'control' || member === 'md5sums' || member.includes('/')) continue;
+      // `list` is dpkg's own record of the package's files: a control member of that name must not replace it.
+      if (member === 'control' || member === 'md5sums' || member === 'list' || member.includes('/')) continue;
       files.push({ path: `${info}.${member}`, content, mode: mode & 0o7777, uid: 0, gid: 0 });
     }
   }

@@ -18,6 +18,7 @@ import { forEachDataEntry, readDebControl, verifyDebChecksum, digestFile, type D
 import { dpkgRegistrationFiles, type UnpackedPackage } from '../debian/dpkg-db.js';
 import type { PackageEntry } from '../debian/packages-index.js';
 import { writeAtomically } from '../util/atomic.js';
+import { SetidWarnings } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 import type { GeneratedFile } from '../contracts/generated-file.js';
 import { writeTarGz, type TarEntry } from './tar-write.js';
@@ -56,6 +57,8 @@ export interface OverlayResult {
   packages: { name: string; version: string; arch: string; sha256: string; preinst: boolean }[];
   /** Milliseconds per phase: verify (checksums), unpack (data.tar to staging), write (tar + gzip). */
   timings: { verify: number; unpack: number; write: number };
+  /** One line per setuid/setgid file the packages install, for the build's warning list. */
+  warnings: string[];
 }
 
 interface Node extends TarEntry {
@@ -95,7 +98,11 @@ function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-async function stagePackage(pkg: OverlayPackage, staging: string, counter: { n: number }): Promise<{ nodes: Node[]; unpacked: UnpackedPackage }> {
+async function stagePackage(
+  pkg: OverlayPackage,
+  staging: string,
+  counter: { n: number },
+): Promise<{ nodes: Node[]; unpacked: UnpackedPackage; warnings: string[] }> {
   const { control, files: controlFiles } = await readDebControl(pkg.debPath);
   const name = control.get('Package')!;
   const version = control.get('Version')!;
@@ -109,8 +116,10 @@ async function stagePackage(pkg: OverlayPackage, staging: string, counter: { n: 
   const byPath = new Map<string, Node>();
   const md5s = new Map<string, string>();
   const paths: string[] = [];
+  const setid = new SetidWarnings(pkg.debPath);
   await forEachDataEntry(pkg.debPath, async (entry: DataEntry, content) => {
     paths.push(entry.path);
+    if (entry.type === 'file') setid.add(entry.path, entry.mode, entry.uid, entry.gid);
     const node: Node = {
       path: entry.path,
       type: entry.type,
@@ -152,7 +161,7 @@ async function stagePackage(pkg: OverlayPackage, staging: string, counter: { n: 
       byPath.set(entry.path, node);
     }
   });
-  return { nodes, unpacked: { control, controlFiles, paths, md5s } };
+  return { nodes, unpacked: { control, controlFiles, paths, md5s }, warnings: setid.lines() };
 }
 
 /**
@@ -199,6 +208,7 @@ export async function writeOverlay(outPath: string, opts: OverlayOptions): Promi
     const unpacked: UnpackedPackage[] = [];
     const packages: OverlayResult['packages'] = [];
     const counter = { n: 0 };
+    const warnings: string[] = [];
     for (const pkg of opts.packages) {
       progress(`verifying ${pkg.entry.name} ${pkg.entry.version}`);
       let t = Date.now();
@@ -209,6 +219,7 @@ export async function writeOverlay(outPath: string, opts: OverlayOptions): Promi
       t = Date.now();
       const staged = await stagePackage(pkg, staging, counter);
       timings.unpack += Date.now() - t;
+      warnings.push(...staged.warnings);
       for (const node of staged.nodes) {
         const existing = tree.get(node.path);
         if (existing?.type === 'directory' && node.type === 'directory') continue; // first owner's directory stays
@@ -228,9 +239,9 @@ export async function writeOverlay(outPath: string, opts: OverlayOptions): Promi
     relinkHardlinks(sorted, tree);
     progress(`writing ${outPath} (${sorted.length} entries)`);
     const t = Date.now();
-    const written = await writeAtomically(outPath, (tmp) => writeTarGz(tmp, sorted, opts.mtime));
+    const written = await writeAtomically(outPath, (tmp) => writeTarGz(tmp, sorted, opts.mtime, undefined, outPath));
     timings.write = Date.now() - t;
-    return { ...written, packages, timings };
+    return { ...written, packages, timings, warnings };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -9,6 +9,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { ArchiveLimitError, ArchiveTree } from '../util/archive-path.js';
+import { UserError } from '../util/errors.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
 
@@ -109,15 +111,33 @@ function addEntry(pack: tar.Pack, entry: TarEntry, mtime: Date): Promise<void> {
   });
 }
 
-/** Write `entries` in the given order as a gzip tarball at `outFile`. */
-export async function writeTarGz(outFile: string, entries: Iterable<TarEntry>, mtimeSeconds: number, level = 6): Promise<TarWriteResult> {
+function checkEntry(tree: ArchiveTree, entry: TarEntry, label: string): void {
+  let checked;
+  try {
+    checked = tree.add({ name: entry.path, type: entry.type, linkname: entry.linkname });
+  } catch (err) {
+    if (err instanceof ArchiveLimitError) throw new UserError(`${label}: ${err.message}`);
+    throw err;
+  }
+  if (checked.problem) throw new UserError(`${label}: entry '${entry.path}' escapes the root (${checked.problem})`);
+}
+
+/**
+ * Write `entries` in the given order as a gzip tarball at `outFile`. Every entry is held to the path-safety
+ * rule of util/archive-path.ts as it goes out (no entry through an earlier symlink, no symlink above the
+ * root): the box's tar must never be handed a tarball that writes outside its target. `label` names the
+ * tarball in errors (outFile is usually a temporary name).
+ */
+export async function writeTarGz(outFile: string, entries: Iterable<TarEntry>, mtimeSeconds: number, level = 6, label = outFile): Promise<TarWriteResult> {
   const pack = tar.pack();
   const digest = new Digest();
   const writing = pipeline(pack, createGzip({ level }), new GzipHeaderNormalizer(), digest, createWriteStream(outFile, { mode: 0o644 }));
   const mtime = new Date(mtimeSeconds * 1000);
   let count = 0;
+  const tree = new ArchiveTree({ escapingSymlinks: 'refuse' });
   try {
     for (const entry of entries) {
+      checkEntry(tree, entry, label);
       await addEntry(pack, entry, mtime);
       count++;
     }

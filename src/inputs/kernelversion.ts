@@ -10,6 +10,11 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 const NEEDLE = Buffer.from('Linux version ');
 /** Bytes after the needle kept to read the release (releases are short; 64 is generous). */
 const RELEASE_MAX = 64;
+/**
+ * Decompressed kernel bytes scanned at most: a kernel's banner sits in its first tens of MiB; past this a
+ * gzip bomb would only cost time, so the scan stops and the version comes from the image name.
+ */
+export const MAX_SCANNED_KERNEL_BYTES = 256 << 20;
 
 export function releaseFromBanner(bytes: Buffer): string | undefined {
   const m = /^(\d+\.\d+[^\s\0()]*)/.exec(bytes.toString('latin1'));
@@ -79,10 +84,12 @@ export class KernelVersionScanner {
         this.compressed = true;
         const gunzip = createGunzip();
         this.gunzip = gunzip;
+        let scanned = 0;
         gunzip.on('data', (out: Buffer) => {
           this.scanner.feed(out);
-          // Found it: no need to decompress the rest of the kernel.
-          if (this.scanner.found !== undefined) gunzip.destroy();
+          scanned += out.length;
+          // Found it (or scanned more than any kernel holds): no need to decompress the rest.
+          if (this.scanner.found !== undefined || scanned > MAX_SCANNED_KERNEL_BYTES) gunzip.destroy();
         });
         this.gunzipDone = new Promise<void>((resolve) => {
           gunzip.on('error', (err: Error) => {

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { SetidWarnings, describeSpecialFile, isSpecialFile } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 import { escapeError, walkTarGz, type TarEntry, type WalkResult } from './tarwalk.js';
 
@@ -41,7 +42,14 @@ export async function inspectKernTgz(file: string, opts: KernTgzOptions = {}): P
   const perVersion = new Map<string, { modules: number; dep: boolean; ipVs?: string }>();
   const trees: Record<string, ModulesTree> = {};
   const outside: string[] = [];
+  const setid = new SetidWarnings(label);
   const onEntry = (e: TarEntry) => {
+    if (isSpecialFile(e.type)) {
+      throw new UserError(`${label}: entry "${e.rawName}" is ${describeSpecialFile(e.type)}: a kernel modules archive holds no device nodes`);
+    }
+    if (e.type === 'file' || e.type === 'contiguous-file') {
+      setid.add(e.path, e.mode, e.uid, e.gid);
+    }
     if (e.path === '' || e.path === 'lib' || e.path === 'lib/modules') return;
     const m = MODULES_DIR.exec(e.path);
     if (!m) {
@@ -64,7 +72,7 @@ export async function inspectKernTgz(file: string, opts: KernTgzOptions = {}): P
   if (versions.length === 0) {
     throw new UserError(`${label}: no lib/modules/<version>/ tree: this is not a kernel modules archive`);
   }
-  const warnings: string[] = [];
+  const warnings: string[] = setid.lines();
   let modulesVersion: string;
   if (opts.kernelVersion !== undefined) {
     if (!perVersion.has(opts.kernelVersion)) {

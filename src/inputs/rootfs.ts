@@ -154,7 +154,9 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
     }
   };
 
-  const walk = await walkTarGz(tarball, { capture, onEntry, onProgress: opts.onProgress });
+  // A root filesystem is the tree everything else lands in; its relative links above / resolve to / on
+  // the box (as in a chroot), and nothing may be written through them (refused by the walk).
+  const walk = await walkTarGz(tarball, { capture, onEntry, onProgress: opts.onProgress, escapingSymlinks: 'allow' });
   if (walk.escapes.length > 0) throw escapeError(label, walk.escapes);
 
   const warnings: string[] = [];

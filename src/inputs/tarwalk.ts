@@ -6,6 +6,7 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { ArchiveLimitError, ArchiveTree, type ArchiveTreeOptions } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -24,6 +25,8 @@ export interface TarEntry {
   type: TarEntryType;
   size: number;
   mode: number;
+  uid: number;
+  gid: number;
   linkname?: string;
 }
 
@@ -37,6 +40,8 @@ export interface WalkOptions {
   onEntry?: (entry: TarEntry, data: Buffer | undefined) => void;
   /** Bytes of the file read so far (compressed), and the file size. */
   onProgress?: (done: number, total: number) => void;
+  /** Relative symlinks above the root (see util/archive-path.ts): refused unless the archive is a root filesystem. */
+  escapingSymlinks?: ArchiveTreeOptions['escapingSymlinks'];
 }
 
 export interface WalkResult {
@@ -46,7 +51,7 @@ export interface WalkResult {
   entries: number;
   /** Decompressed size of the tar stream. */
   tarBytes: number;
-  /** Entries whose path (or hard-link target) lies outside the archive root. */
+  /** Entries that would land outside the archive root (name, hard-link target, or through a symlink). */
   escapes: string[];
 }
 
@@ -129,20 +134,28 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
 
   const escapes: string[] = [];
   let entries = 0;
+  const tree = new ArchiveTree({ escapingSymlinks: opts.escapingSymlinks ?? 'refuse' });
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     entries++;
     const type = (header.type ?? 'file') as TarEntryType;
-    const normalized = normalizeTarPath(header.name);
-    let escaped = normalized === undefined;
-    if (type === 'link' && header.linkname && normalizeTarPath(header.linkname) === undefined) escaped = true;
-    if (escaped) escapes.push(type === 'link' ? `${header.name} (hard link to ${header.linkname})` : header.name);
+    let checked;
+    try {
+      checked = tree.add({ name: header.name, type: type ?? 'file', linkname: header.linkname ?? undefined });
+    } catch (err) {
+      stream.resume();
+      next(err instanceof ArchiveLimitError ? new UserError(`${label}: ${err.message}`) : (err as Error));
+      return;
+    }
+    if (checked.problem) escapes.push(checked.path === undefined ? header.name : `${header.name} (${checked.problem})`);
     const entry: TarEntry = {
-      path: normalized ?? header.name,
+      path: checked.path ?? header.name,
       rawName: header.name,
       type,
       size: header.size ?? 0,
       mode: header.mode ?? 0,
+      uid: header.uid ?? 0,
+      gid: header.gid ?? 0,
       linkname: header.linkname ?? undefined,
     };
     const want = opts.capture?.(entry);

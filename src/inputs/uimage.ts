@@ -159,7 +159,11 @@ function hex(n: number): string {
   return n.toString(16).padStart(8, '0');
 }
 
-const align4 = (n: number) => (n + 3) & ~3;
+/** Plain Number arithmetic: part sizes go up to 2^32 - 1, where 32-bit bitwise operators wrap. */
+const align4 = (n: number) => n + ((4 - (n % 4)) % 4);
+
+/** Parts in a multi-file image: boards boot kernel + ramdisk + device tree; no real table holds more. */
+export const MAX_UIMAGE_PARTS = 16;
 
 /** "OBS600 2.6.29-obs600" → 2.6.29-obs600; "Linux-2.6.29" → 2.6.29. */
 export function kernelVersionFromName(name: string): string | undefined {
@@ -206,7 +210,11 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
 
   // Multi-file state: the size table, then part by part.
   let multi = false;
-  let tableBuf = Buffer.alloc(0);
+  // The table is read one u32 word at a time into a fixed buffer: linear in its length, bounded in memory.
+  const word = Buffer.alloc(4);
+  let wordFill = 0;
+  let tableBytes = 0;
+  const tableSizes: number[] = [];
   let sizes: number[] | undefined;
   const parts: UImagePart[] = [];
   const heads: Buffer[] = [];
@@ -222,17 +230,23 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
           continue;
         }
         // Size table: u32 words up to and including the terminating 0.
-        const need = 4 - (tableBuf.length % 4);
-        tableBuf = Buffer.concat([tableBuf, chunk.subarray(0, need)]);
-        chunk = chunk.subarray(need);
-        pos += need;
-        if (tableBuf.length % 4 === 0 && tableBuf.readUInt32BE(tableBuf.length - 4) === 0) {
-          const list: number[] = [];
-          for (let i = 0; i < tableBuf.length - 4; i += 4) list.push(tableBuf.readUInt32BE(i));
-          sizes = list;
-          layoutParts(tableBuf.length);
-        } else if (tableBuf.length >= header!.dataSize) {
-          throw new UserError(`${label}: multi-file image without the end of its part size table`);
+        const take = Math.min(4 - wordFill, chunk.length);
+        chunk.copy(word, wordFill, 0, take);
+        wordFill += take;
+        chunk = chunk.subarray(take);
+        pos += take;
+        if (wordFill < 4) continue;
+        wordFill = 0;
+        tableBytes += 4;
+        const size = word.readUInt32BE(0);
+        if (size === 0) {
+          sizes = tableSizes;
+          layoutParts(tableBytes);
+        } else if (tableSizes.length === MAX_UIMAGE_PARTS) {
+          throw new UserError(`${label}: multi-file image whose part table lists more than ${MAX_UIMAGE_PARTS} parts (or lacks its 0 terminator)`);
+        } else {
+          tableSizes.push(size);
+          if (tableBytes >= header!.dataSize) throw noTableEnd();
         }
         continue;
       }
@@ -257,21 +271,26 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
     }
   };
 
+  const noTableEnd = () => new UserError(`${label}: multi-file image without the end of its part size table`);
+
   const layoutParts = (tableBytes: number) => {
-    let offset = UIMAGE_HEADER_SIZE + tableBytes;
     const list = sizes!;
+    // Payload-relative; at most MAX_UIMAGE_PARTS sizes below 2^32 each, so the sums stay exact.
+    let end = tableBytes;
+    let needed = tableBytes;
     for (let i = 0; i < list.length; i++) {
-      parts.push({ index: i, role: partRole(i, list.length), offset, size: list[i], content: 'other' });
+      parts.push({ index: i, role: partRole(i, list.length), offset: UIMAGE_HEADER_SIZE + end, size: list[i], content: 'other' });
       heads.push(Buffer.alloc(0));
-      offset += align4(list[i]);
+      needed = end + list[i];
+      end += align4(list[i]);
     }
-    const end = offset - UIMAGE_HEADER_SIZE;
-    const lastUnaligned = end - align4(list[list.length - 1] ?? 0) + (list[list.length - 1] ?? 0);
-    if (lastUnaligned > header!.dataSize) {
+    if (needed > header!.dataSize) {
       throw new UserError(
         `${label}: the part sizes (${list.join(' + ')} bytes) do not fit in the ${header!.dataSize}-byte payload: the image is damaged`,
       );
     }
+    if (list.length === 0) throw new UserError(`${label}: multi-file image whose part table lists no parts (no kernel)`);
+    if (list[0] === 0) throw new UserError(`${label}: the kernel part of the multi-file image is 0 bytes`);
     if (end < header!.dataSize) warnings.push(`${label}: ${header!.dataSize - end} bytes after the last part`);
   };
 
@@ -309,7 +328,8 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
   }
   if (!header) parseUImageHeader(headerBuf, label); // throws: too short
   const h = header!;
-  if (h.dataSize === 0 && !sizes) sizes = [];
+  if (h.dataSize === 0) throw new UserError(`${label}: the image holds no data (its header says 0 bytes): there is no kernel to boot`);
+  if (!sizes) throw noTableEnd();
   dataCrc >>>= 0;
   if (dataCrc !== h.dataCrc) {
     throw new UserError(

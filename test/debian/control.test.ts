@@ -41,3 +41,35 @@ test('Depends: alternatives, version constraints, obsolete operators, arch quali
   assert.deepEqual(parseProvides('mail-transport-agent, libfoo (= 1.2)'), [{ name: 'mail-transport-agent' }, { name: 'libfoo', op: '=', version: '1.2' }]);
   assert.throws(() => parseRelations('libc6 (>= )'), /cannot parse relation/);
 });
+
+test('the streaming parser finds a separator split across chunks at any point, CRLF and blank-with-spaces lines included', () => {
+  const text = 'Package: a\r\nVersion: 1\r\n \t \r\nPackage: b\nVersion: 2\n\n\nPackage: c\nDescription: x\n y\n';
+  const whole = parseStanzas(text).map(String);
+  for (let cut = 1; cut < text.length; cut++) {
+    for (let cut2 = cut; cut2 < text.length; cut2 += 5) {
+      const parser = new StanzaStreamParser();
+      const got = [...parser.push(text.slice(0, cut)), ...parser.push(text.slice(cut, cut2)), ...parser.push(text.slice(cut2)), ...parser.end()];
+      assert.deepEqual(got.map(String), whole, `cuts at ${cut}, ${cut2}`);
+    }
+  }
+});
+
+test('the streaming parser is linear in a long stanza and refuses one over 16 MiB', () => {
+  // 12 MiB of one stanza in 64 KiB chunks: rescanning it from its start on every chunk took minutes.
+  const line = ` ${'x'.repeat(1022)}\n`;
+  const chunk = line.repeat(64);
+  const parser = new StanzaStreamParser();
+  const t = Date.now();
+  parser.push('Package: long\nDescription: d\n');
+  for (let i = 0; i < 192; i++) parser.push(chunk);
+  const got = [...parser.push('\n'), ...parser.end()];
+  assert.equal(got.length, 1);
+  assert.equal(got[0].get('Package'), 'long');
+  const ms = Date.now() - t;
+  assert.ok(ms < 3000, `took ${ms} ms`);
+  const huge = new StanzaStreamParser();
+  huge.push('Package: huge\nDescription: d\n');
+  assert.throws(() => {
+    for (let i = 0; i < 300; i++) huge.push(chunk);
+  }, /a stanza longer than 16 MiB/);
+});

@@ -60,6 +60,16 @@ test('info files: .list with /. first, generated .md5sums when the package ships
   assert.match(String(byPath.get('/var/lib/dpkg/status')!.content), /Conffiles:\n \/etc\/p\.conf newconffile\n/);
 });
 
+test('a control member named list cannot replace the .list dpkg builds from the package files', () => {
+  const files = dpkgRegistrationFiles('', [
+    unpacked('Package: p\nVersion: 1\nArchitecture: all\nDescription: d\n', {
+      controlFiles: new Map([['list', { content: Buffer.from('/etc/shadow\n'), mode: 0o644 }]]),
+    }),
+  ]);
+  const lists = files.filter((f) => f.path === '/var/lib/dpkg/info/p.list');
+  assert.deepEqual(lists.map((f) => String(f.content)), ['/.\n/usr\n/usr/bin\n/usr/bin/x\n']);
+});
+
 test('Multi-Arch: same packages get <pkg>:<arch> info files, which real dpkg --audit finds once configured', () => {
   const files = dpkgRegistrationFiles('', [
     unpacked('Package: libw0\nVersion: 1\nArchitecture: amd64\nMulti-Arch: same\nDescription: d\n'),

@@ -29,6 +29,11 @@ export const overlayStep: Step<NodeState> = {
       const actual = byName.get(`${p.name}\0${p.version}`);
       if (actual && p.sha256 !== actual) throw new UserError(`${p.filename}: the file changed while the build was reading it`);
     }
+    for (const w of result.warnings) {
+      if (build.warnings.includes(w)) continue; // every node layers the same packages
+      build.warnings.push(w);
+      progress.warn(w);
+    }
     progress.note(`${result.entries} entries, ${result.packages.length} packages, ${result.bytes} bytes`);
     ns.knownSums.set(rel, result.sha256);
     ns.outputs.push({ path: rel, size: result.bytes, sha256: result.sha256 });
