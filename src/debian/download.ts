@@ -41,8 +41,8 @@ export class HttpStatusError extends UserError {
 /** The mirror sent (or announced) more than the file may have. */
 export class DownloadTooBigError extends UserError {}
 
-function tooBig(url: string, limit: DownloadLimit, announced?: number): DownloadTooBigError {
-  const what = announced !== undefined ? `announces ${announced} bytes` : `sent more than ${limit.maxBytes} bytes`;
+function tooBig(url: string, limit: DownloadLimit, announced?: { bytes: number; verb: 'announces' | 'has' }): DownloadTooBigError {
+  const what = announced ? `${announced.verb} ${announced.bytes} bytes` : `sent more than ${limit.maxBytes} bytes`;
   return new DownloadTooBigError(`${url}: ${what}, over ${limit.why} (${limit.maxBytes} bytes); download stopped and nothing kept`);
 }
 
@@ -148,7 +148,7 @@ async function openHttp(url: string, limit: DownloadLimit): Promise<Source> {
   const total = length !== null && /^\d{1,15}$/.test(length) ? Number(length) : undefined;
   if (total !== undefined && total > limit.maxBytes) {
     abort.abort();
-    throw tooBig(url, limit, total);
+    throw tooBig(url, limit, { bytes: total, verb: 'announces' });
   }
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
   // Whatever ends the download (done, cap, error), the connection goes: an endless body is not drained.
@@ -171,7 +171,7 @@ async function openLocal(url: string, limit: DownloadLimit): Promise<Source> {
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new UserError(`${url}: not a regular file`);
-    if (st.size > limit.maxBytes) throw tooBig(url, limit, st.size);
+    if (st.size > limit.maxBytes) throw tooBig(url, limit, { bytes: st.size, verb: 'has' });
     const body = handle.createReadStream({ start: 0, end: limit.maxBytes, autoClose: true });
     return { body, total: st.size, close: () => body.destroy() };
   } catch (err) {

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
@@ -276,4 +277,26 @@ test('obsbuild image --mirror interrupted (SIGINT, SIGTERM) during a download re
   } finally {
     await ws.cleanup();
   }
+});
+
+test('--mirror file://: a Release that is a FIFO or a device is refused without waiting; a .deb over its Size is refused unread', async () => {
+  const root = join(work, 'local-mirror');
+  mkdirSync(join(root, 'dists/lenny'), { recursive: true });
+  await execa('mkfifo', [join(root, 'dists/lenny/Release')]);
+  const url = pathToFileURL(root).href;
+  const cache = join(work, 'cache-local');
+  const timeout = (ms: number) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms).unref());
+  await assert.rejects(() => Promise.race([fetchMirrorIndex(options(cache, { url })), timeout(5000)]), /dists\/lenny\/Release: not a regular file$/);
+  rmSync(join(root, 'dists/lenny/Release'));
+
+  mkdirSync(join(root, 'dists/lenny/main/binary-powerpc'), { recursive: true });
+  mkdirSync(join(root, 'pool/main'), { recursive: true });
+  writeFileSync(join(root, 'pool/main/libpopt0.deb'), Buffer.concat([popt.bytes, Buffer.alloc(1 << 20)]));
+  writeFileSync(
+    join(root, 'dists/lenny/main/binary-powerpc/Packages'),
+    stanza({ Package: 'libpopt0', Version: '1:1.14-4', Architecture: 'powerpc', Filename: 'pool/main/libpopt0.deb', Size: popt.bytes.length, MD5sum: popt.md5 }),
+  );
+  const entries = await fetchMirrorIndex(options(cache, { url, allowUnsigned: true }));
+  await assert.rejects(() => fetchDebs(options(cache, { url, allowUnsigned: true }), entries), new RegExp(`libpopt0\\.deb: has ${popt.bytes.length + (1 << 20)} bytes, over its Size in the index`));
+  assert.deepEqual(filesUnder(cache).filter((f) => f.includes('/debs/')), []);
 });
