@@ -5,13 +5,11 @@
  * Release file, else a cap per kind of file) and stops one byte past it. The bytes go to a temporary file
  * renamed into place only when complete; on failure, and on SIGINT/SIGTERM, the temporary file is removed.
  */
-import { rmSync } from 'node:fs';
+import { constants, createWriteStream, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 
@@ -109,7 +107,7 @@ export async function download(url: string, dest: string, limit: DownloadLimit, 
       tmpPath = tmp;
       track(tmp);
       try {
-        await pipeline(source.body, counter.stream, createWriteStream(tmp) as Writable);
+        await pipeline(source.body, counter.stream, createWriteStream(tmp));
       } catch (err) {
         if (err instanceof UserError) throw err;
         throw new UserError(`${url}: download interrupted: ${(err as Error).message}`);

@@ -27,7 +27,8 @@ export const PACKAGES_LIMITS: StanzaLimits = { maxLine: 1 << 20, maxStanza: 4 <<
 /** Release: one stanza whose checksum blocks list a few thousand files, each on its own short line. */
 export const RELEASE_LIMITS: StanzaLimits = { maxLine: 64 << 10, maxStanza: 16 << 20, maxFields: 256, maxStanzas: 1 };
 
-export class StanzaLimitError extends Error {
+/** A syntax error or a cap reached, at `line` of the text. */
+export class IndexTextError extends Error {
   constructor(
     readonly line: number,
     message: string,
@@ -108,7 +109,7 @@ export class BoundedStanzaReader {
   private grow(n: number): void {
     this.partialLength += n;
     if (this.partialLength > this.limits.maxLine) {
-      throw new StanzaLimitError(this.lineNo + 1, `line longer than ${this.limits.maxLine} characters`);
+      throw new IndexTextError(this.lineNo + 1, `line longer than ${this.limits.maxLine} characters`);
     }
   }
 
@@ -117,26 +118,26 @@ export class BoundedStanzaReader {
     if (isBlank(line)) return this.flush();
     if (line.startsWith('#') && this.fields.length === 0) return; // deb822 comments between stanzas
     this.stanzaChars += line.length + 1;
-    if (this.stanzaChars > this.limits.maxStanza) throw new StanzaLimitError(this.lineNo, `stanza longer than ${this.limits.maxStanza} characters`);
+    if (this.stanzaChars > this.limits.maxStanza) throw new IndexTextError(this.lineNo, `stanza longer than ${this.limits.maxStanza} characters`);
     const first = line.charCodeAt(0);
     if (first === 32 || first === 9) {
       const last = this.fields[this.fields.length - 1];
-      if (!last) throw new StanzaLimitError(this.lineNo, 'continuation line without a field');
+      if (!last) throw new IndexTextError(this.lineNo, 'continuation line without a field');
       last[1] += `\n${line}`;
       return;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new StanzaLimitError(this.lineNo, `expected 'Field: value', got '${line.slice(0, 60)}'`);
+    if (colon <= 0) throw new IndexTextError(this.lineNo, `expected 'Field: value', got '${line.slice(0, 60)}'`);
     const name = line.slice(0, colon);
-    if (/\s/.test(name)) throw new StanzaLimitError(this.lineNo, `bad field name '${name.slice(0, 60)}'`);
-    if (this.fields.length >= this.limits.maxFields) throw new StanzaLimitError(this.lineNo, `stanza with more than ${this.limits.maxFields} fields`);
+    if (/\s/.test(name)) throw new IndexTextError(this.lineNo, `bad field name '${name.slice(0, 60)}'`);
+    if (this.fields.length >= this.limits.maxFields) throw new IndexTextError(this.lineNo, `stanza with more than ${this.limits.maxFields} fields`);
     this.fields.push([name, trimBlanks(line.slice(colon + 1))]);
   }
 
   private flush(): void {
     if (this.fields.length) {
       this.stanzas++;
-      if (this.stanzas > this.limits.maxStanzas) throw new StanzaLimitError(this.lineNo, `more than ${this.limits.maxStanzas} stanzas`);
+      if (this.stanzas > this.limits.maxStanzas) throw new IndexTextError(this.lineNo, `more than ${this.limits.maxStanzas} stanzas`);
       this.out.push(new Stanza(this.fields));
     }
     this.fields = [];

@@ -2,9 +2,11 @@
  * `--mirror URL`: a Debian archive layout. The suite's Release file must carry the archive's signature
  * (Release.gpg, checked by gpgv: see release-signature.ts) unless the user allows unsigned mirrors. The
  * index `dists/<suite>/<component>/binary-<arch>/Packages.gz` (or .xz, or plain) is downloaded into a
- * cache, checked against the Release file, and parsed; .debs are downloaded on demand from their Filename,
- * verified against the index's SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the
- * cache when they still verify. So every byte installed traces back to the archive's signature.
+ * cache, checked against the Release file, and parsed; .debs are downloaded on demand from their Filename
+ * (a path under pool/, nothing else), kept in the cache under apt's name for them, verified against the
+ * index's SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the cache when they still
+ * verify. So every byte installed traces back to the archive's signature. Until then, nothing the mirror
+ * sends is trusted: every download has a size cap (download.ts), and no index field names a local path.
  */
 import { pathExists } from 'fs-extra';
 import { lstat, readFile, rm } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { digestFile, verifyDebChecksum } from './deb.js';
 import { download, DownloadTooBigError, HttpStatusError, type DownloadLimit, type DownloadProgress } from './download.js';
-import { readBoundedStanzas, RELEASE_LIMITS, StanzaLimitError } from './index-stanzas.js';
+import { readBoundedStanzas, RELEASE_LIMITS, IndexTextError } from './index-stanzas.js';
 import { archiveFilename, readPackagesIndex, type PackageEntry } from './packages-index.js';
 import { DEBIAN_KEYRINGS, verifyDetachedSignature, type SignatureVerdict } from './release-signature.js';
 
@@ -84,7 +86,7 @@ export function parseReleaseSums(text: string, where = 'Release'): Map<string, R
   try {
     stanzas = readBoundedStanzas(text, RELEASE_LIMITS);
   } catch (err) {
-    if (err instanceof StanzaLimitError) throw new UserError(`${where}:${err.line}: ${err.message}`);
+    if (err instanceof IndexTextError) throw new UserError(`${where}:${err.line}: ${err.message}`);
     throw err;
   }
   const stanza = stanzas[0];

@@ -11,7 +11,7 @@ import { UserError } from '../util/errors.js';
 import { Stanza, formatStanzas } from './control.js';
 import { digestFile, readDebControl } from './deb.js';
 import { compressionOf, decompress } from './decompress.js';
-import { BoundedStanzaReader, PACKAGES_LIMITS, StanzaLimitError, readBoundedStanzas } from './index-stanzas.js';
+import { BoundedStanzaReader, PACKAGES_LIMITS, IndexTextError, readBoundedStanzas } from './index-stanzas.js';
 import { parseVersion } from './version.js';
 import { parseRelations, RelationSyntaxError, type Relation, type RelationGroups } from './relations.js';
 
@@ -202,7 +202,7 @@ export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
     for (const stanza of reader.end()) entries.push(entryFromStanza(slim(stanza), file, true));
   } catch (err) {
     if (err instanceof UserError) throw err;
-    if (err instanceof StanzaLimitError) throw new UserError(`${file}:${err.line}: ${err.message}`);
+    if (err instanceof IndexTextError) throw new UserError(`${file}:${err.line}: ${err.message}`);
     throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`);
   } finally {
     bytes.destroy();
