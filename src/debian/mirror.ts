@@ -2,31 +2,24 @@
  * `--mirror URL`: a Debian archive layout. The suite's Release file must carry the archive's signature
  * (Release.gpg, checked by gpgv: see release-signature.ts) unless the user allows unsigned mirrors. The
  * index `dists/<suite>/<component>/binary-<arch>/Packages.gz` (or .xz, or plain) is downloaded into a
- * cache, checked against the Release file, and parsed; .debs are downloaded on demand from their Filename,
- * verified against the index's SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the
- * cache when they still verify. So every byte installed traces back to the archive's signature.
+ * cache, checked against the Release file, and parsed; .debs are downloaded on demand from their Filename
+ * (a path under pool/, nothing else), kept in the cache under apt's name for them, verified against the
+ * index's SHA256 (or MD5Sum, which is all lenny's index carries), and reused from the cache when they still
+ * verify. So every byte installed traces back to the archive's signature. Until then, nothing the mirror
+ * sends is trusted: every download has a size cap (download.ts), and no index field names a local path.
  */
 import { pathExists } from 'fs-extra';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { writeAtomically } from '../util/atomic.js';
+import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { parseStanzas } from './control.js';
 import { digestFile, verifyDebChecksum } from './deb.js';
-import { readPackagesIndex, type PackageEntry } from './packages-index.js';
+import { download, DownloadTooBigError, HttpStatusError, type DownloadLimit, type DownloadProgress } from './download.js';
+import { readBoundedStanzas, RELEASE_LIMITS, IndexTextError } from './index-stanzas.js';
+import { archiveFilename, readPackagesIndex, type PackageEntry } from './packages-index.js';
 import { DEBIAN_KEYRINGS, verifyDetachedSignature, type SignatureVerdict } from './release-signature.js';
 
-export interface DownloadProgress {
-  url: string;
-  received: number;
-  total?: number;
-  done: boolean;
-}
+export type { DownloadProgress } from './download.js';
 
 export interface MirrorOptions {
   url: string;
@@ -61,63 +54,16 @@ function urlOf(base: string, rel: string): string {
   return `${base.replace(/\/+$/, '')}/${rel.replace(/^\/+/, '')}`;
 }
 
-class HttpStatusError extends UserError {
-  constructor(
-    readonly status: number,
-    url: string,
-  ) {
-    super(`${url}: HTTP ${status}`);
-  }
-}
-
-/** Download `url` to `dest` atomically, reporting progress. */
-export async function download(url: string, dest: string, onProgress?: (p: DownloadProgress) => void): Promise<void> {
-  if (url.startsWith('file:')) return copyLocal(url, dest, onProgress);
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new UserError(`${url}: cannot download: ${cause}`);
-  }
-  if (!res.ok || !res.body) throw new HttpStatusError(res.status, url);
-  const total = Number(res.headers.get('content-length')) || undefined;
-  let received = 0;
-  let lastReport = 0;
-  // Counting inside the pipeline: a 'data' listener on the body would start the flow before the file is open.
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      received += chunk.length;
-      if (onProgress && received - lastReport >= 256 * 1024) {
-        lastReport = received;
-        onProgress({ url, received, total, done: false });
-      }
-      cb(null, chunk);
-    },
-  });
-  await writeAtomically(dest, async (tmp) => {
-    try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, createWriteStream(tmp));
-    } catch (err) {
-      throw new UserError(`${url}: download interrupted: ${(err as Error).message}`);
-    }
-    if (total !== undefined && received !== total) throw new UserError(`${url}: download cut short (${received} of ${total} bytes)`);
-  });
-  onProgress?.({ url, received, total, done: true });
-}
-
-/** A mirror copy on a local disk (`--mirror file:///srv/debian`): same layout, no network. */
-async function copyLocal(url: string, dest: string, onProgress?: (p: DownloadProgress) => void): Promise<void> {
-  const source = fileURLToPath(url);
-  let size: number;
-  try {
-    size = (await stat(source)).size;
-  } catch {
-    throw new HttpStatusError(404, url);
-  }
-  await writeAtomically(dest, (tmp) => pipeline(createReadStream(source), createWriteStream(tmp)));
-  onProgress?.({ url, received: size, total: size, done: true });
-}
+/**
+ * Caps for what a mirror sends before anything vouches for it, far above any real archive's files:
+ * Debian's Release files are ~200 kB, their signatures ~2 kB, the biggest Packages index ~100 MB unpacked.
+ * An index the Release file lists is capped at the size given there, a .deb at its Size in the index.
+ */
+const RELEASE_LIMIT: DownloadLimit = { maxBytes: 16 << 20, why: 'the cap for a Release file' };
+const SIGNATURE_LIMIT: DownloadLimit = { maxBytes: 1 << 20, why: 'the cap for a Release.gpg signature' };
+const INDEX_MAX = 256 << 20;
+/** No .deb comes near 1 GiB (lenny's biggest are ~100 MB); a bigger Size in an index is refused. */
+export const DEB_MAX = 1 << 30;
 
 interface ReleaseSum {
   sha256?: string;
@@ -133,15 +79,24 @@ export function formatRelease(opts: { origin: string; suite: string; architectur
   );
 }
 
-/** Checksums of the index files as listed in a Release file (`SHA256:` / `MD5Sum:` blocks). */
-export function parseReleaseSums(text: string): Map<string, ReleaseSum> {
+/** Checksums of the index files as listed in a Release file (`SHA256:` / `MD5Sum:` blocks); `where` names it in errors. */
+export function parseReleaseSums(text: string, where = 'Release'): Map<string, ReleaseSum> {
   const sums = new Map<string, ReleaseSum>();
-  const stanza = parseStanzas(text)[0];
+  let stanzas;
+  try {
+    stanzas = readBoundedStanzas(text, RELEASE_LIMITS);
+  } catch (err) {
+    if (err instanceof IndexTextError) throw new UserError(`${where}:${err.line}: ${err.message}`);
+    throw err;
+  }
+  const stanza = stanzas[0];
   if (!stanza) return sums;
   for (const [field, key] of [['MD5Sum', 'md5'], ['SHA256', 'sha256']] as const) {
     for (const line of (stanza.get(field) ?? '').split('\n')) {
       const [hash, size, path] = line.trim().split(/\s+/);
       if (!hash || !path) continue;
+      // A size that is not a plain number would make every comparison fail, or cap a download at NaN.
+      if (!/^\d{1,15}$/.test(size ?? '')) throw new UserError(`${where}: ${field} entry for ${path.slice(0, 200)} has size '${String(size).slice(0, 40)}', not a number of bytes`);
       const entry = sums.get(path) ?? { size: Number(size) };
       entry[key] = hash.toLowerCase();
       sums.set(path, entry);
@@ -152,6 +107,13 @@ export function parseReleaseSums(text: string): Map<string, ReleaseSum> {
 
 const INDEX_VARIANTS = ['Packages.gz', 'Packages.xz', 'Packages'];
 
+/** The most bytes to take for an index: its size in the (signed) Release file when listed there, else the cap. */
+function indexLimit(url: string, expected: ReleaseSum | undefined, distRel: string): DownloadLimit {
+  if (!expected) return { maxBytes: INDEX_MAX, why: 'the cap for a Packages index' };
+  if (expected.size > INDEX_MAX) throw new UserError(`${url}: ${distRel}/Release lists it with ${expected.size} bytes, over the cap for a Packages index (${INDEX_MAX} bytes)`);
+  return { maxBytes: expected.size, why: `its size in ${distRel}/Release` };
+}
+
 /** Download (or reuse from the cache when offline) and parse the mirror's Packages index. */
 export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntry[]> {
   const component = opts.component ?? 'main';
@@ -160,9 +122,10 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
   let release: Map<string, ReleaseSum> | undefined;
   const releaseUrl = urlOf(opts.url, `${distRel}/Release`);
   const releasePath = join(root, distRel, 'Release');
+  let haveRelease = false;
   try {
-    await download(releaseUrl, releasePath, opts.onProgress);
-    release = parseReleaseSums(await readFile(releasePath, 'utf8'));
+    await download(releaseUrl, releasePath, RELEASE_LIMIT, opts.onProgress);
+    haveRelease = true;
   } catch (err) {
     if (!(err instanceof HttpStatusError)) throw err;
     if (!opts.allowUnsigned) {
@@ -172,23 +135,28 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
     }
     opts.onWarning?.(`${opts.url}: no Release file for ${opts.suite}; the index is checked against nothing (--allow-unsigned)`);
   }
-  if (release) await checkReleaseSignature(opts, releaseUrl, releasePath);
+  if (haveRelease) {
+    // The signature first: what the Release file says is read only once the archive vouches for it.
+    await checkReleaseSignature(opts, releaseUrl, releasePath);
+    release = parseReleaseSums(await readFile(releasePath, 'utf8'), releaseUrl);
+  }
   const tried: string[] = [];
   for (const variant of INDEX_VARIANTS) {
     const rel = `${component}/binary-${opts.arch}/${variant}`;
     const url = urlOf(opts.url, `${distRel}/${rel}`);
     const dest = join(root, distRel, rel);
+    const expected = release?.get(rel);
     try {
-      await download(url, dest, opts.onProgress);
+      await download(url, dest, indexLimit(url, expected, distRel), opts.onProgress);
     } catch (err) {
       if (err instanceof HttpStatusError && err.status === 404) {
         tried.push(variant);
         continue;
       }
-      if (!(await pathExists(dest))) throw err;
+      // Offline, the cached copy (checked below like a download) will do; an oversized answer is no outage.
+      if (err instanceof DownloadTooBigError || !(await pathExists(dest))) throw err;
       opts.onNote?.(`${(err as Error).message}; using the cached ${dest}`);
     }
-    const expected = release?.get(rel);
     if (expected) {
       const got = await digestFile(dest);
       const ok = expected.sha256 ? got.sha256 === expected.sha256 : expected.md5 ? got.md5 === expected.md5 : true;
@@ -208,7 +176,7 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
   try {
     await rm(signaturePath, { force: true }); // never judge this Release by an older download's signature
     try {
-      await download(`${releaseUrl}.gpg`, signaturePath, opts.onProgress);
+      await download(`${releaseUrl}.gpg`, signaturePath, SIGNATURE_LIMIT, opts.onProgress);
     } catch (err) {
       if (!(err instanceof HttpStatusError)) throw err;
       throw new UserError(`${releaseUrl}.gpg: HTTP ${err.status}: the Release file is not signed, so nothing from this mirror can be verified; pass --allow-unsigned to use it anyway`);
@@ -220,9 +188,28 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
         (verdict.keyExpired ? '; that key has expired since, as archived releases\' keys do' : ''),
     );
   } catch (err) {
-    if (!(err instanceof UserError) || !opts.allowUnsigned) throw err;
+    if (!(err instanceof UserError) || err instanceof DownloadTooBigError || !opts.allowUnsigned) throw err;
     opts.onWarning?.(`${err.message.replace(/; pass --allow-unsigned.*$/, '')} (used anyway: --allow-unsigned)`);
   }
+}
+
+/**
+ * Where a .deb is kept in the cache: named by package, version and architecture as apt names its
+ * archives (`<name>_<version, ':' as %3a>_<arch>.deb`), never by the index's Filename, so no index field
+ * can point the cache's writes and deletions outside the cache's own folder. The entry's fields were
+ * checked against dpkg's character sets when the index was read.
+ */
+export function debCachePath(cacheRoot: string, entry: PackageEntry, where: string): string {
+  const name = `${entry.name}_${entry.version.replace(/:/g, '%3a')}_${entry.arch}.deb`;
+  if (name.length > 255) throw new UserError(`${where}: index entry ${entry.name.slice(0, 60)}: name, version and architecture too long for a file name`);
+  return join(cacheRoot, 'debs', name);
+}
+
+/** The .deb's Size in the index is all it may have; an index with no Size gets the general cap. */
+function debLimit(url: string, entry: PackageEntry): DownloadLimit {
+  if (entry.size === undefined) return { maxBytes: DEB_MAX, why: 'the cap for a .deb (the index gives no Size)' };
+  if (entry.size > DEB_MAX) throw new UserError(`${url}: the index gives Size ${entry.size}, over the cap for a .deb (${DEB_MAX} bytes)`);
+  return { maxBytes: entry.size, why: 'its Size in the index' };
 }
 
 /** Make each entry's .deb available locally (cache hit that verifies, else download + verify); sets localPath. */
@@ -230,20 +217,20 @@ export async function fetchDebs(opts: MirrorOptions, entries: PackageEntry[]): P
   const root = mirrorCacheRoot(opts);
   for (const entry of entries) {
     if (!entry.filename) throw new UserError(`${opts.url}: index entry ${entry.name} ${entry.version} has no Filename`);
-    const dest = join(root, entry.filename);
+    const url = urlOf(opts.url, archiveFilename(entry.filename, `${opts.url}: index entry ${entry.name} ${entry.version}`, { pool: true }));
+    const dest = debCachePath(root, entry, opts.url);
     const expected = { sha256: entry.sha256, md5: entry.md5, size: entry.size };
-    if (await pathExists(dest)) {
+    if (await isRegularFile(dest)) {
       try {
         await verifyDebChecksum(dest, expected);
         entry.localPath = dest;
         opts.onNote?.(`${entry.name} ${entry.version}: from the cache`);
         continue;
       } catch {
-        await rm(dest, { force: true }); // stale or damaged cache entry: fetch again
+        // stale or damaged cache entry: the download below replaces it (atomically)
       }
     }
-    await mkdir(dirname(dest), { recursive: true });
-    await download(urlOf(opts.url, entry.filename), dest, opts.onProgress);
+    await download(url, dest, debLimit(url, entry), opts.onProgress);
     try {
       await verifyDebChecksum(dest, expected);
     } catch (err) {
@@ -251,5 +238,13 @@ export async function fetchDebs(opts: MirrorOptions, entries: PackageEntry[]): P
       throw err;
     }
     entry.localPath = dest;
+  }
+}
+
+async function isRegularFile(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isFile();
+  } catch {
+    return false;
   }
 }

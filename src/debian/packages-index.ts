@@ -3,13 +3,15 @@
  * entries from a folder of .deb files when there is no index (`--packages DIR`).
  */
 import { pathExists } from 'fs-extra';
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { constants } from 'node:fs';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { UserError } from '../util/errors.js';
-import { ControlSyntaxError, Stanza, StanzaStreamParser, formatStanzas, parseStanza } from './control.js';
+import { Stanza, formatStanzas } from './control.js';
 import { digestFile, readDebControl } from './deb.js';
 import { compressionOf, decompress } from './decompress.js';
+import { BoundedStanzaReader, PACKAGES_LIMITS, IndexTextError, readBoundedStanzas } from './index-stanzas.js';
 import { parseVersion } from './version.js';
 import { parseRelations, RelationSyntaxError, type Relation, type RelationGroups } from './relations.js';
 
@@ -61,7 +63,9 @@ class IndexEntry implements PackageEntry {
     } catch (err) {
       throw new UserError(`${where}: package ${name}: ${(err as Error).message}`);
     }
+    checkEntryNames(name, version, stanza.get('Architecture'), where);
     const sizeText = stanza.get('Size');
+    if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText)) throw new UserError(`${where}: package ${name}: Size '${sizeText.slice(0, 40)}' is not a number of bytes`);
     const providesText = stanza.get('Provides');
     this.name = name;
     this.version = version;
@@ -85,7 +89,7 @@ class IndexEntry implements PackageEntry {
   }
 
   get stanza(): Stanza {
-    if (typeof this.#stanza === 'string') this.#stanza = parseStanza(this.#stanza);
+    if (typeof this.#stanza === 'string') this.#stanza = readBoundedStanzas(this.#stanza, PACKAGES_LIMITS)[0];
     return this.#stanza;
   }
 
@@ -96,6 +100,42 @@ class IndexEntry implements PackageEntry {
   get preDepends(): RelationGroups {
     return (this.#preDepends ??= this.relations(this.stanza.get('Pre-Depends')));
   }
+}
+
+/**
+ * dpkg's character sets for package names, versions and architectures. Names, versions and architectures
+ * end up in file names (the download cache, dpkg's info files), so an entry outside them is refused
+ * where the index is read; no real index has one.
+ */
+const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}$/;
+const VERSION_TEXT = /^[A-Za-z0-9.+~:-]{1,200}$/;
+const ARCH_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
+
+function checkEntryNames(name: string, version: string, arch: string | undefined, where: string): void {
+  if (!PACKAGE_NAME.test(name)) throw new UserError(`${where}: package name '${name.slice(0, 60)}' is not a Debian package name`);
+  if (!VERSION_TEXT.test(version)) throw new UserError(`${where}: package ${name}: version '${version.slice(0, 60)}' has characters no Debian version has`);
+  if (arch !== undefined && !ARCH_NAME.test(arch)) throw new UserError(`${where}: package ${name}: architecture '${arch.slice(0, 60)}' is not a Debian architecture`);
+}
+
+/**
+ * An index's Filename as a path under the archive root (or the --packages folder): relative, made of plain
+ * names, `.` segments dropped (`dpkg-scanpackages .` writes `./x.deb`), never `..`, never absolute. With
+ * `pool`, it must lie under pool/, where Debian's archives keep every .deb. `where` names the entry.
+ */
+export function archiveFilename(raw: string, where: string, opts: { pool: boolean }): string {
+  const fail = (why: string) => new UserError(`${where}: Filename '${raw.slice(0, 120)}' ${why}`);
+  if (raw.length > 1024) throw fail('is longer than 1024 characters');
+  if (raw.startsWith('/')) throw fail('is an absolute path; it must be relative to the archive root');
+  const segments = raw.split('/').filter((s) => s !== '.');
+  for (const s of segments) {
+    if (s === '..') throw fail("climbs out of the archive with '..'");
+    if (s === '') throw fail('has an empty path segment');
+    // Debian's pool names use these characters only; '%' for apt-get download's `%3a` epochs in a folder.
+    if (!/^[A-Za-z0-9._+~%-]{1,255}$/.test(s)) throw fail('has characters a Debian archive path does not have');
+  }
+  if (segments.length === 0) throw fail('names no file');
+  if (opts.pool && (segments[0] !== 'pool' || segments.length < 2 || raw.includes('%'))) throw fail('is not a file under pool/, where Debian archives keep their .debs');
+  return segments.join('/');
 }
 
 export function entryFromStanza(stanza: Stanza, where: string, compact = false): PackageEntry {
@@ -120,32 +160,83 @@ function slim(stanza: Stanza): Stanza {
   return out;
 }
 
-/** Read every stanza of a Packages index (compression from the file name), streaming. */
-export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
-  const compression = compressionOf(basename(file)) ?? 'none';
-  const parser = new StanzaStreamParser();
-  const entries: PackageEntry[] = [];
+/** Most text an index may unpack to; Debian's biggest Packages file is ~100 MB. */
+const INDEX_TEXT_MAX = 256 << 20;
+
+/**
+ * Open a file for reading only when it is a regular file: a device (/dev/zero) or a FIFO would be read
+ * forever or block. O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file reads the same.
+ */
+async function openRegularFile(file: string) {
+  let handle;
   try {
-    const text = decompress(createReadStream(file), compression).setEncoding('utf8');
-    for await (const chunk of text) {
-      for (const stanza of parser.push(chunk as string)) entries.push(entryFromStanza(slim(stanza), file, true));
-    }
-    for (const stanza of parser.end()) entries.push(entryFromStanza(slim(stanza), file, true));
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    if (err instanceof UserError) throw err;
-    if (err instanceof ControlSyntaxError) throw new UserError(`${file}:${err.line}: ${err.message}`);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file}: no such file`);
     throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`);
   }
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new UserError(`${file}: not a regular file`);
+  }
+  return handle;
+}
+
+/** Read every stanza of a Packages index (compression from the file name), streaming, within PACKAGES_LIMITS. */
+export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
+  const compression = compressionOf(basename(file)) ?? 'none';
+  const reader = new BoundedStanzaReader(PACKAGES_LIMITS);
+  const entries: PackageEntry[] = [];
+  const handle = await openRegularFile(file);
+  const raw = handle.createReadStream();
+  const bytes = decompress(raw, compression);
+  try {
+    const decoder = new StringDecoder('utf8');
+    let unpacked = 0;
+    for await (const chunk of bytes) {
+      unpacked += (chunk as Buffer).length;
+      if (unpacked > INDEX_TEXT_MAX) throw new UserError(`${file}: unpacks to more than ${INDEX_TEXT_MAX} bytes, more than any Debian index`);
+      for (const stanza of reader.push(decoder.write(chunk as Buffer))) entries.push(entryFromStanza(slim(stanza), file, true));
+    }
+    for (const stanza of reader.push(decoder.end())) entries.push(entryFromStanza(slim(stanza), file, true));
+    for (const stanza of reader.end()) entries.push(entryFromStanza(slim(stanza), file, true));
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    if (err instanceof IndexTextError) throw new UserError(`${file}:${err.line}: ${err.message}`);
+    throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`);
+  } finally {
+    bytes.destroy();
+    raw.destroy();
+  }
   return entries;
+}
+
+/**
+ * A file in the --packages folder as a regular file inside it: the path, symlinks resolved, must stay in
+ * the folder (no link to /dev/zero or to a file elsewhere), and be a plain file (no FIFO, no device).
+ * Undefined when there is no such file; a UserError when there is one but it is not acceptable.
+ */
+async function fileInside(dirReal: string, dir: string, rel: string): Promise<string | undefined> {
+  const path = join(dir, rel);
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return undefined;
+  }
+  if (!real.startsWith(dirReal + sep)) throw new UserError(`${path}: leads out of the packages folder (to ${real})`);
+  if (!(await stat(real)).isFile()) throw new UserError(`${path}: not a regular file`);
+  return path;
 }
 
 /** Build index entries from the .deb files of a folder (their control files and checksums). */
 export async function buildIndexFromDebs(dir: string): Promise<PackageEntry[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.deb')).sort();
+  const dirReal = await realpath(dir);
   const entries: PackageEntry[] = [];
   for (const name of names) {
-    const path = join(dir, name);
+    const path = await fileInside(dirReal, dir, name);
+    if (!path) continue; // a dangling symlink: nothing to read
     const { control } = await readDebControl(path);
     const digests = await digestFile(path);
     const stanza = new Stanza(control.entries());
@@ -169,11 +260,14 @@ export async function loadPackagesDir(dir: string): Promise<PackageEntry[]> {
     const indexPath = join(dir, name);
     if (!(await pathExists(indexPath))) continue;
     const entries = await readPackagesIndex(indexPath);
+    const dirReal = await realpath(dir);
     for (const entry of entries) {
       if (!entry.filename) continue;
-      for (const candidate of [join(dir, entry.filename), join(dir, basename(entry.filename))]) {
-        if (await pathExists(candidate)) {
-          entry.localPath = candidate;
+      const rel = archiveFilename(entry.filename, `${indexPath}: package ${entry.name} ${entry.version}`, { pool: false });
+      for (const candidate of new Set([rel, basename(rel)])) {
+        const path = await fileInside(dirReal, dir, candidate);
+        if (path) {
+          entry.localPath = path;
           break;
         }
       }
