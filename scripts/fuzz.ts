@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildFixtures, missingTool } from '../test/fuzz/fixtures.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, describeFailure, runCases, type CaseResult } from '../test/fuzz/runner.js';
-import { buildCase, TARGETS } from '../test/fuzz/targets.js';
+import { UserError } from '../src/util/errors.js';
+import { buildCase, TARGETS, writeCase } from '../test/fuzz/targets.js';
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
 
 const program = new Command()
   .name('fuzz')
@@ -24,10 +30,11 @@ const program = new Command()
   .option('--memory <mb>', 'memory growth per case that counts as a failure', String(DEFAULT_MEMORY_MB))
   .option('--save <dir>', 'also write each case\'s mutated file to DIR (to replay it by hand)')
   .option('--fixtures <dir>', 'reuse fixtures built before (default: build them in a temp folder)')
+  .option('--inline', 'run the cases in this process without a deadline, printing how each ends and how long it took (to study a hang)')
   .option('-v, --verbose', 'print every case, not only failures')
   .parse();
 
-const o = program.opts<{ parser: string; seeds: string; start: string; concurrency: string; timeout: string; memory: string; save?: string; fixtures?: string; verbose?: boolean }>();
+const o = program.opts<{ parser: string; seeds: string; start: string; concurrency: string; timeout: string; memory: string; save?: string; fixtures?: string; inline?: boolean; verbose?: boolean }>();
 const targets = o.parser === 'all' ? Object.keys(TARGETS) : o.parser.split(',');
 for (const t of targets) {
   if (!TARGETS[t]) {
@@ -66,7 +73,36 @@ try {
     }
   }
 
-  const perTarget = new Map<string, { n: number; accepted: number; rejected: number; failures: number; ms: number }>();
+  if (o.inline) {
+    for (const t of targets) {
+      const target = TARGETS[t];
+      const list = target.load(fixtures.dir);
+      const work = mkdtempSync(join(tmpdir(), 'obsbuild-fuzz-inline-'));
+      try {
+        target.setup?.(fixtures.dir, work);
+        for (const seed of seeds) {
+          const c = buildCase(t, seed, list);
+          const file = writeCase(target, work, c);
+          const t0 = performance.now();
+          let outcome: string;
+          try {
+            await target.run(file, work);
+            outcome = 'accepted';
+          } catch (err) {
+            const e = err as Error;
+            outcome = `${err instanceof UserError ? 'UserError' : e?.constructor?.name}: ${JSON.stringify(e?.message ?? String(err))}`;
+          }
+          const ms = Math.round(performance.now() - t0);
+          console.log(`${t} seed ${seed}: ${ms} ms, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB: ${outcome.slice(0, 500)}`);
+        }
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    }
+    process.exit(0);
+  }
+
+  const perTarget = new Map<string, { n: number; accepted: number; rejected: number; failures: number; ms: number; times: number[] }>();
   const failures: CaseResult[] = [];
   const started = new Map<string, number>();
   const wall = performance.now();
@@ -79,7 +115,8 @@ try {
     memoryMb: Number(o.memory),
     onResult: (r) => {
       if (!started.has(r.target)) started.set(r.target, performance.now());
-      const s = perTarget.get(r.target) ?? { n: 0, accepted: 0, rejected: 0, failures: 0, ms: 0 };
+      const s = perTarget.get(r.target) ?? { n: 0, accepted: 0, rejected: 0, failures: 0, ms: 0, times: [] };
+      s.times.push(r.ms);
       s.n++;
       s.ms += r.ms;
       if (r.outcome === 'accepted') s.accepted++;
@@ -95,10 +132,10 @@ try {
     },
   });
   const seconds = (performance.now() - wall) / 1000;
-  console.log(`\nparser     cases  accepted  rejected  failures  cases/s (per worker, from case times)`);
+  console.log(`\nparser     cases  accepted  rejected  failures  cases/s  median ms  p99 ms   (cases/s per worker, from case times incl. deadlines)`);
   for (const [t, s] of perTarget) {
     console.log(
-      `${t.padEnd(10)} ${String(s.n).padStart(5)} ${String(s.accepted).padStart(9)} ${String(s.rejected).padStart(9)} ${String(s.failures).padStart(9)}  ${(s.n / (s.ms / 1000)).toFixed(1).padStart(7)}`,
+      `${t.padEnd(10)} ${String(s.n).padStart(5)} ${String(s.accepted).padStart(9)} ${String(s.rejected).padStart(9)} ${String(s.failures).padStart(9)}  ${(s.n / (s.ms / 1000)).toFixed(1).padStart(7)}  ${String(quantile(s.times, 0.5)).padStart(9)}  ${String(quantile(s.times, 0.99)).padStart(6)}`,
     );
   }
   console.log(`${results.length} cases in ${seconds.toFixed(1)} s (${(results.length / seconds).toFixed(1)} cases/s overall), ${failures.length} failures`);

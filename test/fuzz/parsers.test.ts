@@ -14,16 +14,24 @@ import { describeFailure, runCases, type CaseResult } from './runner.js';
 import { TARGETS } from './targets.js';
 
 /** Seeds 1..QUICK_SEEDS for every parser. */
-const QUICK_SEEDS = 40;
+const QUICK_SEEDS = 30;
 
-/** Seeds the long run found failing (see the report with the commit that added them). */
+/**
+ * Seeds the long run found failing on the parsers as of this commit, one per distinct cause (seeds
+ * 1..QUICK_SEEDS that fail are not repeated here: release 3 6 7 8 16 23, packages 18, site 17).
+ */
 const FOUND_SEEDS: Record<string, number[]> = {
   uimage: [],
-  deb: [],
-  tar: [],
-  packages: [],
+  // 40: ar BSD name "#1/-5" -> RangeError; 44: data.tar directory entry with a non-zero size -> never settles;
+  // 217: ar BSD name "#1/99999999" -> 100 MB allocations, seconds.
+  deb: [40, 44, 217],
+  // 91: base-256 size -> tar-stream's plain Error "Invalid header"; 178: directory entry with size 1 -> never settles.
+  tar: [91, 178],
+  // 128: a value with 1 MiB of inner spaces -> the trailing-blank regex of the stanza parser goes quadratic.
+  packages: [128],
   release: [],
-  control: [],
+  // 80: a CR inside a field name is echoed raw into the message; 258: 100 000 inner spaces -> quadratic regex.
+  control: [80, 258],
   site: [],
 };
 
@@ -36,11 +44,9 @@ before(async () => {
   fixturesDir = mkdtempSync(join(tmpdir(), 'obsbuild-fuzz-fixtures-'));
   await buildFixtures(fixturesDir);
   const seeds = Array.from({ length: QUICK_SEEDS }, (_, i) => i + 1);
-  // One worker for all parsers: npm test already runs two test files at a time on this machine.
-  for (const target of Object.keys(TARGETS)) {
-    const extra = FOUND_SEEDS[target].filter((s) => !seeds.includes(s));
-    results.push(...(await runCases({ fixturesDir, targets: [target], seeds: [...seeds, ...extra] })));
-  }
+  const extra = Object.entries(FOUND_SEEDS).flatMap(([target, list]) => list.filter((s) => s > QUICK_SEEDS).map((s) => [target, s] as [string, number]));
+  // One worker for all parsers (it starts once, not per parser): npm test already runs two test files at a time.
+  results = await runCases({ fixturesDir, targets: Object.keys(TARGETS), seeds, extra });
 });
 
 after(() => {

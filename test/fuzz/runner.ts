@@ -16,6 +16,8 @@ export interface RunOptions {
   targets: string[];
   /** Seeds per target. */
   seeds: number[];
+  /** More (target, seed) pairs to run after targets x seeds. */
+  extra?: [string, number][];
   concurrency?: number;
   timeoutMs?: number;
   /** Growth of the worker's resident memory over its baseline that counts as a failure, MiB. */
@@ -42,6 +44,10 @@ export interface CaseResult {
 
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_MEMORY_MB = 256;
+/** A case waiting on I/O (not on the CPU) is given up after this many deadlines of wall time. */
+const WALL_FACTOR = 5;
+/** Whatever the CPU clock says, no case waits longer than this. */
+const HARD_WALL_MS = 60_000;
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
@@ -89,6 +95,20 @@ function rssKiB(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU time (user + system, all threads) of a process, ms (Linux /proc; undefined elsewhere). */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
 interface Slot {
   child?: ChildProcess;
   baseline: number;
@@ -101,6 +121,7 @@ export async function runCases(opts: RunOptions): Promise<CaseResult[]> {
   const memoryKiB = (opts.memoryMb ?? DEFAULT_MEMORY_MB) * 1024;
   const queue: [string, number][] = [];
   for (const target of opts.targets) for (const seed of opts.seeds) queue.push([target, seed]);
+  queue.push(...(opts.extra ?? []));
   const results: CaseResult[] = [];
   // A hang or crash leaves no report from the worker: rebuild the case here to say what it was.
   const loaded = new Map<string, Fixture[]>();
@@ -148,7 +169,6 @@ export async function runCases(opts: RunOptions): Promise<CaseResult[]> {
       const finish = (r: CaseResult, restart: boolean) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
         clearInterval(poll);
         child.off('message', onMessage);
         child.off('exit', onExit);
@@ -163,14 +183,54 @@ export async function runCases(opts: RunOptions): Promise<CaseResult[]> {
           const r = classify(m, ms());
           const grew = m.maxRss - slot.baseline;
           if (grew > memoryKiB) finish({ ...r, outcome: 'failure', reason: `peak memory grew ${Math.round(grew / 1024)} MiB over the worker's baseline (bound ${memoryKiB / 1024} MiB)` }, true);
-          else finish(r, r.outcome === 'failure');
+          else finish(r, false); // a wrong error class or message leaves the worker sound: keep it
         }
       };
       const onExit = (code: number | null, signal: string | null) => fail(`the worker died (exit ${code}, signal ${signal}): a crash or V8 heap exhaustion`);
-      const timer = setTimeout(() => fail(`no result within ${timeoutMs} ms (hang or runaway loop)`), timeoutMs);
+      // The deadline counts the worker's CPU time where /proc gives it, so a machine busy with other work
+      // does not turn a slow case into a "hang"; wall time otherwise. Past the deadline in wall time the
+      // worker is asked what it waits for: no answer means its event loop is blocked (a synchronous loop, a
+      // slow regex), which the CPU deadline then ends; an answer with nothing but the IPC pipe means the
+      // parser's promise can never settle (the CLI would exit 13 without a word); pending I/O gets
+      // WALL_FACTOR deadlines of wall time.
+      const cpu0 = cpuMs(child.pid);
+      let probing = false;
+      let waitingIo = false;
+      let lastProbe = 0;
+      const probe = () => {
+        probing = true;
+        lastProbe = ms();
+        const silent = setTimeout(() => {
+          child.off('message', onProbe);
+          probing = false;
+          waitingIo = false;
+        }, 300);
+        const onProbe = (m: FromWorker) => {
+          if (m.type !== 'probe') return;
+          clearTimeout(silent);
+          child.off('message', onProbe);
+          probing = false;
+          const waiting = m.resources.filter((r) => r !== 'PipeWrap');
+          if (waiting.length === 0) {
+            fail(`no result after ${ms()} ms: the parser's promise never settles (nothing left to wake it; the CLI would exit 13 with no message)`);
+          }
+          waitingIo = true;
+        };
+        child.on('message', onProbe);
+        child.send({ type: 'probe' } satisfies ToWorker);
+      };
       const poll = setInterval(() => {
         const rss = rssKiB(child.pid);
         if (rss !== undefined && rss - slot.baseline > memoryKiB) fail(`resident memory grew ${Math.round((rss - slot.baseline) / 1024)} MiB over the baseline while parsing`);
+        const cpu = cpuMs(child.pid);
+        const used = cpu !== undefined && cpu0 !== undefined ? cpu - cpu0 : ms();
+        if (used > timeoutMs) {
+          fail(`no result within ${timeoutMs} ms of ${cpu === undefined ? 'wall' : 'CPU'} time: ${waitingIo ? 'busy' : 'the event loop is blocked (a synchronous loop or a slow regex or parse)'}`);
+        } else if (ms() > timeoutMs && !probing && ms() - lastProbe > 500) {
+          probe();
+        }
+        if (waitingIo && ms() > timeoutMs * WALL_FACTOR) fail(`no result within ${timeoutMs * WALL_FACTOR} ms of wall time, still waiting on I/O`);
+        if (ms() > HARD_WALL_MS) fail(`no result within ${HARD_WALL_MS} ms of wall time (CPU time so far ${Math.round(used)} ms)`);
       }, 20);
       child.on('message', onMessage);
       child.once('exit', onExit);

@@ -1,6 +1,6 @@
 /**
  * Parsers that misbehave on purpose, to prove the harness catches each kind of failure (a hang in
- * synchronous code, memory growth, a TypeError, a message over two lines, one that does not name the
+ * synchronous code, a promise that never settles, memory growth, a TypeError, a message over two lines, one that does not name the
  * file). Registered in the worker only when OBSBUILD_FUZZ_SELFTEST=1.
  */
 import { UserError } from '../../src/util/errors.js';
@@ -25,6 +25,7 @@ export const SELFTEST_TARGETS: Record<string, Target> = {
       // a synchronous loop: only killing the process stops it
     }
   }),
+  'selftest-never': fake('selftest-never', () => new Promise<void>(() => {})),
   'selftest-memory': fake('selftest-memory', async () => {
     const hold: Buffer[] = [];
     for (let i = 0; i < 64; i++) hold.push(Buffer.alloc(16 << 20, 1));

@@ -10,7 +10,10 @@ import { buildCase, registerSelftestTargets, TARGETS, writeCase, type Fixture } 
 
 if (process.env.OBSBUILD_FUZZ_SELFTEST === '1') await registerSelftestTargets();
 
-export type ToWorker = { type: 'init'; fixturesDir: string; work: string; targets: string[] } | { type: 'case'; target: string; seed: number };
+export type ToWorker =
+  | { type: 'init'; fixturesDir: string; work: string; targets: string[] }
+  | { type: 'case'; target: string; seed: number }
+  | { type: 'probe' };
 
 export interface CaseReport {
   type: 'result';
@@ -28,7 +31,12 @@ export interface CaseReport {
   maxRss: number;
 }
 
-export type FromWorker = { type: 'ready'; maxRss: number } | CaseReport | { type: 'stray'; error: string };
+export type FromWorker =
+  | { type: 'ready'; maxRss: number }
+  | CaseReport
+  | { type: 'stray'; error: string }
+  /** Answer to a probe after the deadline: the event loop still turns; what it is waiting on. */
+  | { type: 'probe'; resources: string[] };
 
 const send = (msg: FromWorker) => process.send!(msg);
 const fixtures = new Map<string, Fixture[]>();
@@ -45,6 +53,10 @@ process.on('message', (msg: ToWorker) => {
       target.setup?.(msg.fixturesDir, join(work, name));
     }
     send({ type: 'ready', maxRss: process.resourceUsage().maxRSS });
+    return;
+  }
+  if (msg.type === 'probe') {
+    send({ type: 'probe', resources: process.getActiveResourcesInfo() });
     return;
   }
   void runCase(msg.target, msg.seed);
