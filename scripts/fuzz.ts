@@ -102,7 +102,7 @@ try {
     process.exit(0);
   }
 
-  const perTarget = new Map<string, { n: number; accepted: number; rejected: number; failures: number; ms: number; times: number[] }>();
+  const perTarget = new Map<string, { n: number; accepted: number; rejected: number; failures: number; ms: number; times: number[]; cpu: number; cpuN: number }>();
   const failures: CaseResult[] = [];
   const started = new Map<string, number>();
   const wall = performance.now();
@@ -115,8 +115,12 @@ try {
     memoryMb: Number(o.memory),
     onResult: (r) => {
       if (!started.has(r.target)) started.set(r.target, performance.now());
-      const s = perTarget.get(r.target) ?? { n: 0, accepted: 0, rejected: 0, failures: 0, ms: 0, times: [] };
+      const s = perTarget.get(r.target) ?? { n: 0, accepted: 0, rejected: 0, failures: 0, ms: 0, times: [], cpu: 0, cpuN: 0 };
       s.times.push(r.ms);
+      if (r.cpuMs !== undefined) {
+        s.cpu += r.cpuMs;
+        s.cpuN++;
+      }
       s.n++;
       s.ms += r.ms;
       if (r.outcome === 'accepted') s.accepted++;
@@ -132,10 +136,10 @@ try {
     },
   });
   const seconds = (performance.now() - wall) / 1000;
-  console.log(`\nparser     cases  accepted  rejected  failures  cases/s  median ms  p99 ms   (cases/s per worker, from case times incl. deadlines)`);
+  console.log(`\nparser     cases  accepted  rejected  failures  cases/s  median ms  p99 ms  CPU ms/case  (wall figures per worker, incl. deadline cases; CPU: cases that returned)`);
   for (const [t, s] of perTarget) {
     console.log(
-      `${t.padEnd(10)} ${String(s.n).padStart(5)} ${String(s.accepted).padStart(9)} ${String(s.rejected).padStart(9)} ${String(s.failures).padStart(9)}  ${(s.n / (s.ms / 1000)).toFixed(1).padStart(7)}  ${String(quantile(s.times, 0.5)).padStart(9)}  ${String(quantile(s.times, 0.99)).padStart(6)}`,
+      `${t.padEnd(10)} ${String(s.n).padStart(5)} ${String(s.accepted).padStart(9)} ${String(s.rejected).padStart(9)} ${String(s.failures).padStart(9)}  ${(s.n / (s.ms / 1000)).toFixed(1).padStart(7)}  ${String(quantile(s.times, 0.5)).padStart(9)}  ${String(quantile(s.times, 0.99)).padStart(6)}  ${(s.cpu / Math.max(1, s.cpuN)).toFixed(1).padStart(11)}`,
     );
   }
   console.log(`${results.length} cases in ${seconds.toFixed(1)} s (${(results.length / seconds).toFixed(1)} cases/s overall), ${failures.length} failures`);

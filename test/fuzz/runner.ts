@@ -39,7 +39,10 @@ export interface CaseResult {
   fixture?: string;
   ops?: string[];
   size?: number;
+  /** Wall time from sending the case to its result, ms. */
   ms: number;
+  /** The worker's CPU time for the case, ms (absent when the worker was stopped). */
+  cpuMs?: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 2000;
@@ -69,7 +72,7 @@ export function describeFailure(r: CaseResult): string {
 
 /** The classification rule: what a parser may do with a corrupted file. */
 export function classify(rep: CaseReport, ms: number): CaseResult {
-  const base = { target: rep.target, seed: rep.seed, fixture: rep.fixture, ops: rep.ops, size: rep.size, ms, message: rep.message };
+  const base = { target: rep.target, seed: rep.seed, fixture: rep.fixture, ops: rep.ops, size: rep.size, ms, cpuMs: rep.cpuMs, message: rep.message };
   if (rep.kind === 'accepted') return { ...base, outcome: 'accepted' };
   if (rep.kind === 'error') {
     return { ...base, outcome: 'failure', reason: `${rep.errorName} instead of a UserError: ${firstLine(rep.message)}`, stack: rep.stack };

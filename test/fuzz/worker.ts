@@ -29,6 +29,8 @@ export interface CaseReport {
   stack?: string;
   /** Peak RSS of this process so far, KiB. */
   maxRss: number;
+  /** CPU time the case took (mutation, write, parse; all threads), ms. */
+  cpuMs: number;
 }
 
 export type FromWorker =
@@ -64,6 +66,7 @@ process.on('message', (msg: ToWorker) => {
 
 async function runCase(name: string, seed: number): Promise<void> {
   const target = TARGETS[name];
+  const cpu0 = process.cpuUsage();
   const c = buildCase(name, seed, fixtures.get(name)!);
   const dir = join(work, name);
   const file = writeCase(target, dir, c);
@@ -72,7 +75,7 @@ async function runCase(name: string, seed: number): Promise<void> {
   let report: CaseReport;
   try {
     await target.run(file, dir);
-    report = { ...base, kind: 'accepted', maxRss: 0 };
+    report = { ...base, kind: 'accepted', maxRss: 0, cpuMs: 0 };
   } catch (err) {
     const e = err as Error;
     report = {
@@ -82,10 +85,13 @@ async function runCase(name: string, seed: number): Promise<void> {
       message: e instanceof Error ? e.message : String(err),
       stack: e instanceof Error ? e.stack : undefined,
       maxRss: 0,
+      cpuMs: 0,
     };
   }
   current = undefined;
   report.maxRss = process.resourceUsage().maxRSS;
+  const cpu = process.cpuUsage(cpu0);
+  report.cpuMs = (cpu.user + cpu.system) / 1000;
   send(report);
 }
 
