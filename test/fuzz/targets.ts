@@ -70,7 +70,7 @@ const uimage: Target = {
     ];
     const m = mutateWith(rng, f.bytes, donorsOf(fixtures), ops, 3);
     // Repair the CRCs most of the time: otherwise nearly every case stops at the CRC check.
-    const fixData = rng.chance(0.6);
+    const fixData = rng.chance(0.8);
     const fixHeader = rng.chance(0.8);
     const bytes = fixUImageCrcs(m.bytes, fixData, fixHeader);
     const ops2 = [...m.ops, ...(fixData ? ['fix-data-crc'] : []), ...(fixHeader ? ['fix-header-crc'] : [])];
