@@ -125,6 +125,7 @@ export async function runCases(opts: RunOptions): Promise<CaseResult[]> {
   const queue: [string, number][] = [];
   for (const target of opts.targets) for (const seed of opts.seeds) queue.push([target, seed]);
   queue.push(...(opts.extra ?? []));
+  const queue0 = [...queue];
   const results: CaseResult[] = [];
   // A hang or crash leaves no report from the worker: rebuild the case here to say what it was.
   const loaded = new Map<string, Fixture[]>();
@@ -152,7 +153,7 @@ export async function runCases(opts: RunOptions): Promise<CaseResult[]> {
       });
       child.once('exit', (code) => reject(new Error(`fuzz worker exited during start (${code})`)));
       slot.work = mkdtempSync(join(tmpdir(), 'obsbuild-fuzz-work-'));
-      child.send({ type: 'init', fixturesDir: opts.fixturesDir, work: slot.work, targets: opts.targets } satisfies ToWorker);
+      child.send({ type: 'init', fixturesDir: opts.fixturesDir, work: slot.work, targets: [...new Set(queue0.map(([t]) => t))] } satisfies ToWorker);
     });
 
   const stop = (slot: Slot) => {
