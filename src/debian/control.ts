@@ -83,11 +83,20 @@ export function parseStanzas(text: string): Stanza[] {
     if (colon <= 0) throw new ControlSyntaxError(i + 1, `expected 'Field: value', got '${line.slice(0, 60)}'`);
     const name = line.slice(0, colon);
     if (/\s/.test(name)) throw new ControlSyntaxError(i + 1, `bad field name '${name}'`);
-    const value = line.slice(colon + 1).replace(/^[ \t]+/, '').replace(/[ \t]+$/, '');
+    const value = trimBlanks(line.slice(colon + 1));
     current.push([name, value]);
   }
   flush();
   return stanzas;
+}
+
+/** Leading and trailing spaces and tabs off, in one pass (a `[ \t]+$` regex is quadratic on inner blanks). */
+function trimBlanks(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s[start] === ' ' || s[start] === '\t')) start++;
+  while (end > start && (s[end - 1] === ' ' || s[end - 1] === '\t')) end--;
+  return s.slice(start, end);
 }
 
 export function parseStanza(text: string): Stanza {

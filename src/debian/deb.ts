@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { ArchiveLimitError, ArchiveTree, describeSpecialFile, entryComponents, isSpecialFile } from '../util/archive-path.js';
+import { ArchiveLimitError, ArchiveTree, describeSpecialFile, entryComponents, isSpecialFile, sizedNonFile } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 import { ArFormatError, listArMembers, openArMember, type ArMember } from './ar.js';
 import { parseStanza, type Stanza } from './control.js';
@@ -113,6 +113,9 @@ async function walkTarMember(
   feeding.catch(() => {}); // reported below through the iterator or the await
   try {
     for await (const entry of extract) {
+      if (sizedNonFile(entry.header)) {
+        throw new UserError(`${debPath}: corrupt .deb: ${member.name}: ${entry.header.name} is a ${entry.header.type} with ${entry.header.size} bytes of data`);
+      }
       await onEntry(entry.header, entry as unknown as EntryContent);
       entry.resume();
     }

@@ -6,7 +6,7 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { ArchiveLimitError, ArchiveTree, type ArchiveTreeOptions } from '../util/archive-path.js';
+import { ArchiveLimitError, ArchiveTree, sizedNonFile, type ArchiveTreeOptions } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -91,7 +91,7 @@ function describeFailure(label: string, err: unknown): UserError | unknown {
   if (/unexpected end of data/i.test(msg)) {
     return new UserError(`${label}: the tar archive inside ends in the middle of an entry: the file is truncated`);
   }
-  if (/invalid tar header|tar header|checksum/i.test(msg)) {
+  if (/invalid (tar )?header|tar header|checksum/i.test(msg)) {
     return new UserError(`${label}: corrupt tar archive (${msg})`);
   }
   if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
@@ -139,6 +139,10 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
   extract.on('entry', (header, stream, next) => {
     entries++;
     const type = (header.type ?? 'file') as TarEntryType;
+    if (sizedNonFile(header)) {
+      next(new UserError(`${label}: corrupt tar archive: ${header.name} is a ${type} with ${header.size} bytes of data`));
+      return;
+    }
     let checked;
     try {
       checked = tree.add({ name: header.name, type: type ?? 'file', linkname: header.linkname ?? undefined });

@@ -15,6 +15,16 @@
  *   (lintian rejects it), and unpacked under the mount point it points into the installer.
  */
 
+/**
+ * Only regular files carry data in a tar archive. A header that gives a directory, link or device a size is
+ * corrupt, and tar-stream never ends such an entry's stream (a walk would wait forever), so every reader
+ * refuses it from the header alone.
+ */
+export function sizedNonFile(header: { type?: string | null; size?: number | null }): boolean {
+  const type = header.type ?? 'file';
+  return type !== 'file' && type !== 'contiguous-file' && (header.size ?? 0) > 0;
+}
+
 /** Linux's PATH_MAX: no real archive entry or link target is longer. */
 export const MAX_ENTRY_PATH = 4096;
 /** Entries per archive: Debian's biggest packages hold about 10^5 files; a rootfs a few 10^4. */

@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { makeStandinInputs, tinyDtb } from '../../scripts/make-standin-inputs.js';
+import { makeStandinInputs, tinyDtb } from '../fixtures/inputs/make-standin-inputs.js';
 import { makeDeb, type FakePackage } from '../fixtures/debs/make-deb.js';
 
 export const EPOCH = 1263859200; // 2010-01-19, as the stand-in inputs

@@ -36,7 +36,10 @@ export const SELFTEST_TARGETS: Record<string, Target> = {
     (undefined as unknown as { x: number }).x;
   }),
   'selftest-multiline': fake('selftest-multiline', async (file) => {
-    throw new UserError(`${file}: first line\nsecond line`);
+    // UserError escapes line breaks itself; the harness must still catch one that gets through
+    const err = new UserError(`${file}: first line`);
+    err.message = `${file}: first line\nsecond line`;
+    throw err;
   }),
   'selftest-unnamed': fake('selftest-unnamed', async () => {
     throw new UserError('something is wrong somewhere');
