@@ -27,6 +27,13 @@ export const OBSBUILD_ETC_DIR = '/etc/obsbuild';
 export const MANIFEST_ID_PATH = `${OBSBUILD_ETC_DIR}/manifest-id`;
 /** Written last by the installer onto the CF card: a card without it is not installed. */
 export const INSTALL_COMPLETE_PATH = `${OBSBUILD_ETC_DIR}/install-complete`;
+/**
+ * What `obsbuild apply` last made live: the id and sha256 of every file it owns (applied-record.ts), so a
+ * later verify knows what is meant to be live after the install's manifest went stale.
+ */
+export const APPLIED_RECORD_PATH = `${OBSBUILD_ETC_DIR}/applied.json`;
+/** `apply` keeps each file it replaces under <this>/<UTC time>/<path on the box>, for rollback by hand too. */
+export const PREVIOUS_FILES_DIR = '/var/lib/obsbuild/previous';
 /** debconf answers the first-boot script loads before `dpkg --configure -a`. */
 export const DEBCONF_SELECTIONS_PATH = '/var/lib/obsbuild/debconf-selections';
 

@@ -23,9 +23,10 @@ const LAYER: Record<string, number> = {
   console: 3,
   remote: 3,
   image: 4,
-  vobs: 5,
-  commands: 6,
-  'cli.ts': 7,
+  daytwo: 5,
+  vobs: 6,
+  commands: 7,
+  'cli.ts': 8,
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,0 +1,53 @@
+/**
+ * What one node's obsbuild-owned files should be, from the site file: the files `verify` compares the box
+ * with and `apply` writes. The same renderers as the image build (lenny dialect, as the box runs), so a
+ * freshly installed box matches without an apply.
+ */
+import { createHash } from 'node:crypto';
+import { fileBytes, mergeFiles, type GeneratedFile } from '../contracts/generated-file.js';
+import type { AppliedFile } from '../contracts/applied-record.js';
+import { SHADOW_PATH } from '../contracts/box-paths.js';
+import type { LoadedSite } from '../site/load.js';
+import type { NodeRole } from '../site/model.js';
+import { pickNode } from '../site/nodes.js';
+import { renderConfigTree } from '../lvs/render.js';
+import { authorizedKeysFiles, chooseRootHash, replaceRootHash } from '../image/shadow.js';
+import { canonicalJson } from '../image/manifest.js';
+import { sha256Hex } from '../util/hash.js';
+
+export interface DesiredNode {
+  role: 'single' | NodeRole;
+  hostname: string;
+  /** Regular files only, sorted by path; directories the build makes (e.g. /root/.ssh) are not listed. */
+  files: GeneratedFile[];
+}
+
+/**
+ * The node's files. /etc/shadow is only in the list when the site sets a root hash and the box's current
+ * shadow is given: the box's other lines (system users, password ages) are kept, as the build keeps the
+ * rootfs's, and only root's hash field is the site's.
+ */
+export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, boxShadow?: string): DesiredNode {
+  const site = loaded.site;
+  const picked = pickNode(site, node);
+  const hash = chooseRootHash(loaded);
+  const shadow: GeneratedFile[] =
+    hash !== null && boxShadow !== undefined
+      ? [{ path: SHADOW_PATH, content: replaceRootHash(boxShadow, hash), mode: 0o640, uid: 0, gid: 42 }]
+      : [];
+  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow).filter(
+    (f) => (f.type ?? 'file') === 'file',
+  );
+  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files };
+}
+
+/** path + sha256 of each desired file, as the applied record lists them. */
+export function appliedFiles(desired: DesiredNode): AppliedFile[] {
+  return desired.files.map((f) => ({ path: f.path, sha256: sha256Hex(fileBytes(f)) }));
+}
+
+/** The applied config's id: same node, same site file and same bytes give the same id. */
+export function appliedConfigId(desired: DesiredNode, siteSha256: string): string {
+  const body = canonicalJson({ node: { role: desired.role, hostname: desired.hostname }, site: siteSha256, files: appliedFiles(desired) });
+  return createHash('sha256').update(body).digest('hex').slice(0, 16);
+}
