@@ -1,0 +1,51 @@
+/**
+ * The options every day-two command (verify, apply) takes to reach one box, and turning them into a
+ * BoxTarget: exactly one of --port (serial console) and --host (SSH).
+ */
+import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { parseHost } from '../remote/ssh-options.js';
+import { UsageError } from '../util/errors.js';
+import type { BoxTarget } from '../daytwo/transport.js';
+
+export interface BoxTargetOptions {
+  port?: string;
+  baud: string;
+  host?: string;
+  user: string;
+  password?: string;
+  identity?: string;
+  knownHosts?: string;
+  acceptNewHostKey?: boolean;
+}
+
+export function addBoxTargetOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <path>', 'reach the box over its serial console (a device path or pty)')
+    .option('--baud <rate>', 'serial baud rate, 8N1, no flow control', '115200')
+    .option('--host <[user@]host[:port]>', 'reach the box over SSH (the system\'s OpenSSH client)')
+    .option('--user <name>', 'serial login user', 'root')
+    .option('--password <pw>', 'serial login password (default $OBSBUILD_ROOT_PASSWORD, else the stock "root")')
+    .option('--identity <file>', 'SSH: use this private key alone')
+    .option('--known-hosts <file>', 'SSH: the known_hosts file to trust (default <out>/<hostname>/known_hosts, recorded by the console)')
+    .option('--accept-new-host-key', 'SSH: trust and record the host key the box offers on first contact (a changed key is still refused)');
+}
+
+/** `hostname` names the node, for the default known_hosts file and the host key alias. */
+export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string; hostname: string }): BoxTarget {
+  if ((o.port === undefined) === (o.host === undefined)) throw new UsageError('give exactly one of --port (serial console) and --host (SSH)');
+  if (o.port !== undefined) {
+    const baud = Number(o.baud);
+    if (!Number.isInteger(baud) || baud < 50 || baud > 4_000_000) throw new UsageError(`--baud ${o.baud}: not a baud rate`);
+    return { kind: 'serial', port: o.port, baud, user: o.user, password: o.password ?? process.env.OBSBUILD_ROOT_PASSWORD ?? 'root' };
+  }
+  const target = parseHost(o.host!);
+  return {
+    kind: 'ssh',
+    target: target.user === undefined ? { ...target, user: 'root' } : target,
+    knownHostsFile: resolve(o.knownHosts ?? join(ctx.outDir, ctx.hostname, 'known_hosts')),
+    hostKeyAlias: ctx.hostname,
+    acceptNewHostKey: o.acceptNewHostKey === true,
+    identityFile: o.identity === undefined ? undefined : resolve(o.identity),
+  };
+}

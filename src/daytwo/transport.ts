@@ -1,0 +1,55 @@
+/**
+ * Which way a day-two command reaches the box, and opening that BoxShell: the serial console (the
+ * console's login and marker shell) or SSH (the system's OpenSSH client). verify and apply see only BoxShell.
+ */
+import type { BoxShell } from '../remote/box-shell.js';
+import { openSshShell } from '../remote/ssh.js';
+import type { SshTarget } from '../remote/ssh-options.js';
+import { UserError } from '../util/errors.js';
+
+export interface SshBoxTarget {
+  kind: 'ssh';
+  target: SshTarget;
+  /** obsbuild's known_hosts for this box (absolute); the console records the box's key there at first login. */
+  knownHostsFile: string;
+  /** The name the key is recorded under (the node's hostname), so an address or forwarded port does not matter. */
+  hostKeyAlias?: string;
+  acceptNewHostKey: boolean;
+  identityFile?: string;
+  /** `-F`: tests pass 'none' to be independent of $HOME. */
+  configFile?: string;
+}
+
+export interface SerialBoxTarget {
+  kind: 'serial';
+  /** A device path or pty. */
+  port: string;
+  baud: number;
+  user: string;
+  password: string;
+  /** Where the session's transcript goes (password masked); none when omitted. */
+  transcriptFile?: string;
+}
+
+export type BoxTarget = SshBoxTarget | SerialBoxTarget;
+
+export function describeBoxTarget(t: BoxTarget): string {
+  if (t.kind === 'serial') return `serial ${t.port}`;
+  const host = t.target.host.includes(':') ? `[${t.target.host}]` : t.target.host;
+  return `ssh ${t.target.user ? `${t.target.user}@` : ''}${host}${t.target.port === 22 ? '' : `:${t.target.port}`}`;
+}
+
+export async function openBoxShell(t: BoxTarget, log: (line: string) => void): Promise<BoxShell> {
+  if (t.kind === 'ssh') {
+    return openSshShell({
+      target: t.target,
+      knownHostsFile: t.knownHostsFile,
+      hostKeyAlias: t.hostKeyAlias,
+      acceptNewHostKey: t.acceptNewHostKey,
+      identityFile: t.identityFile,
+      configFile: t.configFile,
+      onNotice: log,
+    });
+  }
+  throw new UserError(`${describeBoxTarget(t)}: the serial transport for day-two commands is not built yet`, { code: 'console-failed' });
+}
