@@ -9,6 +9,7 @@
  * Bytes written are counted twice: by obsbuild's report and by the kernel (/sys/block/loopN/stat).
  * Needs root (losetup) and e2fsprogs, util-linux (sfdisk, losetup), coreutils (dd, cmp).
  */
+import { blockMapPathFor, formatBlockMap, parseBlockMap } from '../src/contracts/block-map.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -126,8 +127,7 @@ export async function writeBlockMap(image: string): Promise<{ used: number; rang
     if (!used) close(off);
   }
   close(data.length);
-  const map = { version: 1, imageSize: data.length, blockSize: BLOCK, imageSha256: createHash('sha256').update(data).digest('hex'), ranges };
-  await writeFile(`${image}.bmap.json`, JSON.stringify(map));
+  await writeFile(blockMapPathFor(image), formatBlockMap({ imageSize: data.length, blockSize: BLOCK, ranges }));
   return { used: ranges.reduce((n, r) => n + r.length, 0), ranges: ranges.length };
 }
 
@@ -203,7 +203,9 @@ async function flashInProcess(image: string, dev: string): Promise<void> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function benchScenario(name: string, image: string, dev: string, targetBytes: number, runs: number, canDrop: boolean, log: (l: string) => void): Promise<FlashBenchScenario> {
-  const map = JSON.parse(await readFile(`${image}.bmap.json`, 'utf8')) as { imageSize: number; ranges: { length: number }[] };
+  const parsed = parseBlockMap(await readFile(blockMapPathFor(image), 'utf8'));
+  if ('problem' in parsed) throw new Error(`${blockMapPathFor(image)}: ${parsed.problem}`);
+  const map = parsed.map;
   const imageBytes = map.imageSize;
   const used = map.ranges.reduce((n, r) => n + r.length, 0);
   log(`${name}: image ${(imageBytes / MiB).toFixed(1)} MiB, used ${(used / MiB).toFixed(1)} MiB in ${map.ranges.length} ranges`);

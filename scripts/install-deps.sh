@@ -2,6 +2,7 @@
 # Installs the Debian packages obsbuild drives (run as root on Debian 12 or later):
 #   image:   e2fsprogs (ext3 stick image), dosfstools + mtools (FAT), fdisk/util-linux (partition table),
 #            gpgv + debian-archive-keyring (the mirror's signed Release file)
+#   flash:   bmap-tools (bmaptool copy reads obsbuild's stick.img.bmap; the tests prove it)
 #   lint:    keepalived (keepalived -t on the modern rendering), ipvsadm
 #   console: socat (pty pairs for the board simulator)
 #   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio,
@@ -26,6 +27,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
   shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
-  time ca-certificates gpgv gnupg debian-archive-keyring openssh-server build-essential libssl-dev libpopt-dev \
+  time ca-certificates gpgv gnupg debian-archive-keyring openssh-server build-essential libssl-dev libpopt-dev bmap-tools \
   >/dev/null
 echo "scripts/install-deps.sh: system packages installed"

@@ -95,9 +95,9 @@ export function register(program: Command): void {
         'filesystem, not the disk of / or of any mounted filesystem, and at least as large as the image. Devices\n' +
         'that write to the same place count as the target: another loop device on the same file, a loop device\n' +
         'on the target, dm/md devices stacked on any of them. The image must start with an MBR that lists a\n' +
-        'partition and must match its block map (every range, and its sha256 when recorded).\n' +
+        'partition and must match its block map (every range\'s sha256; no data outside the ranges).\n' +
         'The target\'s vendor, model, serial and size are shown and you type "yes". It is opened exclusively;\n' +
-        'only the ranges in stick.img.bmap.json are written, old partition-table and filesystem signatures in\n' +
+        'only the ranges in stick.img.bmap (bmaptool\'s format) are written, old partition-table and filesystem signatures in\n' +
         'the first 512 KiB and the last 256 KiB are zeroed, the data is synced, read back from the device and compared\n' +
         '(sha256 per range), and the kernel re-reads the partition table. Ctrl-C stops the write; the stick is\n' +
         'then incomplete: run the command again.',

@@ -1,10 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { writeFileAtomically } from '../util/atomic.js';
+import { formatBlockMap, type BlockMap } from '../contracts/block-map.js';
 
 /**
- * stick.img.bmap.json (shared contract with `obsbuild flash`, which reads it with src/flash/bmap.ts):
- * { version: 1, imageSize, blockSize: 4096, imageSha256, ranges: [{ start, length, sha256 }] }.
+ * Which blocks of a stick image the block map (src/contracts/block-map.ts) lists.
  *
  * Used = any 4 KiB block holding a non-zero byte, plus the regions the filesystem builder names as
  * metadata that must be written even when all zero (a FAT, an empty inode bitmap, unused inode table
@@ -17,16 +16,10 @@ export interface ByteRange {
   length: number;
 }
 
-export interface StickBlockMap {
-  version: 1;
-  imageSize: number;
-  blockSize: number;
+/** One read of the image: its block map, and the sha256 of the whole image for SHA256SUMS. */
+export interface StickScan {
+  map: BlockMap;
   imageSha256: string;
-  ranges: { start: number; length: number; sha256: string }[];
-}
-
-export function blockMapFileFor(image: string): string {
-  return `${image}.bmap.json`;
 }
 
 /** Sorted, merged block indexes [first, last] covering the given byte ranges. */
@@ -45,7 +38,7 @@ function blocksOf(ranges: readonly ByteRange[], blockSize: number): [number, num
 }
 
 /** One pass over the image: which blocks are used, the sha256 of each used range and of the image. */
-export async function computeBlockMap(image: string, mustInclude: readonly ByteRange[] = []): Promise<StickBlockMap> {
+export async function computeBlockMap(image: string, mustInclude: readonly ByteRange[] = []): Promise<StickScan> {
   const blockSize = BMAP_BLOCK_SIZE;
   const forced = blocksOf(mustInclude, blockSize);
   let forcedAt = 0;
@@ -58,7 +51,7 @@ export async function computeBlockMap(image: string, mustInclude: readonly ByteR
   try {
     const imageSize = (await fh.stat()).size;
     const imageHash = createHash('sha256');
-    const ranges: StickBlockMap['ranges'] = [];
+    const ranges: BlockMap['ranges'] = [];
     let current: { start: number; length: number; hash: Hash } | undefined;
     const close = (): void => {
       if (current) ranges.push({ start: current.start, length: current.length, sha256: current.hash.digest('hex') });
@@ -87,15 +80,13 @@ export async function computeBlockMap(image: string, mustInclude: readonly ByteR
       pos += bytesRead;
     }
     close();
-    return { version: 1, imageSize, blockSize, imageSha256: imageHash.digest('hex'), ranges };
+    return { map: { imageSize, blockSize, ranges }, imageSha256: imageHash.digest('hex') };
   } finally {
     await fh.close();
   }
 }
 
-/** Computes and writes `<image>.bmap.json` atomically; returns the map. */
-export async function writeBlockMap(image: string, mustInclude: readonly ByteRange[] = []): Promise<StickBlockMap> {
-  const map = await computeBlockMap(image, mustInclude);
-  await writeFileAtomically(blockMapFileFor(image), JSON.stringify(map, null, 2) + '\n');
-  return map;
+/** The map as the file `obsbuild image` writes next to the image. */
+export function blockMapText(scan: StickScan): string {
+  return formatBlockMap(scan.map);
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { writeAtomically, writeFileAtomically } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { blockMapFileFor, computeBlockMap, type ByteRange, type StickBlockMap } from './blockmap.js';
+import { blockMapText, computeBlockMap, type ByteRange, type StickScan } from './blockmap.js';
+import { blockMapPathFor } from '../contracts/block-map.js';
 import { encodeMbr, MBR_PART_TYPE, SECTOR } from './mbr.js';
 import { runTool } from '../util/run-tool.js';
 
@@ -36,7 +37,7 @@ export interface StickImageInfo {
   partitionBytes: number;
   /** ext UUID or FAT volume id (as blkid prints it) */
   fsId: string;
-  blockMap: StickBlockMap;
+  blockMap: StickScan;
 }
 
 export const PARTITION_START = 1024 * 1024;
@@ -211,7 +212,7 @@ function checkLabel(fs: StickFs, label: string): void {
 }
 
 /**
- * Builds outImg from stickDir (which holds msf/), written atomically, with `<outImg>.bmap.json` next to it.
+ * Builds outImg from stickDir (which holds msf/), written atomically, with its block map `<outImg>.bmap` (bmaptool's format) next to it.
  */
 export async function buildStickImage(stickDir: string, outImg: string, opts: StickImageOptions = {}): Promise<StickImageInfo> {
   const fs = opts.fs ?? 'ext3';
@@ -246,7 +247,7 @@ export async function buildStickImage(stickDir: string, outImg: string, opts: St
         // FAT has no holes: every block from the boot sector to the last cluster in use belongs to
         // the filesystem (the FATs, zero blocks inside files), so the map covers that whole stretch.
         const scan = await computeBlockMap(tmp);
-        const last = scan.ranges[scan.ranges.length - 1];
+        const last = scan.map.ranges[scan.map.ranges.length - 1];
         mustInclude = [{ start: PARTITION_START, length: last.start + last.length - PARTITION_START }];
       } else {
         fsId = uuidFrom(digest);
@@ -266,7 +267,7 @@ export async function buildStickImage(stickDir: string, outImg: string, opts: St
       }
       return computeBlockMap(tmp, [{ start: 0, length: SECTOR }, ...mustInclude]);
     });
-    await writeFileAtomically(blockMapFileFor(outImg), JSON.stringify(blockMap, null, 2) + '\n');
+    await writeFileAtomically(blockMapPathFor(outImg), blockMapText(blockMap));
     return { image: outImg, imageSize, fs, label, partitionStart: PARTITION_START, partitionBytes: partBytes, fsId, blockMap };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readBlockMap, uncovered } from '../../src/flash/bmap.js';
+import { formatBlockMap } from '../../src/contracts/block-map.js';
 import { clearZones, HEAD_CLEAR_ZONE, TAIL_CLEAR_ZONE } from '../../src/flash/write.js';
 import { makeSparseImage, MiB, removeDir, tempDir } from './helpers.js';
 
@@ -27,22 +28,26 @@ test('stale or malformed block maps are refused with the map file named', async 
   const dir = await tempDir();
   try {
     const { image, map } = await makeSparseImage(dir, 4 * MiB, []);
-    const cases: [unknown, RegExp][] = [
-      [{ version: 1, imageSize: 2 * MiB, blockSize: 4096, ranges: [] }, /imageSize 2097152 does not match .*stale/],
-      [{ version: 2, imageSize: 4 * MiB, blockSize: 4096, ranges: [] }, /unsupported version/],
-      [{ version: 1, imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 0, length: 4096 }] }, /ranges\[0\] has no sha256/],
+    const good = formatBlockMap({ imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 0, length: 4096, sha256: H }] });
+    const cases: [string, RegExp][] = [
+      [formatBlockMap({ imageSize: 2 * MiB, blockSize: 4096, ranges: [{ start: 0, length: 4096, sha256: H }] }), /ImageSize 2097152 does not match .*stale/],
+      [good.replace('<bmap version="2.0">', '<bmap version="3.0">'), /version 3\.0 is not supported/],
+      [good.replace('<ChecksumType> sha256 </ChecksumType>', '<ChecksumType> sha1 </ChecksumType>'), /ChecksumType is not sha256/],
+      [good.replace('<BlocksCount> 1024 </BlocksCount>', '<BlocksCount> 1025 </BlocksCount>'), /BlocksCount 1025 does not match/],
+      [good.replace(' 0 </Range>', ' 1 </Range>'), /BmapFileChecksum does not match/],
       [
-        { version: 1, imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 8192, length: 4096, sha256: H }, { start: 4096, length: 8192, sha256: H }] },
-        /ranges\[1\] .*overlaps or is out of order/,
+        formatBlockMap({ imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 8192, length: 4096, sha256: H }, { start: 4096, length: 8192, sha256: H }] }),
+        /range 1-2 overlaps or is out of order/,
       ],
-      [{ version: 1, imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 4 * MiB - 4096, length: 8192, sha256: H }] }, /past the image end/],
+      [formatBlockMap({ imageSize: 4 * MiB, blockSize: 4096, ranges: [{ start: 4 * MiB - 4096, length: 8192, sha256: H }] }), /past the image's 1024 blocks/],
+      [formatBlockMap({ imageSize: 4 * MiB, blockSize: 4096, ranges: [] }), /lists no ranges/],
+      ['<bmap version="2.0"><!-- never closed', /unterminated <!-- comment/],
+      ['{ "version": 1 }', /not a bmap file/],
     ];
     for (const [content, re] of cases) {
-      await writeFile(map, JSON.stringify(content));
-      await assert.rejects(readBlockMap(map, image), (e: Error) => e.message.startsWith(`${map}: `) && re.test(e.message));
+      await writeFile(map, content);
+      await assert.rejects(readBlockMap(map, image), (e: Error) => e.message.startsWith(`${map}: `) && re.test(e.message), String(re));
     }
-    await writeFile(map, '{ not json');
-    await assert.rejects(readBlockMap(map, path.join(dir, 'stick.img')), /not a readable block map/);
   } finally {
     await removeDir(dir);
   }

@@ -1,3 +1,4 @@
+import { blockMapPathFor, formatBlockMap } from '../../src/contracts/block-map.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,8 +50,8 @@ export async function makeSparseImage(dir: string, size: number, ranges: Range[]
   } finally {
     await fh.close();
   }
-  const map = `${image}.bmap.json`;
-  await writeFile(map, JSON.stringify({ version: 1, imageSize: size, blockSize: 4096, imageSha256: await sha256File(image), ranges: entries }));
+  const map = blockMapPathFor(image);
+  await writeFile(map, formatBlockMap({ imageSize: size, blockSize: 4096, ranges: entries }));
   return { image, map, ranges: all };
 }
 

@@ -1,3 +1,5 @@
+import { blockMapPathFor, formatBlockMap } from '../../src/contracts/block-map.js';
+import { readBlockMap } from '../../src/flash/bmap.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readFile, writeFile } from 'node:fs/promises';
@@ -38,7 +40,7 @@ test('images and maps that cannot describe a stick are refused before anything i
         async (image) => {
           await makeSparseImage(path.dirname(image), 2 * MiB, []);
           await execa('truncate', ['-s', String(2 * MiB + 100), image]);
-          await execa('rm', [`${image}.bmap.json`]);
+          await execa('rm', [blockMapPathFor(image)]);
         },
         /is 2097252 bytes, not a whole number of 512-byte sectors/,
       ],
@@ -46,28 +48,28 @@ test('images and maps that cannot describe a stick are refused before anything i
         'a block map with no ranges',
         async (image) => {
           await makeSparseImage(path.dirname(image), 2 * MiB, []);
-          const map = JSON.parse(await readFile(`${image}.bmap.json`, 'utf8'));
-          await writeFile(`${image}.bmap.json`, JSON.stringify({ ...map, ranges: [] }));
+          const map = await readBlockMap(blockMapPathFor(image), image);
+          await writeFile(blockMapPathFor(image), formatBlockMap({ ...map, ranges: [] }));
         },
-        /stick\.img\.bmap\.json: lists no ranges/,
+        /stick\.img\.bmap: lists no ranges/,
       ],
       [
         'a block map that leaves out the partition table',
         async (image) => {
           await makeSparseImage(path.dirname(image), 2 * MiB, [{ start: MiB, length: 4096 }]);
-          const map = JSON.parse(await readFile(`${image}.bmap.json`, 'utf8'));
-          await writeFile(`${image}.bmap.json`, JSON.stringify({ ...map, ranges: map.ranges.slice(1) }));
+          const map = await readBlockMap(blockMapPathFor(image), image);
+          await writeFile(blockMapPathFor(image), formatBlockMap({ ...map, ranges: map.ranges.slice(1) }));
         },
         /block map that leaves out the partition table/,
       ],
       [
-        "an image whose sha256 differs from the map's imageSha256",
+        'a hand-edited block map (its own checksum no longer matches)',
         async (image) => {
           await makeSparseImage(path.dirname(image), 2 * MiB, [{ start: MiB, length: 4096 }]);
-          const map = JSON.parse(await readFile(`${image}.bmap.json`, 'utf8'));
-          await writeFile(`${image}.bmap.json`, JSON.stringify({ ...map, imageSha256: 'f'.repeat(64) }));
+          const text = await readFile(blockMapPathFor(image), 'utf8');
+          await writeFile(blockMapPathFor(image), text.replace('<MappedBlocksCount> 2 </MappedBlocksCount>', '<MappedBlocksCount> 3 </MappedBlocksCount>'));
         },
-        /has sha256 [0-9a-f]{64}, not the f{64} its block map records/,
+        /stick\.img\.bmap: its BmapFileChecksum does not match its content/,
       ],
       [
         'an image with data where its map says there is none',

@@ -7,6 +7,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { parseBlockMap } from '../../src/contracts/block-map.js';
 import { imageArgs, makeWorkspace, SITE_PAIR } from './fixtures.js';
 import type { Manifest } from '../../src/contracts/manifest.js';
 
@@ -53,7 +54,7 @@ test('obsbuild image: layout, inputs byte for byte, manifest, overlay contents, 
       'SHA256SUMS',
       'manifest.json',
       'stick.img',
-      'stick.img.bmap.json',
+      'stick.img.bmap',
       'stick/msf/MD5SUMS',
       'stick/msf/kern.tgz',
       'stick/msf/lenny-powerpc-obs600-20100119-00.tar.gz',
@@ -86,10 +87,11 @@ test('obsbuild image: layout, inputs byte for byte, manifest, overlay contents, 
     assert.ok(manifest.config.some((f) => f.path === '/etc/keepalived/keepalived.conf' && f.sha256?.length === 64));
     assert.ok(manifest.generated.some((f) => f.path === '/etc/init.d/obsbuild-firstboot'));
     assert.match(await readFile(join(msf, 'msf_init.sh'), 'utf8'), new RegExp(manifest.id), 'the installer announces the same manifest id');
-    const bmap = JSON.parse(await readFile(join(dir, 'stick.img.bmap.json'), 'utf8')) as { imageSha256: string };
-    assert.equal(bmap.imageSha256, await sha256(join(dir, 'stick.img')));
+    const bmap = parseBlockMap(await readFile(join(dir, 'stick.img.bmap'), 'utf8'));
+    assert.ok('map' in bmap && bmap.map.imageSize === (await stat(join(dir, 'stick.img'))).size, 'stick.img.bmap describes stick.img');
+    assert.equal(manifest.outputs.find((o) => o.path === 'stick.img')?.sha256, await sha256(join(dir, 'stick.img')));
     assert.deepEqual(manifest.outputs.map((o) => o.path), [
-      'stick.img', 'stick.img.bmap.json', 'stick/msf/MD5SUMS', 'stick/msf/kern.tgz',
+      'stick.img', 'stick.img.bmap', 'stick/msf/MD5SUMS', 'stick/msf/kern.tgz',
       'stick/msf/lenny-powerpc-obs600-20100119-00.tar.gz', 'stick/msf/msf_init.sh', 'stick/msf/obsbuild-overlay.tgz',
       'stick/msf/uImage.initrd-cfboot',
     ]);

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { blockMapFileFor } from '../../src/stick/blockmap.js';
+import { blockMapPathFor, parseBlockMap } from '../../src/contracts/block-map.js';
 import { buildStickImage, PARTITION_START, type StickFs } from '../../src/stick/diskimage.js';
 import { MBR_PART_TYPE, parseMbr } from '../../src/stick/mbr.js';
 import { UserError } from '../../src/util/errors.js';
@@ -105,13 +105,14 @@ describe('stick.img', () => {
     it(`${fs}: the block map covers every non-zero block, and writing only its ranges over an old stick gives a clean filesystem`, async () => {
       const img = join(root, `map-${fs}.img`);
       const info = await buildStickImage(fx.stickDir, img, { fs });
-      const map = JSON.parse(await readFile(blockMapFileFor(img), 'utf8'));
-      assert.deepEqual(map, info.blockMap);
+      const parsed = parseBlockMap(await readFile(blockMapPathFor(img), 'utf8'));
+      assert.ok('map' in parsed, 'problem' in parsed ? parsed.problem : '');
+      const map = parsed.map;
+      assert.deepEqual(map, info.blockMap.map);
       const data = await readFile(img);
-      assert.equal(map.version, 1);
       assert.equal(map.blockSize, 4096);
       assert.equal(map.imageSize, data.length);
-      assert.equal(map.imageSha256, sha256(data));
+      assert.equal(info.blockMap.imageSha256, sha256(data));
 
       const covered = (off: number) => map.ranges.some((r: { start: number; length: number }) => off >= r.start && off < r.start + r.length);
       let prevEnd = 0;
@@ -151,7 +152,7 @@ describe('stick.img', () => {
       for (const name of await readdir(fx.msfDir)) await utimes(join(fx.msfDir, name), 1234567890, 1234567890);
       await buildStickImage(fx.stickDir, b, { fs, sourceDateEpoch: 1700000000 });
       assert.equal(sha256(await readFile(a)), sha256(await readFile(b)), fs);
-      assert.equal(await readFile(blockMapFileFor(a), 'utf8'), await readFile(blockMapFileFor(b), 'utf8'));
+      assert.equal(await readFile(blockMapPathFor(a), 'utf8'), await readFile(blockMapPathFor(b), 'utf8'));
     }
   });
 

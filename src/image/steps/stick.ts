@@ -1,6 +1,6 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { blockMapFileFor } from '../../stick/blockmap.js';
+import { blockMapPathFor } from '../../contracts/block-map.js';
 import { buildStickImage, type StickFs } from '../../stick/diskimage.js';
 import { estimateMinCfBytes, INSTALLER_NAME, renderInstaller } from '../../box/installer.js';
 import { MD5SUMS_NAME, writeMd5sums } from '../../stick/md5sums.js';
@@ -54,8 +54,8 @@ export function stickStep(fs: StickFs = 'ext3'): Step<NodeState> {
       const info = await buildStickImage(stickDir, image, { fs, label: build.board!.stickLabel, sourceDateEpoch: build.epoch!.value });
       ns.knownSums.set('stick.img', info.blockMap.imageSha256);
       ns.outputs.push({ path: 'stick.img', size: info.imageSize, sha256: info.blockMap.imageSha256 });
-      const mapFile = blockMapFileFor(image);
-      ns.outputs.push({ path: 'stick.img.bmap.json', size: (await stat(mapFile)).size, sha256: sha256Hex(await readFile(mapFile)) });
+      const mapFile = blockMapPathFor(image);
+      ns.outputs.push({ path: 'stick.img.bmap', size: (await stat(mapFile)).size, sha256: sha256Hex(await readFile(mapFile)) });
       progress.note(`stick.img ${Math.ceil(info.imageSize / MIB)} MiB, ${info.fs} "${info.label}"`);
     },
   };
