@@ -4,7 +4,7 @@
 #            gpgv + debian-archive-keyring (the mirror's signed Release file)
 #   flash:   bmap-tools (bmaptool copy reads obsbuild's stick.img.bmap; the tests prove it)
 #   lint:    keepalived (keepalived -t on the modern rendering), ipvsadm
-#   console: socat (pty pairs for the board simulator)
+#   console: socat (pty pairs for the board simulator), ser2net (the console server the tests run on 127.0.0.1)
 #   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio,
 #            gnupg (signs the local mirror; the tests sign their archives too)
 #   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time
@@ -27,6 +27,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   e2fsprogs dosfstools mtools fdisk util-linux keepalived ipvsadm socat u-boot-tools busybox-static \
   shellcheck iproute2 qemu-system-x86 mmdebstrap linux-image-amd64 dpkg-dev xz-utils zstd cpio debconf \
-  time ca-certificates gpgv gnupg debian-archive-keyring openssh-server build-essential libssl-dev libpopt-dev bmap-tools \
+  time ca-certificates gpgv gnupg debian-archive-keyring openssh-server build-essential libssl-dev libpopt-dev bmap-tools ser2net \
   >/dev/null
 echo "scripts/install-deps.sh: system packages installed"

@@ -8,7 +8,8 @@ import { UsageError, UserError } from '../util/errors.js';
 import { writeOutputFile } from '../util/output-path.js';
 import { MAX_TIMER_MS } from '../console/expect.js';
 import type { Site } from '../site/model.js';
-import { choosePort, SerialTransport } from '../console/transport.js';
+import { consolePort } from '../console/port.js';
+import { parseNetworkPort } from '../console/network-transport.js';
 import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, budgetProblem, type Budgets, type ProgressEvent } from '../console/phases.js';
 import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
 import { checkOutputFiles, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
@@ -30,6 +31,15 @@ interface ConsoleCliOptions {
   interactive?: boolean;
   check?: boolean;
   budget?: string[];
+  reconnect?: string | true;
+}
+
+/** `--reconnect` alone waits 5 minutes (a console server restart); `--reconnect N` waits N seconds. */
+function reconnectMs(value: string | true): number {
+  if (value === true) return 300_000;
+  const s = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(s * 1000 <= MAX_TIMER_MS)) throw new UsageError(`--reconnect ${value}: expected a number of seconds (0 to ${MAX_TIMER_MS / 1000})`);
+  return Math.round(s * 1000);
 }
 
 function helpText(): string {
@@ -121,7 +131,8 @@ export function register(program: Command): void {
   program
     .command('console')
     .description('follow the install and first boot on the serial console, log in, run depmod -a, verify the box against the site file and manifest')
-    .option('--port <path>', 'serial port (default /dev/ttyUSB0 or the only USB serial adapter; a pty path works too)')
+    .option('--port <path|url>', 'serial port (default /dev/ttyUSB0 or the only USB serial adapter; a pty path works too), or a console server: rfc2217://host:port (line settings negotiated) or tcp://host:port (raw, e.g. ser2net)')
+    .option('--reconnect [seconds]', 'keep following across a dropped port or console-server connection for up to this long (default with the flag: 300 s; without it: 10 s for a local port, none for a console server)')
     .option('--baud <rate>', 'baud rate, 8N1, no flow control', '115200')
     .option('--site <file>', 'site file the box is checked against (default ./obsbuild.yaml when present)')
     .option('--manifest <file>', 'manifest.json of the build being verified (default out/<hostname>/manifest.json when present)')
@@ -145,6 +156,10 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   if (o.from !== 'start' && o.from !== 'login') throw new UsageError(`--from ${o.from}: expected start or login`);
   if (o.node !== undefined && o.node !== 'master' && o.node !== 'backup') throw new UsageError(`--node ${o.node}: expected master or backup`);
   const budgets = parseBudgets(o.budget ?? []);
+  const network = o.port === undefined ? undefined : parseNetworkPort(o.port);
+  if (o.reconnect !== undefined) budgets.reconnect = reconnectMs(o.reconnect);
+  // A console server's dropped connection is reported at once unless the user asked to wait for it
+  else if (network && !(o.budget ?? []).some((b) => b.startsWith('reconnect='))) budgets.reconnect = 0;
 
   let site: Site | null = null;
   const siteFile = o.site ?? (existsSync('obsbuild.yaml') ? 'obsbuild.yaml' : undefined);
@@ -162,10 +177,9 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   const logPath = o.log ?? join(o.out, hostname ?? 'console', `console-${stamp}.log`);
   await checkOutputFiles(logPath, o.json);
 
-  const path = await choosePort(o.port);
+  const { name: path, transport } = await consolePort(o.port, baud, (line) => process.stderr.write(`${o.check ? '' : '\n'}obsbuild: ${line}\n`));
   const password = o.password ?? process.env.OBSBUILD_ROOT_PASSWORD ?? 'root';
   const tfile = await TranscriptFile.create(logPath);
-  const transport = new SerialTransport({ path, baudRate: baud });
 
   const plain = (s: string) => process.stderr.write(`${o.check ? '' : '\n'}obsbuild: ${s}\n`);
   if (!site) plain('no site file (use --site): hostname, network and IPVS checks will be skipped');

@@ -1,0 +1,20 @@
+/**
+ * Which transport a `--port` value means: a local serial device or pty, or a console server URL
+ * (`rfc2217://host:port`, `tcp://host:port`). Every command that takes --port goes through here.
+ */
+import { NetworkTransport, parseNetworkPort } from './network-transport.js';
+import { choosePort, SerialTransport, type ConsoleTransport } from './transport.js';
+
+export interface OpenedPort {
+  /** What to call the port in messages: the device path or the URL. */
+  name: string;
+  transport: ConsoleTransport;
+}
+
+/** Resolves the port (the only USB adapter when none is given) and builds its transport, not yet opened. */
+export async function consolePort(spec: string | undefined, baudRate: number, onNote?: (line: string) => void): Promise<OpenedPort> {
+  const network = spec === undefined ? undefined : parseNetworkPort(spec);
+  if (network) return { name: network.spec, transport: new NetworkTransport({ target: network, baudRate, onNote }) };
+  const path = await choosePort(spec);
+  return { name: path, transport: new SerialTransport({ path, baudRate }) };
+}
