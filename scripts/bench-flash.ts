@@ -5,7 +5,8 @@
  *
  *   node dist/scripts/bench-flash.js [--json] [--runs N]
  *
- * Targets: obsbuild ≤ 1.2 × dd's time; bytes written ≤ the image's used ranges + 1 MiB.
+ * Targets: obsbuild ≤ 1.2 × dd's time; bytes written ≤ the image's used ranges + 1 MiB; 4 sticks at once in
+ * ≤ 2 × the time of one.
  * Bytes written are counted twice: by obsbuild's report and by the kernel (/sys/block/loopN/stat).
  * Needs root (losetup) and e2fsprogs, util-linux (sfdisk, losetup), coreutils (dd, cmp).
  */
@@ -55,7 +56,18 @@ export interface FlashBenchScenario {
   };
 }
 
+/** Several sticks at once (`obsbuild flash A B C D`), each target a loop device of its own. */
+export interface MultiTargetFigures {
+  image: string;
+  mode: 'warm' | 'cold';
+  /** median seconds of the CLI for 1, 2 and 4 targets */
+  seconds: Record<'1' | '2' | '4', number>;
+  /** seconds(4) / seconds(1); the goal is at most 2 */
+  fourVersusOne: number;
+}
+
 export interface FlashBenchFigures {
+  multiTarget?: MultiTargetFigures;
   targetBytes: number;
   runsPerMode: number;
   /** `node -e 0`: what any Node program pays before its first line runs */
@@ -202,6 +214,32 @@ async function flashInProcess(image: string, dev: string): Promise<void> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+async function benchMultiTarget(image: string, dir: string, runs: number, canDrop: boolean, log: (l: string) => void): Promise<MultiTargetFigures> {
+  const devs: string[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const backing = path.join(dir, `multi-${i}.img`);
+      await sh('truncate', ['-s', String(1024 * MiB), backing]);
+      devs.push((await sh('losetup', ['-f', '--show', backing])).trim());
+    }
+    const mode = canDrop ? 'cold' : 'warm';
+    const seconds = {} as MultiTargetFigures['seconds'];
+    for (const k of [1, 2, 4] as const) {
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        if (canDrop) await dropCaches();
+        else await sh('sync', []);
+        times.push(await timed(() => sh(process.execPath, [cliPath, 'flash', ...devs.slice(0, k), '--image', image, '--yes', '--force-unsafe-target', '--json'])));
+      }
+      seconds[String(k) as '1' | '2' | '4'] = median(times);
+      log(`${k} target(s), ${mode}: ${times.map((t) => t.toFixed(3)).join(' ')} s`);
+    }
+    return { image: path.basename(image), mode, seconds, fourVersusOne: Math.round((seconds['4'] / seconds['1']) * 100) / 100 };
+  } finally {
+    for (const d of devs) await execa('losetup', ['-d', d], { reject: false });
+  }
+}
+
 async function benchScenario(name: string, image: string, dev: string, targetBytes: number, runs: number, canDrop: boolean, log: (l: string) => void): Promise<FlashBenchScenario> {
   const parsed = parseBlockMap(await readFile(blockMapPathFor(image), 'utf8'));
   if ('problem' in parsed) throw new Error(`${blockMapPathFor(image)}: ${parsed.problem}`);
@@ -314,7 +352,9 @@ export async function runFlashBench(opts: { runs?: number; log?: (line: string) 
     const scenarios = [await benchScenario('256 MiB image (mke2fs -d, zero-block map)', synthetic, dev, targetBytes, runs, canDrop, log)];
     if (product) scenarios.push(await benchScenario('stick.img from src/stick (sized to content)', product, dev, targetBytes, runs, canDrop, log));
     const all = scenarios.flatMap((sc) => [sc.warm, ...(sc.cold ? [sc.cold] : [])]);
+    const multiTarget = await benchMultiTarget(product ?? synthetic, dir, runs, canDrop, log);
     return {
+      multiTarget,
       targetBytes,
       runsPerMode: runs,
       nodeStartupSeconds: median(nodeStartup),
@@ -365,6 +405,13 @@ function formatFigures(f: FlashBenchFigures): string {
       `  bytes written (obsbuild report / kernel count): fresh stick ${m(b.freshStick.reported)} / ${m(b.freshStick.kernel)}, ` +
         `used GPT stick ${m(b.usedGptStick.reported)} / ${m(b.usedGptStick.kernel)}, junk-filled stick ${m(b.junkStick.reported)} / ${m(b.junkStick.kernel)}; ` +
         `dd ${m(b.dd.kernel)}; target ≤ used + 1 MiB = ${m(b.limit)}`,
+    );
+  }
+  if (f.multiTarget) {
+    const mt = f.multiTarget;
+    lines.push(
+      `several sticks (${mt.image}, ${mt.mode}): 1 target ${mt.seconds['1'].toFixed(3)} s, 2 targets ${mt.seconds['2'].toFixed(3)} s, ` +
+        `4 targets ${mt.seconds['4'].toFixed(3)} s = ${mt.fourVersusOne.toFixed(2)}× one (goal ≤ 2×)`,
     );
   }
   lines.push(

@@ -58,3 +58,46 @@ export function progressRenderer(stream: NodeJS.WriteStream = process.stderr, in
     },
   };
 }
+
+export interface MultiProgressRenderer {
+  update(index: number, p: FlashProgress): void;
+  finish(): void;
+}
+
+/**
+ * One progress line per target. On a terminal the block of lines is redrawn in place (cursor up N);
+ * otherwise each target logs as the single-target renderer does, its lines prefixed with the device.
+ */
+export function multiProgressRenderer(devices: readonly string[], stream: NodeJS.WriteStream = process.stderr, intervalMs = 200): MultiProgressRenderer {
+  const width = Math.max(...devices.map((d) => d.length));
+  if (stream.isTTY !== true) {
+    const each = devices.map((d) =>
+      progressRenderer({ isTTY: false, write: (s: string) => stream.write(`${d.padEnd(width)}  ${s}`) } as unknown as NodeJS.WriteStream),
+    );
+    return { update: (i, p) => each[i].update(p), finish: () => undefined };
+  }
+  const state: (FlashProgress | undefined)[] = devices.map(() => undefined);
+  const started: number[] = devices.map(() => performance.now());
+  let drawn = false;
+  let lastDraw = 0;
+  const draw = () => {
+    if (drawn) stream.write(`\x1b[${devices.length}A`);
+    for (let i = 0; i < devices.length; i++) {
+      const p = state[i];
+      const line = p ? formatProgressLine(p, (performance.now() - started[i]) / 1000, 20) : 'waiting…';
+      stream.write(`\r\x1b[K${devices[i].padEnd(width)}  ${line}\n`);
+    }
+    drawn = true;
+    lastDraw = performance.now();
+  };
+  return {
+    update(i, p) {
+      if (state[i]?.phase !== p.phase) started[i] = performance.now();
+      state[i] = p;
+      if (performance.now() - lastDraw >= intervalMs) draw();
+    },
+    finish() {
+      draw();
+    },
+  };
+}

@@ -75,3 +75,24 @@ export async function recheckIdentity(fd: FileHandle, checked: BlockDeviceInfo, 
   if (now.size !== checked.size) changed(`size now ${now.size} bytes, was ${checked.size}`);
   if (now.serial !== checked.serial) changed(`serial now ${now.serial ?? 'none'}, was ${checked.serial ?? 'none'}`);
 }
+
+/**
+ * Several targets must be several sticks: two names for one device (a by-id link and /dev/sdb), or a loop
+ * device and the file or disk it sits on, would be written twice at once. One line per clash.
+ */
+export function overlappingTargets(targets: readonly BlockDeviceInfo[]): string[] {
+  const out: string[] = [];
+  const id = (d: BlockDeviceInfo) => `${d.major}:${d.minor}`;
+  for (let i = 0; i < targets.length; i++) {
+    for (let j = i + 1; j < targets.length; j++) {
+      const a = targets[i];
+      const b = targets[j];
+      if (id(a) === id(b)) out.push(`${a.path} and ${b.path} are the same device (${a.name})`);
+      else if (a.aliases.some((x) => x.dev === id(b)) || b.aliases.some((x) => x.dev === id(a))) {
+        const alias = a.aliases.find((x) => x.dev === id(b)) ?? b.aliases.find((x) => x.dev === id(a));
+        out.push(`${a.path} and ${b.path} write to the same place (${alias?.why ?? 'aliases'})`);
+      }
+    }
+  }
+  return out;
+}

@@ -41,8 +41,8 @@ export interface FlashOptions {
   map: BlockMap;
   target: BlockDeviceInfo;
   onProgress?: (p: FlashProgress) => void;
-  /** test seam: runs after the data is synced, before the read-back (e.g. to damage the medium) */
-  afterSync?: () => Promise<void>;
+  /** test seam: runs after a target's data is synced, before its read-back (e.g. to damage the medium) */
+  afterSync?: (device: string) => Promise<void>;
   /** aborted (by SIGINT/SIGTERM): stop at the next chunk and reject with FlashInterrupted */
   signal?: AbortSignal;
 }
@@ -317,88 +317,163 @@ async function holdAliases(target: BlockDeviceInfo): Promise<FileHandle[]> {
   return held;
 }
 
-export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
-  const { image, map, target, onProgress } = opts;
-  const t0 = performance.now();
+/** One target's fate in a multi-target flash: its report, or the error that stopped it (the others go on). */
+export interface TargetOutcome {
+  device: string;
+  report?: FlashReport;
+  error?: Error;
+}
+
+export interface MultiFlashOptions extends Omit<FlashOptions, 'target' | 'onProgress'> {
+  targets: BlockDeviceInfo[];
+  /** Progress of target `index` (the order of `targets`). */
+  onProgress?: (index: number, p: FlashProgress) => void;
+}
+
+/** What the flash holds open for one target while it runs. */
+interface Lane {
+  index: number;
+  target: BlockDeviceInfo;
+  dev?: FileHandle;
+  held: FileHandle[];
+  cleared: { start: number; length: number }[];
+  phase: FlashPhase;
+  error?: Error;
+  written: number;
+  verified: number;
+  /** performance.now() marks: start, write done, sync done, verify done */
+  t: number[];
+}
+
+/**
+ * Writes one image to several sticks at once: every target is opened, re-checked and cleared on its own;
+ * the image is read once, each chunk going to every target still alive; then each target is synced and read
+ * back on its own, in parallel. One target's failure (a write error, a read-back mismatch) is recorded in
+ * its outcome and does not stop the others. An interrupt stops them all (FlashInterrupted).
+ */
+export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetOutcome[]> {
+  const { image, map } = opts;
   const total = mappedBytes(map);
-  let phase: FlashPhase = 'clearing signatures';
-  const progress = (p: FlashPhase, done: number, of = total) => {
-    phase = p;
-    onProgress?.({ phase: p, done, total: of });
+  const lanes: Lane[] = opts.targets.map((target, index) => ({ index, target, held: [], cleared: [], phase: 'clearing signatures', written: 0, verified: 0, t: [performance.now()] }));
+  const progress = (lane: Lane, p: FlashPhase, done: number, of = total) => {
+    lane.phase = p;
+    opts.onProgress?.(lane.index, { phase: p, done, total: of });
   };
-  const stopIfAsked = (): void => {
-    if (opts.signal?.aborted) throw new FlashInterrupted(phase, opts.signal.reason);
+  const stopIfAsked = (lane: Lane): void => {
+    if (opts.signal?.aborted) throw new FlashInterrupted(lane.phase, opts.signal.reason);
+  };
+  const alive = () => lanes.filter((l) => !l.error);
+  const fail = (lane: Lane, err: unknown) => {
+    if (err instanceof FlashInterrupted) throw err;
+    lane.error = err instanceof Error ? err : new Error(String(err));
+  };
+  // Every lane's step runs to its end, so no handle is closed under a running read or write; an
+  // interrupt is rethrown once all have stopped.
+  const eachLane = async (work: (lane: Lane) => Promise<void>): Promise<void> => {
+    const results = await Promise.allSettled(alive().map(async (lane) => {
+      try {
+        await work(lane);
+      } catch (err) {
+        fail(lane, err);
+      }
+    }));
+    const interrupted = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (interrupted) throw interrupted.reason;
   };
 
-  const dev = await openExclusive(target.path, constants.O_RDWR);
-  let held: FileHandle[] = [];
-  let cleared: { start: number; length: number }[] = [];
   const ranges: BlockRange[] = [];
-  let t2: number;
-  let t3: number;
-  let verified: number;
   try {
-    await recheckIdentity(dev, target, 'before the write');
-    held = await holdAliases(target);
-    const zones = clearZones(target.size, map.ranges);
-    progress('clearing signatures', 0, 0);
-    cleared = await clearSignatures(dev, zones, stopIfAsked);
+    await eachLane(async (lane) => {
+      lane.dev = await openExclusive(lane.target.path, constants.O_RDWR);
+      await recheckIdentity(lane.dev, lane.target, 'before the write');
+      lane.held = await holdAliases(lane.target);
+      progress(lane, 'clearing signatures', 0, 0);
+      lane.cleared = await clearSignatures(lane.dev, clearZones(lane.target.size, map.ranges), () => stopIfAsked(lane));
+    });
 
     // Ranges the map gives a sha256 for are not hashed here: the read-back checks the device
     // against the map, and only when that fails is the image itself examined (see verifyRanges).
     // An image without a map is hashed as it is written, and those hashes are what is read back.
-    const img = await open(image, 'r');
-    try {
-      let done = 0;
-      let hash = createHash('sha256');
-      progress('writing', 0);
-      await streamRanges(img, map.ranges, async (buf, c) => {
-        const r = map.ranges[c.rangeIndex];
-        if (r.sha256 === undefined) hash.update(buf.subarray(0, c.length));
-        if (c.lastOfRange) {
-          ranges.push({ ...r, sha256: r.sha256 ?? hash.digest('hex') });
-          hash = createHash('sha256');
-        }
-        stopIfAsked();
-        await writeFully(dev, buf, c.length, c.start);
-        done += c.length;
-        progress('writing', done);
-      });
-    } finally {
-      await img.close();
+    if (alive().length > 0) {
+      const img = await open(image, 'r');
+      try {
+        let hash = createHash('sha256');
+        for (const lane of alive()) progress(lane, 'writing', 0);
+        await streamRanges(img, map.ranges, async (buf, c) => {
+          const r = map.ranges[c.rangeIndex];
+          if (r.sha256 === undefined) hash.update(buf.subarray(0, c.length));
+          if (c.lastOfRange) {
+            ranges.push({ ...r, sha256: r.sha256 ?? hash.digest('hex') });
+            hash = createHash('sha256');
+          }
+          await eachLane(async (lane) => {
+            stopIfAsked(lane);
+            await writeFully(lane.dev!, buf, c.length, c.start);
+            lane.written += c.length;
+            progress(lane, 'writing', lane.written);
+          });
+        });
+      } finally {
+        await img.close();
+      }
     }
-    t2 = performance.now();
-    progress('syncing', 0, 0);
-    await dev.sync();
-    await opts.afterSync?.();
-    await dropDeviceCache(target.path);
-    t3 = performance.now();
-    stopIfAsked();
+    for (const lane of alive()) lane.t.push(performance.now());
 
-    // Verified before the partition table is re-read: once the kernel sees the new partition a
-    // desktop may auto-mount it, and the exclusive hold we still have keeps that from happening.
-    await recheckIdentity(dev, target, 'before the read-back');
-    progress('verifying', 0);
-    verified = await verifyRanges(dev, target.path, ranges, cleared, (d) => progress('verifying', d), image, stopIfAsked);
+    await eachLane(async (lane) => {
+      progress(lane, 'syncing', 0, 0);
+      await lane.dev!.sync();
+      await opts.afterSync?.(lane.target.path);
+      await dropDeviceCache(lane.target.path);
+      lane.t.push(performance.now());
+      stopIfAsked(lane);
+      // Verified before the partition table is re-read: once the kernel sees the new partition a
+      // desktop may auto-mount it, and the exclusive hold we still have keeps that from happening.
+      await recheckIdentity(lane.dev!, lane.target, 'before the read-back');
+      progress(lane, 'verifying', 0);
+      lane.verified = await verifyRanges(lane.dev!, lane.target.path, ranges, lane.cleared, (d) => progress(lane, 'verifying', d), image, () => stopIfAsked(lane));
+      lane.t.push(performance.now());
+    });
   } finally {
-    await Promise.all(held.map((h) => h.close()));
-    await dev.close();
+    for (const lane of lanes) {
+      await Promise.all(lane.held.map((h) => h.close()));
+      await lane.dev?.close();
+    }
   }
-  const t4 = performance.now();
-  const reread = await rereadPartitionTable(target.path);
-  const clearedBytes = cleared.reduce((n, c) => n + c.length, 0);
+
   const s = (a: number, b: number) => Math.round(b - a) / 1000;
-  return {
-    image,
-    device: target.path,
-    imageSize: map.imageSize,
-    deviceSize: target.size,
-    ranges: ranges.length,
-    mappedBytes: total,
-    clearedBytes,
-    bytesWritten: total + clearedBytes,
-    verifiedBytes: verified,
-    partitionTableReread: reread,
-    seconds: { write: s(t0, t2), sync: s(t2, t3), verify: s(t3, t4), total: s(t0, performance.now()) },
-  };
+  const outcomes: TargetOutcome[] = [];
+  for (const lane of lanes) {
+    if (lane.error) {
+      outcomes.push({ device: lane.target.path, error: lane.error });
+      continue;
+    }
+    const reread = await rereadPartitionTable(lane.target.path);
+    const clearedBytes = lane.cleared.reduce((n, c) => n + c.length, 0);
+    const [t0, t2, t3, t4] = lane.t;
+    outcomes.push({
+      device: lane.target.path,
+      report: {
+        image,
+        device: lane.target.path,
+        imageSize: map.imageSize,
+        deviceSize: lane.target.size,
+        ranges: ranges.length,
+        mappedBytes: total,
+        clearedBytes,
+        bytesWritten: total + clearedBytes,
+        verifiedBytes: lane.verified,
+        partitionTableReread: reread,
+        seconds: { write: s(t0, t2), sync: s(t2, t3), verify: s(t3, t4), total: s(t0, performance.now()) },
+      },
+    });
+  }
+  return outcomes;
+}
+
+/** One target: the same flash, its failure thrown. */
+export async function flashImage(opts: FlashOptions): Promise<FlashReport> {
+  const { target, onProgress, ...rest } = opts;
+  const [outcome] = await flashImageToMany({ ...rest, targets: [target], onProgress: onProgress && ((_i, p) => onProgress(p)) });
+  if (outcome.error) throw outcome.error;
+  return outcome.report!;
 }
