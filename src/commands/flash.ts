@@ -100,7 +100,7 @@ export function register(program: Command): void {
         'The target\'s vendor, model, serial and size are shown and you type "yes". It is opened exclusively;\n' +
         'only the ranges in stick.img.bmap (bmaptool\'s format) are written, old partition-table and filesystem signatures in\n' +
         'the first 512 KiB and the last 256 KiB are zeroed, the data is synced, read back from the device and compared\n' +
-        '(sha256 per range), and the kernel re-reads the partition table. Ctrl-C stops the write; the stick is\n' +
+        '(byte for byte with the image, itself checked against the map as it is read), and the kernel re-reads the partition table. Ctrl-C stops the write; the stick is\n' +
         'then incomplete: run the command again.\n' +
         'Several devices: every one must pass these checks before any is written; the image is read once and\n' +
         'written to all at once, one progress line per stick; a stick that fails is reported and the others go on.\n' +
