@@ -226,10 +226,10 @@ async function runOne<B extends RunnableBox>(box: B, job: InventoryJob<B>, logDi
     }
   }
   const seconds = Math.round((performance.now() - start) / 100) / 10;
-  log.write(`result: ${result} in ${seconds} s${problem ? `: ${problem}` : ''}`);
+  log.write(`result: ${result} in ${seconds.toFixed(1)} s${problem ? `: ${problem}` : ''}`);
   const written = await log.close();
   if (written.problem) progress(`${box.name}: ${written.problem}`);
-  progress(`${box.name}: ${result} in ${seconds} s${problem ? `: ${problem}` : ''}`);
+  progress(`${box.name}: ${result} in ${seconds.toFixed(1)} s${problem ? `: ${problem}` : ''}`);
   return { ...base(box), result, seconds, problem, log: written.path, ...(report === undefined ? {} : { report }) };
 }
 
@@ -271,9 +271,12 @@ export function formatInventorySummary(s: InventorySummary): string {
  * A job that works through the box's BoxShell: opens it (serial or SSH, as the box's target says), runs
  * `work`, and closes it whatever happened.
  */
-export function overBoxShell<B extends RunnableBox>(work: (shell: BoxShell, box: B, ctx: JobContext) => Promise<JobOutcome>): InventoryJob<B> {
+export function overBoxShell<B extends RunnableBox>(
+  work: (shell: BoxShell, box: B, ctx: JobContext) => Promise<JobOutcome>,
+  open: (target: BoxTarget, log: (line: string) => void) => Promise<BoxShell> = openBoxShell,
+): InventoryJob<B> {
   return async (box, ctx) => {
-    const shell = await openBoxShell(box.target, ctx.log);
+    const shell = await open(box.target, ctx.log);
     try {
       return await work(shell, box, ctx);
     } finally {
