@@ -163,8 +163,9 @@ class BoxLog {
     });
   }
 
-  write(text: string): void {
-    if (this.#cut || this.#failed) return;
+  /** `last`: the result line, written even past the cap so every log ends with its verdict. */
+  write(text: string, last = false): void {
+    if (this.#failed || (this.#cut && !last)) return;
     const stamp = new Date().toISOString();
     // Box output is untrusted: every line stays one line, with control characters shown escaped.
     const out = text
@@ -172,7 +173,7 @@ class BoxLog {
       .map((l) => `${stamp} ${oneLine(l)}\n`)
       .join('');
     const size = Buffer.byteLength(out);
-    if (this.#bytes + size > MAX_BOX_LOG_BYTES) {
+    if (!last && this.#bytes + size > MAX_BOX_LOG_BYTES) {
       this.#cut = true;
       this.#stream.write(`${stamp} [log cut at ${MAX_BOX_LOG_BYTES >> 20} MiB]\n`);
       return;
@@ -226,7 +227,7 @@ async function runOne<B extends RunnableBox>(box: B, job: InventoryJob<B>, logDi
     }
   }
   const seconds = Math.round((performance.now() - start) / 100) / 10;
-  log.write(`result: ${result} in ${seconds.toFixed(1)} s${problem ? `: ${problem}` : ''}`);
+  log.write(`result: ${result} in ${seconds.toFixed(1)} s${problem ? `: ${problem}` : ''}`, true);
   const written = await log.close();
   if (written.problem) progress(`${box.name}: ${written.problem}`);
   progress(`${box.name}: ${result} in ${seconds.toFixed(1)} s${problem ? `: ${problem}` : ''}`);

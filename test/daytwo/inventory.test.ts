@@ -1,11 +1,11 @@
 /** The many-boxes runner: bounded concurrency, isolation of failures, logs, summary, exit code, HA order. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatInventorySummary, inventoryExitCode, runInventory, type InventoryJob, type RunnableBox } from '../../src/daytwo/inventory.js';
+import { formatInventorySummary, inventoryExitCode, MAX_BOX_LOG_BYTES, runInventory, type InventoryJob, type RunnableBox } from '../../src/daytwo/inventory.js';
 import { UserError } from '../../src/util/errors.js';
 
 function box(name: string, extra: Partial<RunnableBox> = {}): RunnableBox {
@@ -183,5 +183,27 @@ test('a master whose backup is not in the inventory runs on its own', async () =
     const summary = await runInventory([box('m', { site: '/sites/pair.yaml', node: 'master' })], job, { jobs: 2, logDir, order: 'backup-first' });
     assert.deepEqual(seen.started, ['m']);
     assert.equal(summary.passed, true);
+  });
+});
+
+test('a box log is cut at its cap with a note; the box\'s result stands', async () => {
+  await withLogDir(async (logDir) => {
+    const chunk = 'y'.repeat(1 << 20);
+    const job: InventoryJob = async (_b, ctx) => {
+      for (let i = 0; i < (MAX_BOX_LOG_BYTES >> 20) + 4; i++) ctx.log(chunk);
+      return { passed: true };
+    };
+    const [r] = (await runInventory([box('chatty')], job, { jobs: 1, logDir, order: 'any' })).boxes;
+    assert.equal(r.result, 'passed');
+    const size = (await stat(join(logDir, 'chatty.log'))).size;
+    assert.ok(size <= MAX_BOX_LOG_BYTES + 300, `log is ${size} bytes`);
+    const fh = await open(join(logDir, 'chatty.log'));
+    try {
+      const tail = Buffer.alloc(200);
+      const { bytesRead } = await fh.read(tail, 0, 200, size - 200);
+      assert.match(tail.toString('utf8', 0, bytesRead), /\[log cut at 64 MiB\]\n\S+Z result: passed in \d+\.\d s\n$/);
+    } finally {
+      await fh.close();
+    }
   });
 });
