@@ -2,6 +2,10 @@
  * `--inventory FILE --jobs N` for a day-two command: the command's per-box job run on every box of an
  * inventory file, with a progress line per box on stderr, the summary table on stdout, one log per box
  * under <out>/inventory-<command>-<time>/ (with summary.json), and the same summary in --json.
+ *
+ * A command wires it in with addInventoryOptions(cmd) next to addBoxTargetOptions(cmd), and first thing in
+ * its action: `if (inventoryRequested(cmd, o)) return runInventoryCommand(o, { command, order, job })`, where
+ * job is overBoxShell((shell, box, ctx) => ...) doing what the command does for one box.
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
