@@ -23,7 +23,7 @@ export interface LoadedSite {
 /** A site file describes one box or one pair: a real one is a few KiB. Bigger input is refused unread. */
 export const MAX_SITE_BYTES = 1 << 20;
 /** How many times YAML aliases may be expanded: a few anchors are fine, an alias bomb is not. */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 export async function loadSite(file: string): Promise<LoadedSite> {
   if (file === '') throw new UsageError("--site '': an empty path; name the site file");
