@@ -3,10 +3,10 @@
  * BoxTarget: exactly one of --port (serial console) and --host (SSH).
  */
 import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
 import { parseHost } from '../remote/ssh-options.js';
 import { UsageError } from '../util/errors.js';
 import type { BoxTarget } from '../daytwo/transport.js';
+import { baudProblem, boxTargetFromSpec } from '../daytwo/target-rules.js';
 
 export interface BoxTargetOptions {
   port?: string;
@@ -36,16 +36,10 @@ export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string;
   if ((o.port === undefined) === (o.host === undefined)) throw new UsageError('give exactly one of --port (serial console) and --host (SSH)');
   if (o.port !== undefined) {
     const baud = Number(o.baud);
-    if (!Number.isInteger(baud) || baud < 50 || baud > 4_000_000) throw new UsageError(`--baud ${o.baud}: not a baud rate`);
-    return { kind: 'serial', port: o.port, baud, user: o.user, password: o.password ?? process.env.OBSBUILD_ROOT_PASSWORD ?? 'root' };
+    const problem = baudProblem(baud);
+    if (problem) throw new UsageError(`--baud ${o.baud}: ${problem}`);
+    return boxTargetFromSpec({ kind: 'serial', port: o.port, baud, user: o.user, password: o.password }, ctx);
   }
-  const target = parseHost(o.host!);
-  return {
-    kind: 'ssh',
-    target: target.user === undefined ? { ...target, user: 'root' } : target,
-    knownHostsFile: resolve(o.knownHosts ?? join(ctx.outDir, ctx.hostname, 'known_hosts')),
-    hostKeyAlias: ctx.hostname,
-    acceptNewHostKey: o.acceptNewHostKey === true,
-    identityFile: o.identity === undefined ? undefined : resolve(o.identity),
-  };
+  const spec = { kind: 'ssh', target: parseHost(o.host!), knownHostsFile: o.knownHosts, identityFile: o.identity, acceptNewHostKey: o.acceptNewHostKey === true } as const;
+  return boxTargetFromSpec(spec, ctx);
 }

@@ -39,8 +39,8 @@ export async function loadSite(file: string): Promise<LoadedSite> {
   return parseSite(text, file);
 }
 
-/** Reads at most `max` bytes (a pipe or /dev/zero has no size to check first); more is an error. */
-async function readBounded(file: string, max: number): Promise<string> {
+/** Reads at most `max` bytes (a pipe or /dev/zero has no size to check first); more is an error saying `why` it is capped. */
+export async function readBounded(file: string, max: number, why = 'a site file describes one box or one pair'): Promise<string> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(max + 1);
@@ -50,7 +50,7 @@ async function readBounded(file: string, max: number): Promise<string> {
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    if (got > max) throw new UserError(`${file}: larger than ${max / (1 << 20)} MiB; a site file describes one box or one pair`);
+    if (got > max) throw new UserError(`${file}: larger than ${max / (1 << 20)} MiB; ${why}`);
     return buf.toString('utf8', 0, got);
   } finally {
     await fh.close();
@@ -87,14 +87,14 @@ export function parseSite(text: string, file: string): LoadedSite {
 }
 
 /** The document as plain data, with the YAML library's resource guards turned into one-line errors. */
-function toPlain(doc: Document, file: string): unknown {
+export function toPlain(doc: Document, file: string, kind = 'a site file'): unknown {
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
   } catch (err) {
     if (err instanceof ReferenceError && /alias/i.test(err.message)) {
       throw new UserError(located(file, undefined, `its YAML aliases (*name) expand to too much data (more than ${MAX_ALIAS_COUNT} expansions); write the values out`));
     }
-    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'nested too deeply to be a site file'));
+    if (err instanceof RangeError) throw new UserError(located(file, undefined, `nested too deeply to be ${kind}`));
     throw err;
   }
 }
@@ -149,7 +149,7 @@ function describeValue(v: unknown): string {
   return String(v);
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: SitePath; message: string } {
+export function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: SitePath; message: string } {
   const path = issue.path as SitePath;
   const where = dotted(path);
   switch (issue.code) {
@@ -192,7 +192,7 @@ function article(expected: string): string {
   return words[expected] ?? expected;
 }
 
-function lineOfPath(doc: Document, lc: LineCounter, path: SitePath): number | undefined {
+export function lineOfPath(doc: Document, lc: LineCounter, path: SitePath): number | undefined {
   let node: unknown = doc.contents;
   let line = node && (node as Node).range ? lc.linePos((node as Node).range![0]).line : undefined;
   for (const segment of path) {

@@ -8,7 +8,7 @@ import { closest } from './suggest.js';
 import { isIpv4, isNetworkOrBroadcast, parseCidr } from './ipv4.js';
 
 /** A closed object: unknown keys are errors with a "did you mean" taken from the object's own keys. */
-function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+export function strict<T extends z.core.$ZodLooseShape>(shape: T) {
   const known = Object.keys(shape);
   return z.strictObject(shape, {
     error: (issue) => {
