@@ -79,15 +79,15 @@ async function readManifestId(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'input-invalid', cause: err });
   }
   let id: unknown;
   try {
     id = (JSON.parse(text) as { id?: unknown }).id;
-  } catch {
-    throw new UserError(`${file}: not valid JSON`);
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON`, { code: 'input-invalid', cause: err });
   }
-  if (typeof id !== 'string' || !id) throw new UserError(`${file}: has no "id" field`);
+  if (typeof id !== 'string' || !id) throw new UserError(`${file}: has no "id" field`, { code: 'input-invalid' });
   return id;
 }
 

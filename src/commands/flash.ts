@@ -21,14 +21,14 @@ interface FlashFlags {
 async function confirm(devicePath: string, yes: boolean | undefined): Promise<void> {
   if (!process.stdin.isTTY) {
     // Scripts must say so explicitly; a terminal user always types the answer.
-    if (!yes) throw new UserError(`${devicePath}: stdin is not a terminal, pass --yes to confirm the overwrite; nothing was written`);
+    if (!yes) throw new UserError(`${devicePath}: stdin is not a terminal, pass --yes to confirm the overwrite; nothing was written`, { code: 'target-refused' });
     return;
   }
   if (yes) process.stderr.write('(--yes only applies when stdin is not a terminal)\n');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`Everything on ${devicePath} will be lost. Type 'yes' to write it: `);
-    if (answer.trim() !== 'yes') throw new UserError(`${devicePath}: not confirmed; nothing was written`);
+    if (answer.trim() !== 'yes') throw new UserError(`${devicePath}: not confirmed; nothing was written`, { code: 'target-refused' });
   } finally {
     rl.close();
   }

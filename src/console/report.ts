@@ -240,7 +240,7 @@ export class TranscriptFile {
     if (!this.failure) {
       await new Promise<void>((resolve) => this.stream.end(() => resolve()));
     }
-    if (this.failure) throw new UserError(`${this.path}.partial: cannot write the transcript: ${this.failure.code ?? this.failure.message}`);
+    if (this.failure) throw new UserError(`${this.path}.partial: cannot write the transcript: ${this.failure.code ?? this.failure.message}`, { code: 'output-refused', cause: this.failure });
     await rename(`${this.path}.partial`, this.path);
   }
 }

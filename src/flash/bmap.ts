@@ -42,10 +42,10 @@ export async function readBlockMap(mapFile: string, image: string): Promise<Bloc
   try {
     raw = JSON.parse(await readFile(mapFile, 'utf8'));
   } catch (err) {
-    throw new UserError(`${mapFile}: not a readable block map (${(err as Error).message}); nothing was written`);
+    throw new UserError(`${mapFile}: not a readable block map (${(err as Error).message}); nothing was written`, { code: 'input-invalid', cause: err });
   }
   const fail = (msg: string): never => {
-    throw new UserError(`${mapFile}: ${msg}; nothing was written`);
+    throw new UserError(`${mapFile}: ${msg}; nothing was written`, { code: 'input-invalid' });
   };
   const m = raw as Partial<BlockMap> | null;
   if (!m || typeof m !== 'object') fail('not a JSON object');
