@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSpinner } from '../util/spinner.js';
-import { action } from './action.js';
+import { action, exitCodeFor } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { writeOutputFile } from '../util/output-path.js';
 import { MAX_TIMER_MS } from '../console/expect.js';
@@ -250,7 +250,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   report.transcript = logPath;
   if (o.json) await writeOutputFile(o.json, '--json', JSON.stringify(report, null, 2) + '\n');
   printVerdict(report, logPath);
-  return report.ok ? 0 : 1;
+  return report.failure ? exitCodeFor(report.failure.code) : 0;
 }
 
 /** A board line quoted in a progress line (the boot banner runs to 200 characters), cut to fit. */
