@@ -24,7 +24,7 @@ program
       '  obsbuild image --profile lb   build out/<hostname>/: stick/msf/, stick.img, manifest.json\n' +
       '  obsbuild flash /dev/sdX       write stick.img to a USB stick, then read it back and compare\n' +
       '  obsbuild console              follow the install and first boot on the serial line, log in, verify\n' +
-      '\nExit codes: 0 success, 1 a problem you can fix (the message names the file), 2 a usage error.',
+      '\nExit codes: 0 success, 1 a problem you can fix (the message names the file), 2 a usage error, 130 stopped by Ctrl-C.',
   )
   .version(pkg.version)
   .showHelpAfterError()

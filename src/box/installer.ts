@@ -48,7 +48,7 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const SAFE_DEVICE = /^\/dev\/[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$/;
 
 function checkName(what: string, name: string): string {
-  if (!SAFE_NAME.test(name)) throw new UserError(`${what} "${name}": a stick file name must be letters, digits, . _ + - only`);
+  if (!SAFE_NAME.test(name)) throw new UserError(`${what} "${name}": a stick file name must be letters, digits, . _ + - only`, { code: 'input-invalid' });
   return name;
 }
 
@@ -57,22 +57,22 @@ export function rootfsDecompressor(name: string): 'gzip' | 'bzip2' | 'xz' {
   if (/\.(tar\.gz|tgz)$/.test(name)) return 'gzip';
   if (/\.(tar\.bz2|tbz2?)$/.test(name)) return 'bzip2';
   if (/\.(tar\.xz|txz)$/.test(name)) return 'xz';
-  throw new UserError(`rootfs tarball "${name}": expected .tar.gz, .tgz, .tar.bz2 or .tar.xz`);
+  throw new UserError(`rootfs tarball "${name}": expected .tar.gz, .tgz, .tar.bz2 or .tar.xz`, { code: 'input-invalid' });
 }
 
 /** The generated msf_init.sh (POSIX sh for the firmware's busybox), from msf_init.sh.tmpl beside this module. */
 export function renderInstaller(opts: InstallerOptions): string {
   const cfDevice = opts.cfDevice ?? DEFAULT_CF_DEVICE;
-  if (!SAFE_DEVICE.test(cfDevice)) throw new UserError(`install.cf_device "${cfDevice}": expected a device path such as /dev/sda`);
+  if (!SAFE_DEVICE.test(cfDevice)) throw new UserError(`install.cf_device "${cfDevice}": expected a device path such as /dev/sda`, { code: 'site-invalid' });
   const rootfs = checkName('rootfs tarball', opts.rootfsName);
   const decompress = rootfsDecompressor(rootfs);
   const overlay = checkName('overlay', opts.files?.overlay ?? OVERLAY_NAME);
   const kernTgz = checkName('kern.tgz', opts.files?.kernTgz ?? 'kern.tgz');
   const uImage = checkName('uImage', opts.files?.uImage ?? 'uImage.initrd-cfboot');
   const manifestId = opts.manifestId ?? 'unknown';
-  if (!/^[A-Za-z0-9._:+-]{1,128}$/.test(manifestId)) throw new UserError(`manifest id "${manifestId}": letters, digits and . _ : + - only`);
+  if (!/^[A-Za-z0-9._:+-]{1,128}$/.test(manifestId)) throw new UserError(`manifest id "${manifestId}": letters, digits and . _ : + - only`, { code: 'input-invalid' });
   const minBytes = opts.minCfBytes ?? DEFAULT_MIN_CF_BYTES;
-  if (!Number.isSafeInteger(minBytes) || minBytes < 0) throw new UserError(`minimum CF size ${minBytes}: not a byte count`);
+  if (!Number.isSafeInteger(minBytes) || minBytes < 0) throw new UserError(`minimum CF size ${minBytes}: not a byte count`, { code: 'input-invalid' });
 
   const values: Record<string, string> = {
     CF_DEVICE: shellQuote(cfDevice),

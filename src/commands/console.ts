@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSpinner } from '../util/spinner.js';
-import { action } from './action.js';
+import { action, exitCodeFor } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { writeOutputFile } from '../util/output-path.js';
 import { MAX_TIMER_MS } from '../console/expect.js';
@@ -89,15 +89,15 @@ async function readManifestId(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'input-invalid', cause: err });
   }
   let id: unknown;
   try {
     id = (JSON.parse(text) as { id?: unknown }).id;
-  } catch {
-    throw new UserError(`${file}: not valid JSON`);
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON`, { code: 'input-invalid', cause: err });
   }
-  if (typeof id !== 'string' || !id) throw new UserError(`${file}: has no "id" field`);
+  if (typeof id !== 'string' || !id) throw new UserError(`${file}: has no "id" field`, { code: 'input-invalid' });
   return id;
 }
 
@@ -264,7 +264,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   report.transcript = logPath;
   if (o.json) await writeOutputFile(o.json, '--json', JSON.stringify(report, null, 2) + '\n');
   printVerdict(report, logPath);
-  return report.ok ? 0 : 1;
+  return report.failure ? exitCodeFor(report.failure.code) : 0;
 }
 
 /** A board line quoted in a progress line (the boot banner runs to 200 characters), cut to fit. */

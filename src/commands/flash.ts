@@ -22,14 +22,14 @@ interface FlashFlags {
 async function confirm(devices: string, yes: boolean | undefined): Promise<void> {
   if (!process.stdin.isTTY) {
     // Scripts must say so explicitly; a terminal user always types the answer.
-    if (!yes) throw new UserError(`${devices}: stdin is not a terminal, pass --yes to confirm the overwrite; nothing was written`);
+    if (!yes) throw new UserError(`${devices}: stdin is not a terminal, pass --yes to confirm the overwrite; nothing was written`, { code: 'target-refused' });
     return;
   }
   if (yes) process.stderr.write('(--yes only applies when stdin is not a terminal)\n');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`Everything on ${devices} will be lost. Type 'yes' to write ${devices.includes(', ') ? 'them' : 'it'}: `);
-    if (answer.trim() !== 'yes') throw new UserError(`${devices}: not confirmed; nothing was written`);
+    if (answer.trim() !== 'yes') throw new UserError(`${devices}: not confirmed; nothing was written`, { code: 'target-refused' });
   } finally {
     rl.close();
   }
@@ -126,8 +126,8 @@ export function register(program: Command): void {
           ...targets.flatMap((t) => refusals(t, { imageSize: map.imageSize, forceUnsafeTarget: flags.forceUnsafeTarget, serial: flags.serial })),
           ...overlappingTargets(targets),
         ];
-        if (problems.length === 1) throw new UserError(`${problems[0]}; nothing was written`);
-        if (problems.length > 1) throw new UserError(`refusing to write ${devices.join(', ')}: ${problems.join('; ')}; nothing was written`);
+        if (problems.length === 1) throw new UserError(`${problems[0]}; nothing was written`, { code: 'target-refused' });
+        if (problems.length > 1) throw new UserError(`refusing to write ${devices.join(', ')}: ${problems.join('; ')}; nothing was written`, { code: 'target-refused' });
 
         for (const target of targets) process.stderr.write(`target: ${describeForHumans(target)}\n`);
         process.stderr.write(

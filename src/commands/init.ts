@@ -23,13 +23,13 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { profile: string; site: string; force?: boolean }) => {
         if (!(STARTER_PROFILES as readonly string[]).includes(opts.profile)) {
-          throw new UserError(`unknown profile "${opts.profile}"; known profiles: ${STARTER_PROFILES.join(', ')}`);
+          throw new UserError(`unknown profile "${opts.profile}"; known profiles: ${STARTER_PROFILES.join(', ')}`, { code: 'user-error' });
         }
         const exists = await lstat(opts.site).then(
           () => true,
           () => false,
         );
-        if (exists && !opts.force) throw new UserError(`${opts.site}: already exists; pass --force to overwrite it`);
+        if (exists && !opts.force) throw new UserError(`${opts.site}: already exists; pass --force to overwrite it`, { code: 'output-refused' });
         const text = starterSiteText(opts.profile as StarterProfile);
         parseSite(text, opts.site); // the starter must always load; a failure here is a bug, not user input
         await writeOutputFile(opts.site, '--site', text);

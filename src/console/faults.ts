@@ -3,6 +3,7 @@
  * boot banners (to count reboots), bytes that look like a wrong baud rate or a flood, and the one-line
  * advice the user gets for each class.
  */
+import type { ErrorCode } from '../contracts/error-codes.js';
 
 export type FailureClass =
   | 'port-error'
@@ -41,6 +42,28 @@ export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'login-refused': 'the board answered "Login incorrect" (use --password or OBSBUILD_ROOT_PASSWORD)',
   'check-failed': 'the box is up but at least one post-boot check failed',
   aborted: 'you quit (Ctrl-] in --interactive, or Ctrl-C) before the verdict',
+};
+
+/**
+ * The error code a failure class stands for in the report and the exit code: a check that failed is a failed
+ * verification, a stop by the user an interruption, everything else the line or the box misbehaving.
+ */
+export const FAILURE_CODES: Record<FailureClass, ErrorCode> = {
+  'port-error': 'console-failed',
+  'port-lost': 'console-failed',
+  'no-data': 'console-failed',
+  'wrong-baud': 'console-failed',
+  'line-too-long': 'console-failed',
+  'kernel-panic': 'console-failed',
+  'unexpected-reboot': 'console-failed',
+  'reboot-loop': 'console-failed',
+  'installer-failed': 'console-failed',
+  'firstboot-failed': 'console-failed',
+  stalled: 'console-failed',
+  timeout: 'console-failed',
+  'login-refused': 'console-failed',
+  'check-failed': 'verify-failed',
+  aborted: 'interrupted',
 };
 
 export class ConsoleFault extends Error {

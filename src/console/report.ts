@@ -9,6 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirs } from '../util/dirs.js';
+import type { ErrorCode } from '../contracts/error-codes.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { checkOutputPath } from '../util/output-path.js';
 import type { FailureClass } from './faults.js';
@@ -41,7 +42,8 @@ export interface ConsoleReport {
   startedAt: string;
   finishedAt: string;
   ok: boolean;
-  failure: { class: FailureClass; message: string; phase: string; lastLines: string[] } | null;
+  /** `code` is the error code of the class (see FAILURE_CODES), the same a script reads from any other failure. */
+  failure: { class: FailureClass; code: ErrorCode; message: string; phase: string; lastLines: string[] } | null;
   phases: PhaseRecord[];
   steps: StepRecord[];
   reboots: number;
@@ -240,7 +242,7 @@ export class TranscriptFile {
     if (!this.failure) {
       await new Promise<void>((resolve) => this.stream.end(() => resolve()));
     }
-    if (this.failure) throw new UserError(`${this.path}.partial: cannot write the transcript: ${this.failure.code ?? this.failure.message}`);
+    if (this.failure) throw new UserError(`${this.path}.partial: cannot write the transcript: ${this.failure.code ?? this.failure.message}`, { code: 'output-refused', cause: this.failure });
     await rename(`${this.path}.partial`, this.path);
   }
 }

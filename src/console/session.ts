@@ -3,7 +3,7 @@
  * and expecter; then login, shell setup and the checks; the result is the JSON report.
  */
 import { Expecter } from './expect.js';
-import { ConsoleFault } from './faults.js';
+import { ConsoleFault, FAILURE_CODES } from './faults.js';
 import { PhaseMachine, type Budgets, type ProgressEvent } from './phases.js';
 import { LastLines, type ConsoleReport, type Transcript } from './report.js';
 import { Shell, type CommandResult } from './shell.js';
@@ -111,7 +111,7 @@ export async function runConsole(opts: ConsoleRunOptions): Promise<ConsoleReport
     if (!(err instanceof ConsoleFault)) throw err;
     machine.recordFault(err);
     const f = (machine.failed ?? err) as ConsoleFault;
-    failure = { class: f.failureClass, message: f.message, phase: machine.phase, lastLines: lastLines.get() };
+    failure = { class: f.failureClass, code: FAILURE_CODES[f.failureClass], message: f.message, phase: machine.phase, lastLines: lastLines.get() };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     machine.finish(failure === null);

@@ -70,7 +70,7 @@ export class SerialTransport extends EventEmitter implements ConsoleTransport {
     try {
       await this.openPort();
     } catch (err) {
-      throw new UserError(`${this.opts.path}: cannot open the serial port: ${(err as Error).message}`);
+      throw new UserError(`${this.opts.path}: cannot open the serial port: ${(err as Error).message}`, { code: 'console-failed', cause: err });
     }
     this.timer = setInterval(() => void this.watchdog(), this.pollMs);
   }
@@ -216,7 +216,7 @@ export async function choosePort(explicit: string | undefined): Promise<string> 
       statSync(explicit);
     } catch {
       const c = await listSerialCandidates();
-      throw new UserError(`${explicit}: no such serial port${c.length ? ` (adapters present: ${c.map((x) => x.path).join(', ')})` : ''}`);
+      throw new UserError(`${explicit}: no such serial port${c.length ? ` (adapters present: ${c.map((x) => x.path).join(', ')})` : ''}`, { code: 'console-failed' });
     }
     return explicit;
   }
@@ -224,9 +224,10 @@ export async function choosePort(explicit: string | undefined): Promise<string> 
   if (candidates.some((c) => c.path === '/dev/ttyUSB0')) return '/dev/ttyUSB0';
   if (candidates.length === 1) return candidates[0].path;
   if (candidates.length === 0) {
-    throw new UserError('/dev/ttyUSB0: no USB serial adapter found; plug in the adapter or name the port with --port');
+    throw new UserError('/dev/ttyUSB0: no USB serial adapter found; plug in the adapter or name the port with --port', { code: 'console-failed' });
   }
   throw new UserError(
     `several serial adapters found, choose one with --port: ${candidates.map((c) => c.path + (c.description ? ` (${c.description})` : '')).join(', ')}`,
+    { code: 'console-failed' },
   );
 }

@@ -7,7 +7,10 @@ export const ERROR_CODES = {
   usage: 2,
   /** The site file cannot be read, parsed or validated, or lint found errors. */
   'site-invalid': 1,
-  /** Plat'Home's files (rootfs tarball, uImage, kern.tgz) are missing, damaged or not what the site needs. */
+  /**
+   * A file a command starts from is missing, damaged or not what the site needs: Plat'Home's rootfs tarball,
+   * uImage and kern.tgz, or what an earlier build left (stick folder, stick image and its block map, manifest).
+   */
   'input-invalid': 1,
   /** A .deb, a Packages or Release index, or package resolution. */
   'package-invalid': 1,
@@ -23,6 +26,11 @@ export const ERROR_CODES = {
   'tool-failed': 1,
   /** The serial line or the box did not do what the console expected. */
   'console-failed': 1,
+  /**
+   * A box reached over SSH or through a shell on its serial line (the real board or the virtual one) could not
+   * be connected to, or a command on it failed, ran too long or printed too much.
+   */
+  'box-failed': 1,
   /** Stopped by Ctrl-C or SIGTERM: exit 130. */
   interrupted: 130,
   /** A problem the user can fix that has no more specific code yet. */

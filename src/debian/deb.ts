@@ -47,25 +47,25 @@ async function members(debPath: string): Promise<ArMember[]> {
   try {
     list = await listArMembers(debPath);
   } catch (err) {
-    if (err instanceof ArFormatError) throw new UserError(`${debPath}: not a valid .deb: ${err.message}`);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${debPath}: no such file`);
+    if (err instanceof ArFormatError) throw new UserError(`${debPath}: not a valid .deb: ${err.message}`, { code: 'package-invalid', cause: err });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${debPath}: no such file`, { code: 'package-invalid', cause: err });
     throw err;
   }
-  if (list[0]?.name !== 'debian-binary') throw new UserError(`${debPath}: not a valid .deb: first member is not debian-binary`);
+  if (list[0]?.name !== 'debian-binary') throw new UserError(`${debPath}: not a valid .deb: first member is not debian-binary`, { code: 'package-invalid' });
   return list;
 }
 
 function findMember(debPath: string, list: ArMember[], base: 'control.tar' | 'data.tar'): ArMember {
   const member = list.find((m) => m.name === base || m.name.startsWith(`${base}.`));
-  if (!member) throw new UserError(`${debPath}: not a valid .deb: no ${base} member`);
-  if (!compressionOf(member.name)) throw new UserError(`${debPath}: unsupported compression in member ${member.name}`);
+  if (!member) throw new UserError(`${debPath}: not a valid .deb: no ${base} member`, { code: 'package-invalid' });
+  if (!compressionOf(member.name)) throw new UserError(`${debPath}: unsupported compression in member ${member.name}`, { code: 'package-invalid' });
   return member;
 }
 
 /** Strip `./`; reject absolute names and `..` (util/archive-path.ts). */
 export function normalizeEntryPath(debPath: string, raw: string, member = 'data.tar'): string {
   const parts = entryComponents(raw);
-  if (typeof parts === 'string') throw new UserError(`${debPath}: ${member} entry '${raw}' escapes the root (${parts})`);
+  if (typeof parts === 'string') throw new UserError(`${debPath}: ${member} entry '${raw}' escapes the root (${parts})`, { code: 'package-invalid' });
   return parts.join('/');
 }
 
@@ -114,7 +114,7 @@ async function walkTarMember(
   try {
     for await (const entry of extract) {
       if (sizedNonFile(entry.header)) {
-        throw new UserError(`${debPath}: corrupt .deb: ${member.name}: ${entry.header.name} is a ${entry.header.type} with ${entry.header.size} bytes of data`);
+        throw new UserError(`${debPath}: corrupt .deb: ${member.name}: ${entry.header.name} is a ${entry.header.type} with ${entry.header.size} bytes of data`, { code: 'package-invalid' });
       }
       await onEntry(entry.header, entry as unknown as EntryContent);
       entry.resume();
@@ -123,7 +123,7 @@ async function walkTarMember(
   } catch (err) {
     extract.destroy();
     if (err instanceof UserError) throw err;
-    throw new UserError(`${debPath}: corrupt or truncated .deb: ${member.name}: ${(err as Error).message}`);
+    throw new UserError(`${debPath}: corrupt or truncated .deb: ${member.name}: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
   }
 }
 
@@ -143,33 +143,33 @@ export async function readDebControl(debPath: string): Promise<DebControl> {
   const list = await members(debPath);
   const member = findMember(debPath, list, 'control.tar');
   if (member.size > CONTROL_LIMITS.member) {
-    throw new UserError(`${debPath}: the ${member.name} member is ${member.size} bytes; a control member is at most ${mib(CONTROL_LIMITS.member)}`);
+    throw new UserError(`${debPath}: the ${member.name} member is ${member.size} bytes; a control member is at most ${mib(CONTROL_LIMITS.member)}`, { code: 'package-invalid' });
   }
   const files = new Map<string, { content: Buffer; mode: number }>();
   let total = 0;
   await walkTarMember(debPath, member, async (header, content) => {
     const name = normalizeEntryPath(debPath, header.name, member.name);
     if (header.type !== 'file' || name === '') return;
-    if (files.size === CONTROL_LIMITS.files) throw new UserError(`${debPath}: ${member.name} holds more than ${CONTROL_LIMITS.files} files`);
+    if (files.size === CONTROL_LIMITS.files) throw new UserError(`${debPath}: ${member.name} holds more than ${CONTROL_LIMITS.files} files`, { code: 'package-invalid' });
     const [limit, what] = controlFileLimit(name);
-    const tooBig = () => new UserError(`${debPath}: control file ${name} is larger than ${mib(limit)}, which is not plausible for ${what}`);
+    const tooBig = () => new UserError(`${debPath}: control file ${name} is larger than ${mib(limit)}, which is not plausible for ${what}`, { code: 'package-invalid' });
     // The declared size is checked first, so an oversized member is refused before it is decompressed.
     if ((header.size ?? 0) > limit) throw tooBig();
     const data = await readAtMost(content, limit);
     if (!data) throw tooBig();
     total += data.length;
-    if (total > CONTROL_LIMITS.total) throw new UserError(`${debPath}: the control files add up to more than ${mib(CONTROL_LIMITS.total)}`);
+    if (total > CONTROL_LIMITS.total) throw new UserError(`${debPath}: the control files add up to more than ${mib(CONTROL_LIMITS.total)}`, { code: 'package-invalid' });
     files.set(name, { content: data, mode: header.mode ?? 0o644 });
   });
   const control = files.get('control');
-  if (!control) throw new UserError(`${debPath}: not a valid .deb: control.tar has no control file`);
+  if (!control) throw new UserError(`${debPath}: not a valid .deb: control.tar has no control file`, { code: 'package-invalid' });
   let stanza: Stanza;
   try {
     stanza = parseStanza(control.content.toString('utf8'));
   } catch (err) {
-    throw new UserError(`${debPath}: bad control file: ${(err as Error).message}`);
+    throw new UserError(`${debPath}: bad control file: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
   }
-  if (!stanza.get('Package') || !stanza.get('Version')) throw new UserError(`${debPath}: control file lacks Package or Version`);
+  if (!stanza.get('Package') || !stanza.get('Version')) throw new UserError(`${debPath}: control file lacks Package or Version`, { code: 'package-invalid' });
   return { control: stanza, files };
 }
 
@@ -185,18 +185,18 @@ export async function forEachDataEntry(
   const tree = new ArchiveTree({ escapingSymlinks: 'refuse' });
   await walkTarMember(debPath, member, async (header, content) => {
     const type = header.type === 'contiguous-file' ? 'file' : header.type ?? 'file';
-    if (!TYPES.has(type)) throw new UserError(`${debPath}: data.tar entry '${header.name}' has unsupported type ${type}`);
+    if (!TYPES.has(type)) throw new UserError(`${debPath}: data.tar entry '${header.name}' has unsupported type ${type}`, { code: 'package-invalid' });
     if (isSpecialFile(type)) {
-      throw new UserError(`${debPath}: data.tar entry '${header.name}' is ${describeSpecialFile(type)}: obsbuild does not install device nodes from packages`);
+      throw new UserError(`${debPath}: data.tar entry '${header.name}' is ${describeSpecialFile(type)}: obsbuild does not install device nodes from packages`, { code: 'package-invalid' });
     }
     let checked;
     try {
       checked = tree.add({ name: header.name, type, linkname: header.linkname ?? undefined });
     } catch (err) {
-      if (err instanceof ArchiveLimitError) throw new UserError(`${debPath}: data.tar has ${err.message}`);
+      if (err instanceof ArchiveLimitError) throw new UserError(`${debPath}: data.tar has ${err.message}`, { code: 'package-invalid', cause: err });
       throw err;
     }
-    if (checked.problem) throw new UserError(`${debPath}: data.tar entry '${header.name}' escapes the root (${checked.problem})`);
+    if (checked.problem) throw new UserError(`${debPath}: data.tar entry '${header.name}' escapes the root (${checked.problem})`, { code: 'package-invalid' });
     const entry: DataEntry = {
       path: checked.path!,
       type: type as DataEntryType,
@@ -250,22 +250,22 @@ export async function verifyDebChecksum(debPath: string, expected: ExpectedCheck
   try {
     await stat(debPath);
   } catch {
-    throw new UserError(`${debPath}: no such file`);
+    throw new UserError(`${debPath}: no such file`, { code: 'package-invalid' });
   }
   const got = await digestFile(debPath);
   if (expected.size !== undefined && expected.size !== got.size) {
-    throw new UserError(`${debPath}: size mismatch: index says ${expected.size} bytes, file has ${got.size} (truncated or wrong file)`);
+    throw new UserError(`${debPath}: size mismatch: index says ${expected.size} bytes, file has ${got.size} (truncated or wrong file)`, { code: 'package-invalid' });
   }
   if (expected.sha256) {
     if (got.sha256 !== expected.sha256.toLowerCase()) {
-      throw new UserError(`${debPath}: checksum mismatch: index says SHA256 ${expected.sha256}, file has ${got.sha256}`);
+      throw new UserError(`${debPath}: checksum mismatch: index says SHA256 ${expected.sha256}, file has ${got.sha256}`, { code: 'package-invalid' });
     }
   } else if (expected.md5) {
     if (got.md5 !== expected.md5.toLowerCase()) {
-      throw new UserError(`${debPath}: checksum mismatch: index says MD5Sum ${expected.md5}, file has ${got.md5}`);
+      throw new UserError(`${debPath}: checksum mismatch: index says MD5Sum ${expected.md5}, file has ${got.md5}`, { code: 'package-invalid' });
     }
   } else {
-    throw new UserError(`${debPath}: the index gives no SHA256 or MD5Sum to verify it against`);
+    throw new UserError(`${debPath}: the index gives no SHA256 or MD5Sum to verify it against`, { code: 'package-invalid' });
   }
   return got;
 }

@@ -32,7 +32,7 @@ export class HttpStatusError extends UserError {
     readonly status: number,
     url: string,
   ) {
-    super(`${url}: HTTP ${status}`);
+    super(`${url}: HTTP ${status}`, { code: 'mirror-failed' });
   }
 }
 
@@ -41,7 +41,7 @@ export class DownloadTooBigError extends UserError {}
 
 function tooBig(url: string, limit: DownloadLimit, announced?: { bytes: number; verb: 'announces' | 'has' }): DownloadTooBigError {
   const what = announced ? `${announced.verb} ${announced.bytes} bytes` : `sent more than ${limit.maxBytes} bytes`;
-  return new DownloadTooBigError(`${url}: ${what}, over ${limit.why} (${limit.maxBytes} bytes); download stopped and nothing kept`);
+  return new DownloadTooBigError(`${url}: ${what}, over ${limit.why} (${limit.maxBytes} bytes); download stopped and nothing kept`, { code: 'mirror-failed' });
 }
 
 /**
@@ -110,10 +110,10 @@ export async function download(url: string, dest: string, limit: DownloadLimit, 
         await pipeline(source.body, counter.stream, createWriteStream(tmp));
       } catch (err) {
         if (err instanceof UserError) throw err;
-        throw new UserError(`${url}: download interrupted: ${(err as Error).message}`);
+        throw new UserError(`${url}: download interrupted: ${(err as Error).message}`, { code: 'mirror-failed', cause: err });
       }
       if (source.total !== undefined && counter.received !== source.total) {
-        throw new UserError(`${url}: download cut short (${counter.received} of ${source.total} bytes)`);
+        throw new UserError(`${url}: download cut short (${counter.received} of ${source.total} bytes)`, { code: 'mirror-failed' });
       }
     });
   } finally {
@@ -136,7 +136,7 @@ async function openHttp(url: string, limit: DownloadLimit): Promise<Source> {
     res = await fetch(url, { signal: abort.signal });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new UserError(`${url}: cannot download: ${cause}`);
+    throw new UserError(`${url}: cannot download: ${cause}`, { code: 'mirror-failed', cause: err });
   }
   if (!res.ok || !res.body) {
     abort.abort();
@@ -168,7 +168,7 @@ async function openLocal(url: string, limit: DownloadLimit): Promise<Source> {
   }
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new UserError(`${url}: not a regular file`);
+    if (!st.isFile()) throw new UserError(`${url}: not a regular file`, { code: 'mirror-failed' });
     if (st.size > limit.maxBytes) throw tooBig(url, limit, { bytes: st.size, verb: 'has' });
     const body = handle.createReadStream({ start: 0, end: limit.maxBytes, autoClose: true });
     return { body, total: st.size, close: () => body.destroy() };

@@ -86,7 +86,7 @@ export function parseReleaseSums(text: string, where = 'Release'): Map<string, R
   try {
     stanzas = readBoundedStanzas(text, RELEASE_LIMITS);
   } catch (err) {
-    if (err instanceof IndexTextError) throw new UserError(`${where}:${err.line}: ${err.message}`);
+    if (err instanceof IndexTextError) throw new UserError(`${where}:${err.line}: ${err.message}`, { code: 'package-invalid', cause: err });
     throw err;
   }
   const stanza = stanzas[0];
@@ -96,7 +96,7 @@ export function parseReleaseSums(text: string, where = 'Release'): Map<string, R
       const [hash, size, path] = line.trim().split(/\s+/);
       if (!hash || !path) continue;
       // A size that is not a plain number would make every comparison fail, or cap a download at NaN.
-      if (!/^\d{1,15}$/.test(size ?? '')) throw new UserError(`${where}: ${field} entry for ${path.slice(0, 200)} has size '${String(size).slice(0, 40)}', not a number of bytes`);
+      if (!/^\d{1,15}$/.test(size ?? '')) throw new UserError(`${where}: ${field} entry for ${path.slice(0, 200)} has size '${String(size).slice(0, 40)}', not a number of bytes`, { code: 'package-invalid' });
       const entry = sums.get(path) ?? { size: Number(size) };
       entry[key] = hash.toLowerCase();
       sums.set(path, entry);
@@ -110,7 +110,7 @@ const INDEX_VARIANTS = ['Packages.gz', 'Packages.xz', 'Packages'];
 /** The most bytes to take for an index: its size in the (signed) Release file when listed there, else the cap. */
 function indexLimit(url: string, expected: ReleaseSum | undefined, distRel: string): DownloadLimit {
   if (!expected) return { maxBytes: INDEX_MAX, why: 'the cap for a Packages index' };
-  if (expected.size > INDEX_MAX) throw new UserError(`${url}: ${distRel}/Release lists it with ${expected.size} bytes, over the cap for a Packages index (${INDEX_MAX} bytes)`);
+  if (expected.size > INDEX_MAX) throw new UserError(`${url}: ${distRel}/Release lists it with ${expected.size} bytes, over the cap for a Packages index (${INDEX_MAX} bytes)`, { code: 'package-invalid' });
   return { maxBytes: expected.size, why: `its size in ${distRel}/Release` };
 }
 
@@ -131,6 +131,7 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
     if (!opts.allowUnsigned) {
       throw new UserError(
         `${releaseUrl}: HTTP ${err.status}: the mirror has no Release file for suite "${opts.suite}", so nothing can be verified; check the URL and packages.suite, or pass --allow-unsigned for an unsigned mirror`,
+        { code: 'mirror-failed', cause: err },
       );
     }
     opts.onWarning?.(`${opts.url}: no Release file for ${opts.suite}; the index is checked against nothing (--allow-unsigned)`);
@@ -162,12 +163,12 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
       const ok = expected.sha256 ? got.sha256 === expected.sha256 : expected.md5 ? got.md5 === expected.md5 : true;
       if (!ok || got.size !== expected.size) {
         await rm(dest, { force: true });
-        throw new UserError(`${url}: checksum does not match ${distRel}/Release`);
+        throw new UserError(`${url}: checksum does not match ${distRel}/Release`, { code: 'mirror-failed' });
       }
     }
     return readPackagesIndex(dest);
   }
-  throw new UserError(`${opts.url}: no package index for ${opts.suite}/${component}/${opts.arch} (tried ${tried.join(', ')} under ${distRel}/${component}/binary-${opts.arch}/)`);
+  throw new UserError(`${opts.url}: no package index for ${opts.suite}/${component}/${opts.arch} (tried ${tried.join(', ')} under ${distRel}/${component}/binary-${opts.arch}/)`, { code: 'mirror-failed' });
 }
 
 /** Release.gpg over Release, unless unsigned mirrors are allowed (then a failed check is a warning). */
@@ -179,7 +180,7 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
       await download(`${releaseUrl}.gpg`, signaturePath, SIGNATURE_LIMIT, opts.onProgress);
     } catch (err) {
       if (!(err instanceof HttpStatusError)) throw err;
-      throw new UserError(`${releaseUrl}.gpg: HTTP ${err.status}: the Release file is not signed, so nothing from this mirror can be verified; pass --allow-unsigned to use it anyway`);
+      throw new UserError(`${releaseUrl}.gpg: HTTP ${err.status}: the Release file is not signed, so nothing from this mirror can be verified; pass --allow-unsigned to use it anyway`, { code: 'mirror-failed', cause: err });
     }
     const verdict = await verifyDetachedSignature(releasePath, signaturePath, opts.keyrings ?? DEBIAN_KEYRINGS, releaseUrl);
     opts.onSigned?.(verdict);
@@ -201,14 +202,14 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
  */
 export function debCachePath(cacheRoot: string, entry: PackageEntry, where: string): string {
   const name = `${entry.name}_${entry.version.replace(/:/g, '%3a')}_${entry.arch}.deb`;
-  if (name.length > 255) throw new UserError(`${where}: index entry ${entry.name.slice(0, 60)}: name, version and architecture too long for a file name`);
+  if (name.length > 255) throw new UserError(`${where}: index entry ${entry.name.slice(0, 60)}: name, version and architecture too long for a file name`, { code: 'package-invalid' });
   return join(cacheRoot, 'debs', name);
 }
 
 /** The .deb's Size in the index is all it may have; an index with no Size gets the general cap. */
 function debLimit(url: string, entry: PackageEntry): DownloadLimit {
   if (entry.size === undefined) return { maxBytes: DEB_MAX, why: 'the cap for a .deb (the index gives no Size)' };
-  if (entry.size > DEB_MAX) throw new UserError(`${url}: the index gives Size ${entry.size}, over the cap for a .deb (${DEB_MAX} bytes)`);
+  if (entry.size > DEB_MAX) throw new UserError(`${url}: the index gives Size ${entry.size}, over the cap for a .deb (${DEB_MAX} bytes)`, { code: 'package-invalid' });
   return { maxBytes: entry.size, why: 'its Size in the index' };
 }
 
@@ -216,7 +217,7 @@ function debLimit(url: string, entry: PackageEntry): DownloadLimit {
 export async function fetchDebs(opts: MirrorOptions, entries: PackageEntry[]): Promise<void> {
   const root = mirrorCacheRoot(opts);
   for (const entry of entries) {
-    if (!entry.filename) throw new UserError(`${opts.url}: index entry ${entry.name} ${entry.version} has no Filename`);
+    if (!entry.filename) throw new UserError(`${opts.url}: index entry ${entry.name} ${entry.version} has no Filename`, { code: 'package-invalid' });
     const url = urlOf(opts.url, archiveFilename(entry.filename, `${opts.url}: index entry ${entry.name} ${entry.version}`, { pool: true }));
     const dest = debCachePath(root, entry, opts.url);
     const expected = { sha256: entry.sha256, md5: entry.md5, size: entry.size };

@@ -57,15 +57,15 @@ class IndexEntry implements PackageEntry {
   constructor(stanza: Stanza, where: string, compact: boolean) {
     const name = stanza.get('Package');
     const version = stanza.get('Version');
-    if (!name || !version) throw new UserError(`${where}: stanza without Package or Version`);
+    if (!name || !version) throw new UserError(`${where}: stanza without Package or Version`, { code: 'package-invalid' });
     try {
       parseVersion(version);
     } catch (err) {
-      throw new UserError(`${where}: package ${name}: ${(err as Error).message}`);
+      throw new UserError(`${where}: package ${name}: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
     }
     checkEntryNames(name, version, stanza.get('Architecture'), where);
     const sizeText = stanza.get('Size');
-    if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText)) throw new UserError(`${where}: package ${name}: Size '${sizeText.slice(0, 40)}' is not a number of bytes`);
+    if (sizeText !== undefined && !/^\d{1,15}$/.test(sizeText)) throw new UserError(`${where}: package ${name}: Size '${sizeText.slice(0, 40)}' is not a number of bytes`, { code: 'package-invalid' });
     const providesText = stanza.get('Provides');
     this.name = name;
     this.version = version;
@@ -83,7 +83,7 @@ class IndexEntry implements PackageEntry {
     try {
       return parseRelations(text);
     } catch (err) {
-      if (err instanceof RelationSyntaxError) throw new UserError(`${this.#where}: package ${this.name}: ${err.message}`);
+      if (err instanceof RelationSyntaxError) throw new UserError(`${this.#where}: package ${this.name}: ${err.message}`, { code: 'package-invalid', cause: err });
       throw err;
     }
   }
@@ -112,9 +112,9 @@ const VERSION_TEXT = /^[A-Za-z0-9.+~:-]{1,200}$/;
 const ARCH_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
 
 function checkEntryNames(name: string, version: string, arch: string | undefined, where: string): void {
-  if (!PACKAGE_NAME.test(name)) throw new UserError(`${where}: package name '${name.slice(0, 60)}' is not a Debian package name`);
-  if (!VERSION_TEXT.test(version)) throw new UserError(`${where}: package ${name}: version '${version.slice(0, 60)}' has characters no Debian version has`);
-  if (arch !== undefined && !ARCH_NAME.test(arch)) throw new UserError(`${where}: package ${name}: architecture '${arch.slice(0, 60)}' is not a Debian architecture`);
+  if (!PACKAGE_NAME.test(name)) throw new UserError(`${where}: package name '${name.slice(0, 60)}' is not a Debian package name`, { code: 'package-invalid' });
+  if (!VERSION_TEXT.test(version)) throw new UserError(`${where}: package ${name}: version '${version.slice(0, 60)}' has characters no Debian version has`, { code: 'package-invalid' });
+  if (arch !== undefined && !ARCH_NAME.test(arch)) throw new UserError(`${where}: package ${name}: architecture '${arch.slice(0, 60)}' is not a Debian architecture`, { code: 'package-invalid' });
 }
 
 /**
@@ -123,7 +123,7 @@ function checkEntryNames(name: string, version: string, arch: string | undefined
  * `pool`, it must lie under pool/, where Debian's archives keep every .deb. `where` names the entry.
  */
 export function archiveFilename(raw: string, where: string, opts: { pool: boolean }): string {
-  const fail = (why: string) => new UserError(`${where}: Filename '${raw.slice(0, 120)}' ${why}`);
+  const fail = (why: string) => new UserError(`${where}: Filename '${raw.slice(0, 120)}' ${why}`, { code: 'package-invalid' });
   if (raw.length > 1024) throw fail('is longer than 1024 characters');
   if (raw.startsWith('/')) throw fail('is an absolute path; it must be relative to the archive root');
   const segments = raw.split('/').filter((s) => s !== '.');
@@ -172,12 +172,12 @@ async function openRegularFile(file: string) {
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file}: no such file`);
-    throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file}: no such file`, { code: 'package-invalid', cause: err });
+    throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
   }
   if (!(await handle.stat()).isFile()) {
     await handle.close();
-    throw new UserError(`${file}: not a regular file`);
+    throw new UserError(`${file}: not a regular file`, { code: 'package-invalid' });
   }
   return handle;
 }
@@ -195,15 +195,15 @@ export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
     let unpacked = 0;
     for await (const chunk of bytes) {
       unpacked += (chunk as Buffer).length;
-      if (unpacked > INDEX_TEXT_MAX) throw new UserError(`${file}: unpacks to more than ${INDEX_TEXT_MAX} bytes, more than any Debian index`);
+      if (unpacked > INDEX_TEXT_MAX) throw new UserError(`${file}: unpacks to more than ${INDEX_TEXT_MAX} bytes, more than any Debian index`, { code: 'package-invalid' });
       for (const stanza of reader.push(decoder.write(chunk as Buffer))) entries.push(entryFromStanza(slim(stanza), file, true));
     }
     for (const stanza of reader.push(decoder.end())) entries.push(entryFromStanza(slim(stanza), file, true));
     for (const stanza of reader.end()) entries.push(entryFromStanza(slim(stanza), file, true));
   } catch (err) {
     if (err instanceof UserError) throw err;
-    if (err instanceof IndexTextError) throw new UserError(`${file}:${err.line}: ${err.message}`);
-    throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`);
+    if (err instanceof IndexTextError) throw new UserError(`${file}:${err.line}: ${err.message}`, { code: 'package-invalid', cause: err });
+    throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
   } finally {
     bytes.destroy();
     raw.destroy();
@@ -224,8 +224,8 @@ async function fileInside(dirReal: string, dir: string, rel: string): Promise<st
   } catch {
     return undefined;
   }
-  if (!real.startsWith(dirReal + sep)) throw new UserError(`${path}: leads out of the packages folder (to ${real})`);
-  if (!(await stat(real)).isFile()) throw new UserError(`${path}: not a regular file`);
+  if (!real.startsWith(dirReal + sep)) throw new UserError(`${path}: leads out of the packages folder (to ${real})`, { code: 'package-invalid' });
+  if (!(await stat(real)).isFile()) throw new UserError(`${path}: not a regular file`, { code: 'package-invalid' });
   return path;
 }
 
@@ -255,7 +255,7 @@ const INDEX_NAMES = ['Packages', 'Packages.gz', 'Packages.xz'];
  * or by base name for flat folders), else scan DIR's .deb files.
  */
 export async function loadPackagesDir(dir: string): Promise<PackageEntry[]> {
-  if (!(await pathExists(dir))) throw new UserError(`${dir}: no such packages folder`);
+  if (!(await pathExists(dir))) throw new UserError(`${dir}: no such packages folder`, { code: 'package-invalid' });
   for (const name of INDEX_NAMES) {
     const indexPath = join(dir, name);
     if (!(await pathExists(indexPath))) continue;
@@ -275,7 +275,7 @@ export async function loadPackagesDir(dir: string): Promise<PackageEntry[]> {
     return entries;
   }
   const entries = await buildIndexFromDebs(dir);
-  if (!entries.length) throw new UserError(`${dir}: no Packages index and no .deb files`);
+  if (!entries.length) throw new UserError(`${dir}: no Packages index and no .deb files`, { code: 'package-invalid' });
   return entries;
 }
 

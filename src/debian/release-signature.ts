@@ -51,25 +51,25 @@ export function parseGpgvStatus(status: string): GpgvOutcome {
 export async function verifyDetachedSignature(file: string, signature: string, keyrings: string[], label: string): Promise<SignatureVerdict> {
   const present = keyrings.filter((k) => existsSync(k));
   if (present.length === 0) {
-    throw new UserError(`${label}: no keyring to check its signature with (${keyrings.join(', ')} missing): install debian-archive-keyring or pass --keyring FILE`);
+    throw new UserError(`${label}: no keyring to check its signature with (${keyrings.join(', ')} missing): install debian-archive-keyring or pass --keyring FILE`, { code: 'tool-failed' });
   }
   const r = await execa('gpgv', ['--status-fd', '1', ...present.flatMap((k) => ['--keyring', k]), signature, file], { reject: false });
   if (r.code === 'ENOENT') {
-    throw new UserError(`${label}: gpgv not found, so its signature cannot be checked: install it (apt-get install gpgv) or pass --allow-unsigned`);
+    throw new UserError(`${label}: gpgv not found, so its signature cannot be checked: install it (apt-get install gpgv) or pass --allow-unsigned`, { code: 'tool-failed' });
   }
   const outcome = parseGpgvStatus(String(r.stdout));
   switch (outcome.kind) {
     case 'good':
       return outcome.verdict;
     case 'bad':
-      throw new UserError(`${label}: BAD signature from "${outcome.signer}": the file was changed after it was signed; nothing from this mirror is used`);
+      throw new UserError(`${label}: BAD signature from "${outcome.signer}": the file was changed after it was signed; nothing from this mirror is used`, { code: 'mirror-failed' });
     case 'revoked':
-      throw new UserError(`${label}: signed by a revoked key ("${outcome.signer}"); nothing from this mirror is used`);
+      throw new UserError(`${label}: signed by a revoked key ("${outcome.signer}"); nothing from this mirror is used`, { code: 'mirror-failed' });
     case 'unknown-key':
-      throw new UserError(`${label}: signed by key ${outcome.keyId}, which is not in ${present.join(', ')}: pass --keyring FILE with the archive's key (or --allow-unsigned)`);
+      throw new UserError(`${label}: signed by key ${outcome.keyId}, which is not in ${present.join(', ')}: pass --keyring FILE with the archive's key (or --allow-unsigned)`, { code: 'mirror-failed' });
     default: {
       const why = String(r.stderr).trim().split('\n').pop() ?? '';
-      throw new UserError(`${label}: no valid signature in ${signature}${why ? ` (gpgv: ${why})` : ''}`);
+      throw new UserError(`${label}: no valid signature in ${signature}${why ? ` (gpgv: ${why})` : ''}`, { code: 'mirror-failed' });
     }
   }
 }

@@ -110,7 +110,7 @@ class Resolver {
       try {
         this.satisfyGroup([rel], []);
       } catch (err) {
-        if (err instanceof ResolveFailure) throw new UserError(err.message);
+        if (err instanceof ResolveFailure) throw new UserError(err.message, { code: 'package-invalid', cause: err });
         throw err;
       }
     }

@@ -15,7 +15,7 @@ export { blockMapPathFor, type BlockMap, type BlockRange } from '../contracts/bl
  */
 export async function readBlockMap(mapFile: string, image: string): Promise<BlockMap> {
   const fail = (msg: string): never => {
-    throw new UserError(`${mapFile}: ${msg}; nothing was written`);
+    throw new UserError(`${mapFile}: ${msg}; nothing was written`, { code: 'input-invalid' });
   };
   let text = '';
   try {

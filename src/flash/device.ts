@@ -277,7 +277,7 @@ async function aliasesOf(sys: SystemView, targetDir: string): Promise<Map<string
 /** Describes the block device with these numbers from sysfs alone (no device is opened). */
 export async function describeBlockDevice(devicePath: string, major: number, minor: number, sys: SystemView = realSystem): Promise<BlockDeviceInfo> {
   const dir = await sysDeviceDir(sys, major, minor);
-  if (!dir) throw new UserError(`${devicePath}: the kernel does not list block device ${major}:${minor} in ${sys.sysRoot}/dev/block`);
+  if (!dir) throw new UserError(`${devicePath}: the kernel does not list block device ${major}:${minor} in ${sys.sysRoot}/dev/block`, { code: 'target-refused' });
   const name = path.basename(dir);
   const isPartition = await pathExists(path.join(dir, 'partition'));
   const diskDir = isPartition ? path.dirname(dir) : dir;
@@ -345,10 +345,10 @@ export async function describeTarget(devicePath: string, sys: SystemView = realS
     st = await stat(devicePath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${devicePath}: ${code === 'ENOENT' ? 'no such device' : (err as Error).message}; nothing was written`);
+    throw new UserError(`${devicePath}: ${code === 'ENOENT' ? 'no such device' : (err as Error).message}; nothing was written`, { code: 'target-refused', cause: err });
   }
   if (!st.isBlockDevice()) {
-    throw new UserError(`${devicePath}: not a block device (${st.isFile() ? 'a regular file' : st.isDirectory() ? 'a directory' : 'not a disk'}); nothing was written`);
+    throw new UserError(`${devicePath}: not a block device (${st.isFile() ? 'a regular file' : st.isDirectory() ? 'a directory' : 'not a disk'}); nothing was written`, { code: 'target-refused' });
   }
   const [major, minor] = devNumbers(st.rdev);
   return describeBlockDevice(devicePath, major, minor, sys);

@@ -48,7 +48,7 @@ function firstNonZero(buf: Buffer): number {
  */
 export async function checkImage(image: string, map: BlockMap): Promise<BlockMap> {
   const refuse = (problem: string): never => {
-    throw new UserError(`${image} ${problem}; ${NOTHING_WRITTEN}`);
+    throw new UserError(`${image} ${problem}; ${NOTHING_WRITTEN}`, { code: 'input-invalid' });
   };
   const size = map.imageSize;
   if (size === 0) refuse('is empty (0 bytes): not a stick image; rebuild it');

@@ -22,8 +22,8 @@ export async function findDefaultImage(outDir = 'out'): Promise<string> {
     }
   }
   if (found.length === 1) return found[0];
-  if (found.length === 0) throw new UserError(`${outDir}/*/stick.img: no stick image found; run obsbuild image first or pass --image FILE`);
-  throw new UserError(`several stick images (${found.join(', ')}): pass --image to choose one`);
+  if (found.length === 0) throw new UserError(`${outDir}/*/stick.img: no stick image found; run obsbuild image first or pass --image FILE`, { code: 'input-invalid' });
+  throw new UserError(`several stick images (${found.join(', ')}): pass --image to choose one`, { code: 'input-invalid' });
 }
 
 export interface ImageToFlash {
@@ -38,10 +38,10 @@ export async function loadImage(image: string): Promise<ImageToFlash> {
   let st;
   try {
     st = await stat(image);
-  } catch {
-    throw new UserError(`${image}: no such image; run obsbuild image first or pass --image FILE`);
+  } catch (err) {
+    throw new UserError(`${image}: no such image; run obsbuild image first or pass --image FILE`, { code: 'input-invalid', cause: err });
   }
-  if (!st.isFile()) throw new UserError(`${image}: not a regular file`);
+  if (!st.isFile()) throw new UserError(`${image}: not a regular file`, { code: 'input-invalid' });
   const mapFile = blockMapPathFor(image);
   let sparse = true;
   try {

@@ -55,8 +55,8 @@ export function refusals(d: BlockDeviceInfo, policy: TargetPolicy): string[] {
 /** Throws when the target may not be written; the message lists every reason. */
 export function assertSafeTarget(d: BlockDeviceInfo, policy: TargetPolicy): void {
   const reasons = refusals(d, policy);
-  if (reasons.length === 1) throw new UserError(`${reasons[0]}; nothing was written`);
-  if (reasons.length > 1) throw new UserError(`refusing to write ${d.path}: ${reasons.join('; ')}; nothing was written`);
+  if (reasons.length === 1) throw new UserError(`${reasons[0]}; nothing was written`, { code: 'target-refused' });
+  if (reasons.length > 1) throw new UserError(`refusing to write ${d.path}: ${reasons.join('; ')}; nothing was written`, { code: 'target-refused' });
 }
 
 /**
@@ -67,7 +67,7 @@ export async function recheckIdentity(fd: FileHandle, checked: BlockDeviceInfo, 
   const st = await fd.stat();
   const [major, minor] = devNumbers(st.rdev);
   const changed = (what: string): never => {
-    throw new UserError(`${checked.path} changed ${when} (${what}): stopped; check the device and run flash again`);
+    throw new UserError(`${checked.path} changed ${when} (${what}): stopped; check the device and run flash again`, { code: 'target-refused' });
   };
   if (!st.isBlockDevice()) changed('no longer a block device');
   if (major !== checked.major || minor !== checked.minor) changed(`now ${major}:${minor}, was ${checked.major}:${checked.minor}`);

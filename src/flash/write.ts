@@ -78,7 +78,7 @@ export async function readFully(fh: FileHandle, buf: Buffer, length: number, pos
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new UserError(`unexpected end of data at byte ${position + done}`);
+    if (bytesRead === 0) throw new UserError(`unexpected end of data at byte ${position + done}`, { code: 'input-invalid' });
     done += bytesRead;
   }
 }
@@ -188,7 +188,7 @@ function blockdev(args: string[]): Promise<{ exitCode: number; stderr: string }>
 /** Drops the device's page cache so the read-back below comes from the device, not from memory. */
 async function dropDeviceCache(devicePath: string): Promise<void> {
   const r = await blockdev(['--flushbufs', devicePath]);
-  if (r.exitCode !== 0) throw new UserError(`${devicePath}: cannot flush the device cache for the read-back (${String(r.stderr).trim()})`);
+  if (r.exitCode !== 0) throw new UserError(`${devicePath}: cannot flush the device cache for the read-back (${String(r.stderr).trim()})`, { code: 'tool-failed' });
 }
 
 /** BLKRRPART so the kernel sees the new partition; loop devices without partscan answer EINVAL. */
@@ -224,7 +224,7 @@ export async function verifyRanges(
       await readFully(img, want, c.length, c.start);
       if (!buf.subarray(0, c.length).equals(want.subarray(0, c.length))) {
         const bad = ranges[c.rangeIndex];
-        throw new UserError(`verify failed: ${devicePath} differs from the image at ${describeRange(bad)}: the stick may be faulty or was changed during the write`);
+        throw new UserError(`verify failed: ${devicePath} differs from the image at ${describeRange(bad)}: the stick may be faulty or was changed during the write`, { code: 'verify-failed' });
       }
       done += c.length;
       onProgress?.(done);
@@ -235,7 +235,7 @@ export async function verifyRanges(
   const zero = Buffer.alloc(CHUNK);
   await streamRanges(dev, cleared, (buf, c) => {
     if (!buf.subarray(0, c.length).equals(zero.subarray(0, c.length))) {
-      throw new UserError(`verify failed: ${devicePath} is not zero at ${describeRange(c)} after clearing old signatures`);
+      throw new UserError(`verify failed: ${devicePath} is not zero at ${describeRange(c)} after clearing old signatures`, { code: 'verify-failed' });
     }
   });
 
@@ -248,8 +248,8 @@ export async function openExclusive(devicePath: string, flags: number): Promise<
     return await open(devicePath, flags | constants.O_EXCL);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EBUSY') throw new UserError(`${devicePath} is busy (mounted, or opened exclusively by another program); nothing was written`);
-    throw new UserError(`${devicePath}: cannot open for writing (${(err as Error).message}); nothing was written`);
+    if (code === 'EBUSY') throw new UserError(`${devicePath} is busy (mounted, or opened exclusively by another program); nothing was written`, { code: 'target-refused', cause: err });
+    throw new UserError(`${devicePath}: cannot open for writing (${(err as Error).message}); nothing was written`, { code: 'target-refused', cause: err });
   }
 }
 
@@ -285,6 +285,7 @@ async function holdAliases(target: BlockDeviceInfo): Promise<FileHandle[]> {
         throw new UserError(
           `${target.path}: ${node} is busy (mounted, perhaps in another mount namespace, or opened exclusively by another program), ` +
             `where ${alias.why}; nothing was written`,
+          { code: 'target-refused', cause: err },
         );
       }
     }
@@ -382,7 +383,7 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
           if (c.lastOfRange) {
             const digest = hash.digest('hex');
             if (r.sha256 !== undefined && digest !== r.sha256) {
-              throw new UserError(`${image} does not match its block map at ${describeRange(r)}: the image or its map is damaged; rebuild the image and flash again`);
+              throw new UserError(`${image} does not match its block map at ${describeRange(r)}: the image or its map is damaged; rebuild the image and flash again`, { code: 'input-invalid' });
             }
             ranges.push({ ...r, sha256: digest });
             hash = createHash('sha256');

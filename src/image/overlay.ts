@@ -72,7 +72,7 @@ function ownerName(id: number): string {
 
 export function normalizeTargetPath(path: string, what: string): string {
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new UserError(`${what}: path '${path}' escapes the root`);
+  if (parts.includes('..')) throw new UserError(`${what}: path '${path}' escapes the root`, { code: 'site-invalid' });
   return parts.join('/');
 }
 
@@ -85,7 +85,7 @@ function nodeFromGenerated(file: GeneratedFile): Node {
     case 'dir':
       return { ...base, type: 'directory' };
     case 'symlink':
-      if (!file.linkTarget) throw new UserError(`generated file ${file.path}: symlink without a target`);
+      if (!file.linkTarget) throw new UserError(`generated file ${file.path}: symlink without a target`, { code: 'site-invalid' });
       return { ...base, type: 'symlink', linkname: file.linkTarget };
     default: {
       const buffer = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
@@ -107,7 +107,7 @@ async function stagePackage(
   const name = control.get('Package')!;
   const version = control.get('Version')!;
   if (name !== pkg.entry.name || version !== pkg.entry.version) {
-    throw new UserError(`${pkg.debPath}: the index says ${pkg.entry.name} ${pkg.entry.version} but the .deb is ${name} ${version}`);
+    throw new UserError(`${pkg.debPath}: the index says ${pkg.entry.name} ${pkg.entry.version} but the .deb is ${name} ${version}`, { code: 'package-invalid' });
   }
   // md5 is needed for conffiles (dpkg status) and, when the package ships no md5sums, for every file.
   const shipsMd5sums = controlFiles.has('md5sums');
@@ -149,7 +149,7 @@ async function stagePackage(
       if (md5) md5s.set(entry.path, md5.digest('hex'));
     } else if (entry.type === 'link') {
       const target = byPath.get(entry.linkname!);
-      if (!target || target.type !== 'file') throw new UserError(`${pkg.debPath}: hard link ${entry.path} points to missing ${entry.linkname}`);
+      if (!target || target.type !== 'file') throw new UserError(`${pkg.debPath}: hard link ${entry.path} points to missing ${entry.linkname}`, { code: 'package-invalid' });
       node.type = 'file';
       node.content = target.content;
       node.hardlinkOf = target;

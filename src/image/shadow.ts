@@ -29,10 +29,11 @@ export function chooseRootHash(loaded: LoadedSite): string | null {
         loaded.lineOf(hash ? ['root', 'password_hash'] : ['root']),
         `${why}; set a crypt hash (e.g. from \`openssl passwd -1\`) or allow_default_password: true`,
       ),
+      { code: 'site-invalid' },
     );
   }
   const problem = shadowFieldProblem(hash);
-  if (problem) throw new UserError(located(loaded.file, loaded.lineOf(['root', 'password_hash']), `root.password_hash ${problem}`));
+  if (problem) throw new UserError(located(loaded.file, loaded.lineOf(['root', 'password_hash']), `root.password_hash ${problem}`), { code: 'site-invalid' });
   return hash;
 }
 
@@ -40,7 +41,7 @@ export function chooseRootHash(loaded: LoadedSite): string | null {
 export function replaceRootHash(baseShadow: string, hash: string, label = SHADOW_PATH): string {
   const lines = baseShadow.split('\n');
   const index = lines.findIndex((l) => l.startsWith('root:'));
-  if (index < 0) throw new UserError(`${label}: the rootfs /etc/shadow has no root entry`);
+  if (index < 0) throw new UserError(`${label}: the rootfs /etc/shadow has no root entry`, { code: 'input-invalid' });
   const fields = lines[index].split(':');
   fields[1] = shadowField(hash, "root's password hash");
   lines[index] = fields.join(':');
@@ -51,7 +52,7 @@ export function replaceRootHash(baseShadow: string, hash: string, label = SHADOW
 export function shadowFile(loaded: LoadedSite, baseShadow: string | undefined, rootfsLabel: string): GeneratedFile[] {
   const hash = chooseRootHash(loaded);
   if (hash === null) return [];
-  if (baseShadow === undefined) throw new UserError(`${rootfsLabel}: the rootfs has no /etc/shadow to set the root password in`);
+  if (baseShadow === undefined) throw new UserError(`${rootfsLabel}: the rootfs has no /etc/shadow to set the root password in`, { code: 'input-invalid' });
   return [{ path: SHADOW_PATH, content: replaceRootHash(baseShadow, hash, rootfsLabel), mode: SHADOW_MODE, uid: 0, gid: SHADOW_GID }];
 }
 

@@ -116,10 +116,10 @@ function checkEntry(tree: ArchiveTree, entry: TarEntry, label: string): void {
   try {
     checked = tree.add({ name: entry.path, type: entry.type, linkname: entry.linkname });
   } catch (err) {
-    if (err instanceof ArchiveLimitError) throw new UserError(`${label}: ${err.message}`);
+    if (err instanceof ArchiveLimitError) throw new UserError(`${label}: ${err.message}`, { code: 'package-invalid', cause: err });
     throw err;
   }
-  if (checked.problem) throw new UserError(`${label}: entry '${entry.path}' escapes the root (${checked.problem})`);
+  if (checked.problem) throw new UserError(`${label}: entry '${entry.path}' escapes the root (${checked.problem})`, { code: 'package-invalid' });
 }
 
 /**

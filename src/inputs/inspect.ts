@@ -84,6 +84,7 @@ export async function inspectInputs(dir?: string, opts: InspectOptions = {}): Pr
   if (!uimage.kernelVersion) {
     throw new UserError(
       `${basename(found.uimage)}: cannot tell the kernel version (no "Linux version" banner in the kernel, none in the image name "${uimage.header.name}")`,
+      { code: 'input-invalid' },
     );
   }
   const kernTgz = matchModulesToKernel(kernAny, uimage.kernelVersion);

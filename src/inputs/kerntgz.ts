@@ -45,7 +45,7 @@ export async function inspectKernTgz(file: string, opts: KernTgzOptions = {}): P
   const setid = new SetidWarnings(label);
   const onEntry = (e: TarEntry) => {
     if (isSpecialFile(e.type)) {
-      throw new UserError(`${label}: entry "${e.rawName}" is ${describeSpecialFile(e.type)}: a kernel modules archive holds no device nodes`);
+      throw new UserError(`${label}: entry "${e.rawName}" is ${describeSpecialFile(e.type)}: a kernel modules archive holds no device nodes`, { code: 'input-invalid' });
     }
     if (e.type === 'file' || e.type === 'contiguous-file') {
       setid.add(e.path, e.mode, e.uid, e.gid);
@@ -70,7 +70,7 @@ export async function inspectKernTgz(file: string, opts: KernTgzOptions = {}): P
 
   const versions = [...perVersion.keys()].sort();
   if (versions.length === 0) {
-    throw new UserError(`${label}: no lib/modules/<version>/ tree: this is not a kernel modules archive`);
+    throw new UserError(`${label}: no lib/modules/<version>/ tree: this is not a kernel modules archive`, { code: 'input-invalid' });
   }
   const warnings: string[] = setid.lines();
   let modulesVersion: string;
@@ -108,6 +108,7 @@ export function modulesMismatch(label: string, versions: string[], kernelVersion
   return new UserError(
     `${label}: modules are for kernel ${versions.join(', ')} but uImage.initrd-cfboot is kernel ${kernelVersion}: ` +
       `use the kern.tgz Plat'Home published with that kernel`,
+    { code: 'input-invalid' },
   );
 }
 

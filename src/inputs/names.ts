@@ -44,7 +44,7 @@ export async function findInputs(dir: string = DEFAULT_INPUTS_DIR): Promise<Inpu
     names = await readdir(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${abs}: cannot read the inputs directory (${code})`);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${abs}: cannot read the inputs directory (${code})`, { code: 'input-invalid', cause: err });
     names = [];
   }
   const missing: string[] = [];
@@ -81,5 +81,6 @@ function missingInputs(dir: string, missing: string[]): UserError {
   return new UserError(
     `${join(dir, missing[0])}: missing ${what}: download ${them} from Plat'Home's OBS600 page ${DOWNLOAD_PAGE} ` +
       `and put ${them} in ${dir}/ (or point --inputs at the folder that holds ${them})`,
+    { code: 'input-invalid' },
   );
 }

@@ -169,7 +169,7 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
   };
 
   if (files.dpkgStatus === undefined) {
-    throw new UserError(`${label}: no /${CAPTURED_FILES.dpkgStatus}: this is not a Debian root filesystem tarball`);
+    throw new UserError(`${label}: no /${CAPTURED_FILES.dpkgStatus}: this is not a Debian root filesystem tarball`, { code: 'input-invalid' });
   }
   const installed = parseStatusSummary(files.dpkgStatus).filter(isInstalled);
   report.installedPackages = installed.length;
@@ -210,6 +210,7 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
   if (expectSuite && report.suite && report.suite !== expectSuite) {
     throw new UserError(
       `${label}: this rootfs is Debian ${report.debianVersion} (${report.suite}), but the packages are for ${expectSuite}`,
+      { code: 'input-invalid' },
     );
   }
   return report;
@@ -229,5 +230,5 @@ function checkArchitecture(label: string, report: RootfsReport, expected: string
     evidence.push(`/${report.shell.chain[report.shell.chain.length - 1]}: ${describeElf(elf)}`);
   }
   const what = report.architecture && report.architecture !== expected ? report.architecture : elf?.debianArch ?? 'another architecture';
-  throw new UserError(`${label}: this rootfs is for ${what}, not ${expected} (${evidence.join('; ')})`);
+  throw new UserError(`${label}: this rootfs is for ${what}, not ${expected} (${evidence.join('; ')})`, { code: 'input-invalid' });
 }

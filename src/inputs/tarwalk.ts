@@ -83,19 +83,19 @@ function describeFailure(label: string, err: unknown): UserError | unknown {
   const e = err as NodeJS.ErrnoException;
   const msg = String(e?.message ?? err);
   if (e?.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(msg)) {
-    return new UserError(`${label}: the gzip data ends early: the file is truncated (download it again)`);
+    return new UserError(`${label}: the gzip data ends early: the file is truncated (download it again)`, { code: 'input-invalid', cause: err });
   }
   if (typeof e?.code === 'string' && e.code.startsWith('Z_')) {
-    return new UserError(`${label}: corrupt gzip data (${msg}): download the file again`);
+    return new UserError(`${label}: corrupt gzip data (${msg}): download the file again`, { code: 'input-invalid', cause: err });
   }
   if (/unexpected end of data/i.test(msg)) {
-    return new UserError(`${label}: the tar archive inside ends in the middle of an entry: the file is truncated`);
+    return new UserError(`${label}: the tar archive inside ends in the middle of an entry: the file is truncated`, { code: 'input-invalid', cause: err });
   }
   if (/invalid (tar )?header|tar header|checksum/i.test(msg)) {
-    return new UserError(`${label}: corrupt tar archive (${msg})`);
+    return new UserError(`${label}: corrupt tar archive (${msg})`, { code: 'input-invalid', cause: err });
   }
   if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
-    return new UserError(`${label}: cannot read the file (${e.code})`);
+    return new UserError(`${label}: cannot read the file (${e.code})`, { code: 'input-invalid', cause: err });
   }
   return err;
 }
@@ -140,7 +140,7 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
     entries++;
     const type = (header.type ?? 'file') as TarEntryType;
     if (sizedNonFile(header)) {
-      next(new UserError(`${label}: corrupt tar archive: ${header.name} is a ${type} with ${header.size} bytes of data`));
+      next(new UserError(`${label}: corrupt tar archive: ${header.name} is a ${type} with ${header.size} bytes of data`, { code: 'input-invalid' }));
       return;
     }
     let checked;
@@ -148,7 +148,7 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
       checked = tree.add({ name: header.name, type: type ?? 'file', linkname: header.linkname ?? undefined });
     } catch (err) {
       stream.resume();
-      next(err instanceof ArchiveLimitError ? new UserError(`${label}: ${err.message}`) : (err as Error));
+      next(err instanceof ArchiveLimitError ? new UserError(`${label}: ${err.message}`, { code: 'input-invalid', cause: err }) : (err as Error));
       return;
     }
     if (checked.problem) escapes.push(checked.path === undefined ? header.name : `${header.name} (${checked.problem})`);
@@ -181,7 +181,7 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
     stream.on('error', next);
     stream.on('end', () => {
       if (tooBig) {
-        next(new UserError(`${label}: ${entry.path} is larger than ${limit} bytes, which is not plausible for this file`));
+        next(new UserError(`${label}: ${entry.path} is larger than ${limit} bytes, which is not plausible for this file`, { code: 'input-invalid' }));
         return;
       }
       try {
@@ -209,7 +209,7 @@ export async function walkTarGz(file: string, opts: WalkOptions = {}): Promise<W
     throw describeFailure(label, err);
   }
   if (tarBytes < END_MARKER || tail.some((b) => b !== 0)) {
-    throw new UserError(`${label}: the tar archive has no end-of-archive marker: it was cut short before it was compressed`);
+    throw new UserError(`${label}: the tar archive has no end-of-archive marker: it was cut short before it was compressed`, { code: 'input-invalid' });
   }
   return { file, size: total, sha256: hash.digest('hex'), entries, tarBytes, escapes };
 }
@@ -227,5 +227,5 @@ async function gzipFailure(file: string): Promise<unknown> {
 /** One line for escaping entries, used by every tarball check. */
 export function escapeError(label: string, escapes: string[]): UserError {
   const more = escapes.length > 1 ? ` (and ${escapes.length - 1} more)` : '';
-  return new UserError(`${label}: entry "${escapes[0]}" escapes the archive root${more}: refusing an archive that would write outside its target`);
+  return new UserError(`${label}: entry "${escapes[0]}" escapes the archive root${more}: refusing an archive that would write outside its target`, { code: 'input-invalid' });
 }

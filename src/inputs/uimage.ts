@@ -111,12 +111,13 @@ export interface UImageReport {
 /** Parse the 64-byte header; throws on a wrong magic or header CRC. */
 export function parseUImageHeader(buf: Buffer, label: string): UImageHeader {
   if (buf.length < UIMAGE_HEADER_SIZE) {
-    throw new UserError(`${label}: only ${buf.length} bytes, too short for a U-Boot image header (64 bytes)`);
+    throw new UserError(`${label}: only ${buf.length} bytes, too short for a U-Boot image header (64 bytes)`, { code: 'input-invalid' });
   }
   const magic = buf.readUInt32BE(0);
   if (magic !== UIMAGE_MAGIC) {
     throw new UserError(
       `${label}: not a U-Boot image (magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x27051956)`,
+      { code: 'input-invalid' },
     );
   }
   const headerCrc = buf.readUInt32BE(4);
@@ -126,6 +127,7 @@ export function parseUImageHeader(buf: Buffer, label: string): UImageHeader {
   if (computed !== headerCrc) {
     throw new UserError(
       `${label}: bad U-Boot header CRC (stored 0x${hex(headerCrc)}, computed 0x${hex(computed)}): the file is damaged`,
+      { code: 'input-invalid' },
     );
   }
   const nameBytes = buf.subarray(32, 64);
@@ -198,7 +200,7 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
   try {
     total = (await stat(file)).size;
   } catch (err) {
-    throw new UserError(`${label}: cannot read the file (${(err as NodeJS.ErrnoException).code})`);
+    throw new UserError(`${label}: cannot read the file (${(err as NodeJS.ErrnoException).code})`, { code: 'input-invalid', cause: err });
   }
   const warnings: string[] = [];
   const hash = createHash('sha256');
@@ -243,7 +245,7 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
           sizes = tableSizes;
           layoutParts(tableBytes);
         } else if (tableSizes.length === MAX_UIMAGE_PARTS) {
-          throw new UserError(`${label}: multi-file image whose part table lists more than ${MAX_UIMAGE_PARTS} parts (or lacks its 0 terminator)`);
+          throw new UserError(`${label}: multi-file image whose part table lists more than ${MAX_UIMAGE_PARTS} parts (or lacks its 0 terminator)`, { code: 'input-invalid' });
         } else {
           tableSizes.push(size);
           if (tableBytes >= header!.dataSize) throw noTableEnd();
@@ -271,7 +273,7 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
     }
   };
 
-  const noTableEnd = () => new UserError(`${label}: multi-file image without the end of its part size table`);
+  const noTableEnd = () => new UserError(`${label}: multi-file image without the end of its part size table`, { code: 'input-invalid' });
 
   const layoutParts = (tableBytes: number) => {
     const list = sizes!;
@@ -287,10 +289,11 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
     if (needed > header!.dataSize) {
       throw new UserError(
         `${label}: the part sizes (${list.join(' + ')} bytes) do not fit in the ${header!.dataSize}-byte payload: the image is damaged`,
+        { code: 'input-invalid' },
       );
     }
-    if (list.length === 0) throw new UserError(`${label}: multi-file image whose part table lists no parts (no kernel)`);
-    if (list[0] === 0) throw new UserError(`${label}: the kernel part of the multi-file image is 0 bytes`);
+    if (list.length === 0) throw new UserError(`${label}: multi-file image whose part table lists no parts (no kernel)`, { code: 'input-invalid' });
+    if (list[0] === 0) throw new UserError(`${label}: the kernel part of the multi-file image is 0 bytes`, { code: 'input-invalid' });
     if (end < header!.dataSize) warnings.push(`${label}: ${header!.dataSize - end} bytes after the last part`);
   };
 
@@ -310,6 +313,7 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
         if (UIMAGE_HEADER_SIZE + header.dataSize > total) {
           throw new UserError(
             `${label}: truncated: the header announces ${header.dataSize} bytes of data, the file holds ${total - UIMAGE_HEADER_SIZE}`,
+            { code: 'input-invalid' },
           );
         }
       }
@@ -322,26 +326,27 @@ export async function inspectUImage(file: string, opts: UImageCheckOptions = {})
     }
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${label}: cannot read the file (${(err as Error).message})`);
+    throw new UserError(`${label}: cannot read the file (${(err as Error).message})`, { code: 'input-invalid', cause: err });
   } finally {
     await scanner.end();
   }
   if (!header) parseUImageHeader(headerBuf, label); // throws: too short
   const h = header!;
-  if (h.dataSize === 0) throw new UserError(`${label}: the image holds no data (its header says 0 bytes): there is no kernel to boot`);
+  if (h.dataSize === 0) throw new UserError(`${label}: the image holds no data (its header says 0 bytes): there is no kernel to boot`, { code: 'input-invalid' });
   if (!sizes) throw noTableEnd();
   dataCrc >>>= 0;
   if (dataCrc !== h.dataCrc) {
     throw new UserError(
       `${label}: bad U-Boot data CRC (stored 0x${hex(h.dataCrc)}, computed 0x${hex(dataCrc)}): the file is damaged`,
+      { code: 'input-invalid' },
     );
   }
   if (total > UIMAGE_HEADER_SIZE + h.dataSize) {
     warnings.push(`${label}: ${total - UIMAGE_HEADER_SIZE - h.dataSize} bytes after the image data`);
   }
-  if (h.os !== IH_OS_LINUX) throw new UserError(`${label}: a U-Boot image for ${h.osName}, not Linux`);
+  if (h.os !== IH_OS_LINUX) throw new UserError(`${label}: a U-Boot image for ${h.osName}, not Linux`, { code: 'input-invalid' });
   if (expectArch !== null && h.arch !== expectArch) {
-    throw new UserError(`${label}: a U-Boot image for ${h.archName}, not ${IH_ARCH[expectArch] ?? expectArch}`);
+    throw new UserError(`${label}: a U-Boot image for ${h.archName}, not ${IH_ARCH[expectArch] ?? expectArch}`, { code: 'input-invalid' });
   }
 
   for (const part of parts) {

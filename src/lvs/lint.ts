@@ -244,7 +244,7 @@ export function lintOrThrow(loaded: LoadedSite, print: (line: string) => void): 
   for (const f of findings) print(formatFinding(loaded.file, f));
   const errors = findings.filter((f) => f.severity === 'error').length;
   if (errors > 0) {
-    throw new UserError(`${loaded.file}: ${errors} lint error${errors === 1 ? '' : 's'} (listed above); nothing was written`);
+    throw new UserError(`${loaded.file}: ${errors} lint error${errors === 1 ? '' : 's'} (listed above); nothing was written`, { code: 'site-invalid' });
   }
   return findings;
 }

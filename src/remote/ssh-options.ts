@@ -91,8 +91,8 @@ export function parseHost(spec: string): SshTarget {
  * UserKnownHostsFile and ControlPath, so `%` is doubled and the value double-quoted. A `"` cannot be quoted.
  */
 export function sshConfigPath(what: string, path: string): string {
-  if (!isAbsolute(path)) throw new UserError(`${what} ${path}: must be an absolute path`);
-  if (/["\x00-\x1f\x7f]/.test(path)) throw new UserError(`${what} ${path}: ssh cannot take a path with '"' or a control character`);
+  if (!isAbsolute(path)) throw new UserError(`${what} ${path}: must be an absolute path`, { code: 'box-failed' });
+  if (/["\x00-\x1f\x7f]/.test(path)) throw new UserError(`${what} ${path}: ssh cannot take a path with '"' or a control character`, { code: 'box-failed' });
   return `"${path.replace(/%/g, '%%')}"`;
 }
 
@@ -147,7 +147,7 @@ export function sshArgs(cfg: SshConnectionConfig, controlPath: string, role: 'ma
     ...o('EscapeChar=none'), // putFile's bytes pass through untouched
   );
   if (cfg.hostKeyAlias !== undefined) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(cfg.hostKeyAlias)) throw new UserError(`host key alias ${JSON.stringify(cfg.hostKeyAlias)}: letters, digits, '.', '_', '-' only`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(cfg.hostKeyAlias)) throw new UserError(`host key alias ${JSON.stringify(cfg.hostKeyAlias)}: letters, digits, '.', '_', '-' only`, { code: 'box-failed' });
     args.push(...o(`HostKeyAlias=${cfg.hostKeyAlias}`));
   }
   if (cfg.identityFile !== undefined) args.push(...o(`IdentityFile=${sshConfigPath('identity file', cfg.identityFile)}`), ...o('IdentitiesOnly=yes'));

@@ -41,7 +41,7 @@ interface Exec {
 export function sshFailure(stderr: string, who: string, knownHostsFile: string): UserError {
   const text = stderr.replace(/\r/g, '');
   const first = text.split('\n').map((l) => l.trim()).find((l) => l !== '' && !/^@+$/.test(l) && !l.startsWith('@@@')) ?? 'no message';
-  const say = (m: string) => new UserError(`${who}: ${m}`);
+  const say = (m: string) => new UserError(`${who}: ${m}`, { code: 'box-failed' });
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/.test(text)) {
     return say(`the box's host key differs from the one recorded in ${knownHostsFile}: if the box was reinstalled, record its new key (or remove the old line), otherwise the connection may be intercepted`);
   }
@@ -83,7 +83,7 @@ export class SshShell implements BoxShell {
     const cfg: SshShellOptions = { ...opts, knownHostsFile: resolve(opts.knownHostsFile) };
     const who = describeTarget(cfg.target);
     const khDir = dirname(cfg.knownHostsFile);
-    if (!existsSync(khDir) || !statSync(khDir).isDirectory()) throw new UserError(`${who}: known hosts file ${cfg.knownHostsFile}: its folder does not exist`);
+    if (!existsSync(khDir) || !statSync(khDir).isDirectory()) throw new UserError(`${who}: known hosts file ${cfg.knownHostsFile}: its folder does not exist`, { code: 'box-failed' });
     const before = readOrEmpty(cfg.knownHostsFile);
     const dir = privateDir();
     const controlPath = join(dir, 'm');
@@ -104,11 +104,11 @@ export class SshShell implements BoxShell {
         closeSync(errFd);
       }
       const err = readOrEmpty(errPath);
-      if (r.exitCode === null) throw new UserError(`${who}: no connection within ${(cfg.connectTimeoutS ?? 10) + 20} s`);
+      if (r.exitCode === null) throw new UserError(`${who}: no connection within ${(cfg.connectTimeoutS ?? 10) + 20} s`, { code: 'box-failed' });
       if (r.exitCode !== 0) throw sshFailure(err, who, cfg.knownHostsFile);
       const check = await execSsh(cfg.sshPath ?? 'ssh', ['-O', 'check', ...sshArgs(cfg, controlPath, 'client')], { timeoutMs: 10_000 });
       const pid = /pid=(\d+)/.exec(check.stderr)?.[1];
-      if (check.exitCode !== 0 || pid === undefined) throw new UserError(`${who}: the connection opened but its control master is not answering: ${check.stderr.trim().slice(0, 200)}`);
+      if (check.exitCode !== 0 || pid === undefined) throw new UserError(`${who}: the connection opened but its control master is not answering: ${check.stderr.trim().slice(0, 200)}`, { code: 'box-failed' });
       const after = readOrEmpty(cfg.knownHostsFile);
       if (after !== before) cfg.onNotice?.(`${who}: recorded the box's host key in ${cfg.knownHostsFile}`);
       return new SshShell(cfg, dir, controlPath, Number(pid));
@@ -127,15 +127,15 @@ export class SshShell implements BoxShell {
 
   async putFile(path: string, bytes: Uint8Array, mode: number): Promise<void> {
     const who = this.who;
-    if (!posix.isAbsolute(path) || /[\x00-\x1f\x7f]/.test(path) || path.length > 4096) throw new UserError(`${who}: putFile ${JSON.stringify(path.slice(0, 200))}: needs an absolute path without control characters`);
+    if (!posix.isAbsolute(path) || /[\x00-\x1f\x7f]/.test(path) || path.length > 4096) throw new UserError(`${who}: putFile ${JSON.stringify(path.slice(0, 200))}: needs an absolute path without control characters`, { code: 'box-failed' });
     const name = posix.basename(path);
-    if (path.endsWith('/') || name === '.' || name === '..' || name === '') throw new UserError(`${who}: putFile ${path}: names a directory, not a file`);
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UserError(`${who}: putFile ${path}: mode ${mode} is not a permission (0 to 07777)`);
-    if (bytes.byteLength > PUT_FILE_CAP) throw new UserError(`${who}: putFile ${path}: ${bytes.byteLength} bytes is over the ${PUT_FILE_CAP / 1024 / 1024} MiB cap`);
+    if (path.endsWith('/') || name === '.' || name === '..' || name === '') throw new UserError(`${who}: putFile ${path}: names a directory, not a file`, { code: 'box-failed' });
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UserError(`${who}: putFile ${path}: mode ${mode} is not a permission (0 to 07777)`, { code: 'box-failed' });
+    if (bytes.byteLength > PUT_FILE_CAP) throw new UserError(`${who}: putFile ${path}: ${bytes.byteLength} bytes is over the ${PUT_FILE_CAP / 1024 / 1024} MiB cap`, { code: 'box-failed' });
     const script = putFileScript(path, createHash('sha256').update(bytes).digest('hex'), mode);
     // 60 s plus a second per 256 KiB: a 100 Mbit/s board link moves far more than that.
     const r = await this.session(script, bytes, 60_000 + Math.ceil(bytes.byteLength / 262_144) * 1000);
-    if (r.exitCode !== 0) throw new UserError(`${who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${oneLine(r.stdout)}`);
+    if (r.exitCode !== 0) throw new UserError(`${who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${oneLine(r.stdout)}`, { code: 'box-failed' });
   }
 
   async close(): Promise<void> {
@@ -166,8 +166,8 @@ export class SshShell implements BoxShell {
       timeoutMs,
       outputCap: OUTPUT_CAP,
     });
-    if (r.over) throw new UserError(`${who}: \`${clip(script)}\` printed more than ${OUTPUT_CAP / 1024 / 1024} MiB; stopped`);
-    if (r.exitCode === null) throw new UserError(`${who}: \`${clip(script)}\` did not finish within ${Math.round(timeoutMs / 1000)} s; stopped`);
+    if (r.over) throw new UserError(`${who}: \`${clip(script)}\` printed more than ${OUTPUT_CAP / 1024 / 1024} MiB; stopped`, { code: 'box-failed' });
+    if (r.exitCode === null) throw new UserError(`${who}: \`${clip(script)}\` did not finish within ${Math.round(timeoutMs / 1000)} s; stopped`, { code: 'box-failed' });
     // 255 is ssh's own failure when it says why; a remote command may also exit 255, silently.
     if (r.exitCode === 255 && r.stderr.trim() !== '') throw sshFailure(r.stderr, who, this.opts.knownHostsFile);
     return { exitCode: r.exitCode, stdout: r.stdout.toString('utf8') };
@@ -249,7 +249,7 @@ function execSsh(
     child.on('error', (e) => {
       clearTimeout(timer);
       const code = (e as NodeJS.ErrnoException).code;
-      reject(code === 'ENOENT' ? new UserError(`${ssh}: the OpenSSH client is not installed (apt-get install openssh-client)`) : e);
+      reject(code === 'ENOENT' ? new UserError(`${ssh}: the OpenSSH client is not installed (apt-get install openssh-client)`, { code: 'tool-failed', cause: e }) : e);
     });
     // The master's foreground process exits once it has backgrounded itself, and a multiplexed session's
     // pipes are handed to the master, which holds them until the remote command ends: so 'close' (all pipes

@@ -34,7 +34,7 @@ export async function loadSite(file: string): Promise<LoadedSite> {
     if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? ' (run `obsbuild init` to write a starter file)' : '';
-    throw new UserError(`${file}: cannot read the site file: ${code ?? (err as Error).message}${hint}`);
+    throw new UserError(`${file}: cannot read the site file: ${code ?? (err as Error).message}${hint}`, { code: 'site-invalid', cause: err });
   }
   return parseSite(text, file);
 }
@@ -50,7 +50,7 @@ export async function readBounded(file: string, max: number, why = 'a site file 
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    if (got > max) throw new UserError(`${file}: larger than ${max / (1 << 20)} MiB; ${why}`);
+    if (got > max) throw new UserError(`${file}: larger than ${max / (1 << 20)} MiB; ${why}`, { code: 'site-invalid' });
     return buf.toString('utf8', 0, got);
   } finally {
     await fh.close();
@@ -60,19 +60,19 @@ export async function readBounded(file: string, max: number, why = 'a site file 
 /** Parses site file text; `file` is only used in messages. */
 export function parseSite(text: string, file: string): LoadedSite {
   if (Buffer.byteLength(text) > MAX_SITE_BYTES) {
-    throw new UserError(`${file}: larger than ${MAX_SITE_BYTES / (1 << 20)} MiB; a site file describes one box or one pair`);
+    throw new UserError(`${file}: larger than ${MAX_SITE_BYTES / (1 << 20)} MiB; a site file describes one box or one pair`, { code: 'site-invalid' });
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = lineCounter.linePos(e.pos[0]).line;
-    throw new UserError(located(file, line, `not valid YAML: ${e.message.split('\n')[0]}`));
+    throw new UserError(located(file, line, `not valid YAML: ${e.message.split('\n')[0]}`), { code: 'site-invalid', cause: e });
   }
   const lineOf = (path: SitePath) => lineOfPath(doc, lineCounter, path);
   const raw = toPlain(doc, file);
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new UserError(located(file, 1, 'the site file must be a YAML mapping (board:, hostname:, network:, lvs:, ...)'));
+    throw new UserError(located(file, 1, 'the site file must be a YAML mapping (board:, hostname:, network:, lvs:, ...)'), { code: 'site-invalid' });
   }
   const result = validate(raw, file);
   if (!result.success) {
@@ -80,7 +80,7 @@ export function parseSite(text: string, file: string): LoadedSite {
     const issues = result.error.issues;
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
     const { path, message } = describeIssue(issue, raw);
-    throw new UserError(located(file, lineOf(path), message));
+    throw new UserError(located(file, lineOf(path), message), { code: 'site-invalid' });
   }
   const site = completeSite(result.data);
   return { site, file, sha256: createHash('sha256').update(text).digest('hex'), lineOf };
@@ -92,9 +92,9 @@ export function toPlain(doc: Document, file: string, kind = 'a site file'): unkn
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
   } catch (err) {
     if (err instanceof ReferenceError && /alias/i.test(err.message)) {
-      throw new UserError(located(file, undefined, `its YAML aliases (*name) expand to too much data (more than ${MAX_ALIAS_COUNT} expansions); write the values out`));
+      throw new UserError(located(file, undefined, `its YAML aliases (*name) expand to too much data (more than ${MAX_ALIAS_COUNT} expansions); write the values out`), { code: 'site-invalid', cause: err });
     }
-    if (err instanceof RangeError) throw new UserError(located(file, undefined, `nested too deeply to be ${kind}`));
+    if (err instanceof RangeError) throw new UserError(located(file, undefined, `nested too deeply to be ${kind}`), { code: 'site-invalid', cause: err });
     throw err;
   }
 }
@@ -104,7 +104,7 @@ function validate(raw: unknown, file: string): ReturnType<typeof siteSchema.safe
     return siteSchema.safeParse(raw);
   } catch (err) {
     // The lists are capped before their items are checked; this is the guard behind that guard.
-    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'too large or nested too deeply to check; a site file describes one box or one pair'));
+    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'too large or nested too deeply to check; a site file describes one box or one pair'), { code: 'site-invalid', cause: err });
     throw err;
   }
 }

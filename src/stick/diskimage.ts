@@ -64,9 +64,9 @@ async function walk(root: string, rel = ''): Promise<Entry[]> {
     } else if (e.isFile()) {
       out.push({ rel: r, dir: false, size: (await stat(join(root, r))).size });
     } else {
-      throw new UserError(`${join(root, r)}: only plain files and folders can go on the stick`);
+      throw new UserError(`${join(root, r)}: only plain files and folders can go on the stick`, { code: 'input-invalid' });
     }
-    if (/[\s"\\]/.test(e.name)) throw new UserError(`${join(root, r)}: names on the stick must not contain spaces, quotes or backslashes`);
+    if (/[\s"\\]/.test(e.name)) throw new UserError(`${join(root, r)}: names on the stick must not contain spaces, quotes or backslashes`, { code: 'input-invalid' });
   }
   return out;
 }
@@ -206,9 +206,9 @@ async function fatPartitionType(img: string): Promise<number> {
 function checkLabel(fs: StickFs, label: string): void {
   const max = fs === 'vfat' ? 11 : 16;
   if (!/^[A-Za-z0-9_-]+$/.test(label) || label.length > max) {
-    throw new UserError(`stick label "${label}": letters, digits, _ and - only, at most ${max} characters for ${fs}`);
+    throw new UserError(`stick label "${label}": letters, digits, _ and - only, at most ${max} characters for ${fs}`, { code: 'site-invalid' });
   }
-  if (fs === 'vfat' && label !== label.toUpperCase()) throw new UserError(`stick label "${label}": FAT labels are upper case`);
+  if (fs === 'vfat' && label !== label.toUpperCase()) throw new UserError(`stick label "${label}": FAT labels are upper case`, { code: 'site-invalid' });
 }
 
 /**
@@ -223,10 +223,10 @@ export async function buildStickImage(stickDir: string, outImg: string, opts: St
   try {
     entries = await walk(stickDir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${stickDir}: no such stick folder`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${stickDir}: no such stick folder`, { code: 'input-invalid', cause: err });
     throw err;
   }
-  if (entries.length === 0) throw new UserError(`${stickDir}: the stick folder is empty`);
+  if (entries.length === 0) throw new UserError(`${stickDir}: the stick folder is empty`, { code: 'input-invalid' });
   const digest = await contentDigest(stickDir, entries, fs, label);
   const partBytes = partitionBytesFor(entries, fs);
   const imageSize = PARTITION_START + partBytes;

@@ -32,7 +32,7 @@ export async function listFiles(dir: string, prefix = ''): Promise<string[]> {
 
 export function formatMd5sums(entries: { path: string; md5: string }[]): string {
   return entries.map((e) => {
-    if (/[\n\\]/.test(e.path) || /\s/.test(e.path)) throw new UserError(`${e.path}: file names on the stick must not contain spaces or backslashes`);
+    if (/[\n\\]/.test(e.path) || /\s/.test(e.path)) throw new UserError(`${e.path}: file names on the stick must not contain spaces or backslashes`, { code: 'input-invalid' });
     return `${e.md5}  ${e.path}\n`;
   }).join('');
 }
@@ -40,7 +40,7 @@ export function formatMd5sums(entries: { path: string; md5: string }[]): string 
 export function parseMd5sums(text: string, file = MD5SUMS_NAME): { path: string; md5: string }[] {
   return text.split('\n').filter((l) => l.length > 0).map((line, i) => {
     const m = /^([0-9a-f]{32}) [ *](.+)$/.exec(line);
-    if (!m) throw new UserError(`${file}:${i + 1}: not an md5sum line`);
+    if (!m) throw new UserError(`${file}:${i + 1}: not an md5sum line`, { code: 'verify-failed' });
     return { md5: m[1], path: m[2] };
   });
 }

@@ -30,18 +30,18 @@ async function mountOf(dir: string): Promise<{ source: string; fstype: string }>
     out = await runTool('findmnt', ['-n', '-J', '-o', 'SOURCE,FSTYPE', '--mountpoint', dir]);
   } catch (err) {
     if (err instanceof UserError && /not found/.test(err.message) && !/findmnt failed/.test(err.message)) throw err;
-    throw new UserError(`${dir}: not the mount point of a stick (format it FAT, ext2 or ext3, label it MSF, mount it, pass the mount point)`);
+    throw new UserError(`${dir}: not the mount point of a stick (format it FAT, ext2 or ext3, label it MSF, mount it, pass the mount point)`, { code: 'target-refused', cause: err });
   }
   const fsys = (JSON.parse(out) as { filesystems?: { source: string; fstype: string }[] }).filesystems ?? [];
-  if (fsys.length === 0) throw new UserError(`${dir}: not the mount point of a stick`);
+  if (fsys.length === 0) throw new UserError(`${dir}: not the mount point of a stick`, { code: 'target-refused' });
   return fsys[fsys.length - 1];
 }
 
 async function labelOf(source: string, dir: string): Promise<string> {
   try {
     return (await runTool('blkid', ['-p', '-o', 'value', '-s', 'LABEL', source])).trim();
-  } catch {
-    throw new UserError(`${dir}: cannot read the volume label of ${source} (blkid -p needs read access to the device; run as root)`);
+  } catch (err) {
+    throw new UserError(`${dir}: cannot read the volume label of ${source} (blkid -p needs read access to the device; run as root)`, { code: 'target-refused', cause: err });
   }
 }
 
@@ -60,15 +60,15 @@ async function copyFile(from: string, to: string): Promise<void> {
 export async function copyToStickDir(msfDir: string, mountDir: string, opts: { label?: string } = {}): Promise<StickDirResult> {
   const label = opts.label ?? 'MSF';
   const files = await listFiles(msfDir);
-  if (!(await readdir(msfDir)).includes(MD5SUMS_NAME)) throw new UserError(`${msfDir}: no ${MD5SUMS_NAME}; build the stick folder first`);
+  if (!(await readdir(msfDir)).includes(MD5SUMS_NAME)) throw new UserError(`${msfDir}: no ${MD5SUMS_NAME}; build the stick folder first`, { code: 'input-invalid' });
   const { source, fstype } = await mountOf(mountDir);
   if (!STICK_FILESYSTEMS.includes(fstype)) {
-    throw new UserError(`${mountDir}: ${source} is ${fstype}; the firmware reads FAT, ext2 or ext3 sticks (e.g. mkfs.vfat -n ${label} ${source})`);
+    throw new UserError(`${mountDir}: ${source} is ${fstype}; the firmware reads FAT, ext2 or ext3 sticks (e.g. mkfs.vfat -n ${label} ${source})`, { code: 'target-refused' });
   }
   const found = await labelOf(source, mountDir);
   if (found !== label) {
     const how = fstype === 'vfat' || fstype === 'msdos' ? `fatlabel ${source} ${label}` : `e2label ${source} ${label}`;
-    throw new UserError(`${mountDir}: ${source} is labelled "${found}", the firmware looks for "${label}" (unmount it, then ${how})`);
+    throw new UserError(`${mountDir}: ${source} is labelled "${found}", the firmware looks for "${label}" (unmount it, then ${how})`, { code: 'target-refused' });
   }
 
   let bytes = 0;
@@ -81,7 +81,7 @@ export async function copyToStickDir(msfDir: string, mountDir: string, opts: { l
   const s = await statfs(mountDir);
   const free = s.bavail * s.bsize;
   if (free < need) {
-    throw new UserError(`${mountDir}: needs ${Math.ceil(need / MIB)} MiB free for msf/, ${source} has ${Math.floor(free / MIB)} MiB`);
+    throw new UserError(`${mountDir}: needs ${Math.ceil(need / MIB)} MiB free for msf/, ${source} has ${Math.floor(free / MIB)} MiB`, { code: 'target-refused' });
   }
 
   const target = join(mountDir, basename(msfDir));
@@ -95,6 +95,6 @@ export async function copyToStickDir(msfDir: string, mountDir: string, opts: { l
   });
   await runTool('sync', ['-f', target], { what: `flushing ${mountDir}` });
   const bad = await verifyMd5sums(target);
-  if (bad.length > 0) throw new UserError(`${target}: ${bad.join(', ')} do not match MD5SUMS after copying; the stick may be failing`);
+  if (bad.length > 0) throw new UserError(`${target}: ${bad.join(', ')} do not match MD5SUMS after copying; the stick may be failing`, { code: 'verify-failed' });
   return { target, source, fstype, bytes };
 }

@@ -16,15 +16,15 @@ export async function makeDirs(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let d = resolve(dir); ; ) {
     try {
-      if (!(await stat(d)).isDirectory()) throw new UserError(`${d}: is not a directory`);
+      if (!(await stat(d)).isDirectory()) throw new UserError(`${d}: is not a directory`, { code: 'output-refused' });
       break;
     } catch (err) {
       if (err instanceof UserError) throw err;
       // ENOTDIR: some level above is a file; walking up finds it and names it.
-      if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw new UserError(`${d}: cannot use this directory: ${errno(err) ?? (err as Error).message}`);
+      if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw new UserError(`${d}: cannot use this directory: ${errno(err) ?? (err as Error).message}`, { code: 'output-refused', cause: err });
       missing.push(d);
       const parent = dirname(d);
-      if (parent === d) throw new UserError(`${d}: does not exist`);
+      if (parent === d) throw new UserError(`${d}: does not exist`, { code: 'output-refused' });
       d = parent;
     }
   }
@@ -36,7 +36,7 @@ export async function makeDirs(dir: string): Promise<string[]> {
     } catch (err) {
       if (errno(err) === 'EEXIST' && (await stat(d).catch(() => null))?.isDirectory()) continue;
       await removeDirs(created);
-      throw new UserError(`${d}: cannot create the directory: ${errno(err) ?? (err as Error).message}`);
+      throw new UserError(`${d}: cannot create the directory: ${errno(err) ?? (err as Error).message}`, { code: 'output-refused', cause: err });
     }
   }
   return created;

@@ -54,10 +54,10 @@ function kindOf(st: Stats): string {
 function checkSpelling(path: string, argument: string, noun: string): string {
   if (path === '') throw new UsageError(`${argument} '': an empty path; name a ${noun}`);
   const abs = resolve(path);
-  if (dirname(abs) === abs) throw new UserError(`${path}: is the root directory; name a ${noun} below it`);
+  if (dirname(abs) === abs) throw new UserError(`${path}: is the root directory; name a ${noun} below it`, { code: 'output-refused' });
   const cwd = process.cwd();
   if (cwd === abs || cwd.startsWith(abs + sep)) {
-    throw new UserError(`${path}: is the current directory or holds it; name a new ${noun} instead`);
+    throw new UserError(`${path}: is the current directory or holds it; name a new ${noun} instead`, { code: 'output-refused' });
   }
   return abs;
 }
@@ -76,17 +76,17 @@ async function checkPlace(path: string, start: string): Promise<void> {
         dir = parent;
         continue;
       }
-      throw new UserError(`${path}: cannot use ${dir}: ${code ?? (err as Error).message}`);
+      throw new UserError(`${path}: cannot use ${dir}: ${code ?? (err as Error).message}`, { code: 'output-refused', cause: err });
     }
-    if (!st.isDirectory()) throw new UserError(`${path}: ${dir} is a file, not a directory`);
+    if (!st.isDirectory()) throw new UserError(`${path}: ${dir} is a file, not a directory`, { code: 'output-refused' });
     break;
   }
   const fs = KERNEL_FILESYSTEMS.get(Number((await statfs(dir)).type));
-  if (fs) throw new UserError(`${path}: ${dir} is on the kernel's ${fs} filesystem, where nothing can be written`);
+  if (fs) throw new UserError(`${path}: ${dir} is on the kernel's ${fs} filesystem, where nothing can be written`, { code: 'output-refused' });
   try {
     await access(dir, constants.W_OK);
   } catch (err) {
-    throw new UserError(`${path}: ${dir} is not writable (${errno(err) ?? (err as Error).message})`);
+    throw new UserError(`${path}: ${dir} is not writable (${errno(err) ?? (err as Error).message})`, { code: 'output-refused', cause: err });
   }
 }
 
@@ -99,23 +99,23 @@ export async function checkOutputPath(path: string, rule: OutputRule): Promise<v
     st = await lstat(abs);
   } catch (err) {
     const code = errno(err);
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${path}: cannot use it as the ${rule.argument} ${noun}: ${code ?? (err as Error).message}`);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${path}: cannot use it as the ${rule.argument} ${noun}: ${code ?? (err as Error).message}`, { code: 'output-refused', cause: err });
   }
   if (st) {
     if (st.isSymbolicLink()) {
-      throw new UserError(`${path}: is a symbolic link; name the real path (obsbuild would replace the link, not what it points to)`);
+      throw new UserError(`${path}: is a symbolic link; name the real path (obsbuild would replace the link, not what it points to)`, { code: 'output-refused' });
     }
     if (st.isDirectory()) {
-      if (rule.kind === 'file') throw new UserError(`${path}: is a directory; ${rule.argument} names a file`);
+      if (rule.kind === 'file') throw new UserError(`${path}: is a directory; ${rule.argument} names a file`, { code: 'output-refused' });
       const entries = await readdir(abs);
       const ours = entries.length === 0 || (rule.markers ?? []).some((m) => entries.includes(m));
       if (!ours) {
-        throw new UserError(`${path}: directory is not empty and was not written by ${rule.owner ?? 'obsbuild'}; choose a new or empty ${rule.argument} directory`);
+        throw new UserError(`${path}: directory is not empty and was not written by ${rule.owner ?? 'obsbuild'}; choose a new or empty ${rule.argument} directory`, { code: 'output-refused' });
       }
     } else if (st.isFile()) {
-      if (rule.kind === 'dir') throw new UserError(`${path}: is a file; ${rule.argument} names a directory`);
+      if (rule.kind === 'dir') throw new UserError(`${path}: is a file; ${rule.argument} names a directory`, { code: 'output-refused' });
     } else {
-      throw new UserError(`${path}: is ${kindOf(st)}; ${rule.argument} names a ${noun}`);
+      throw new UserError(`${path}: is ${kindOf(st)}; ${rule.argument} names a ${noun}`, { code: 'output-refused' });
     }
   }
   await checkPlace(path, dirname(abs));
@@ -129,9 +129,9 @@ export async function checkOutputParent(path: string, argument: string): Promise
     st = await stat(abs);
   } catch (err) {
     const code = errno(err);
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${path}: cannot use it as the ${argument} directory: ${code ?? (err as Error).message}`);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${path}: cannot use it as the ${argument} directory: ${code ?? (err as Error).message}`, { code: 'output-refused', cause: err });
   }
-  if (st && !st.isDirectory()) throw new UserError(`${path}: is ${st.isFile() ? 'a file' : kindOf(st)}; ${argument} names a directory`);
+  if (st && !st.isDirectory()) throw new UserError(`${path}: is ${st.isFile() ? 'a file' : kindOf(st)}; ${argument} names a directory`, { code: 'output-refused' });
   await checkPlace(path, abs);
 }
 
@@ -144,7 +144,7 @@ function checkSpellingOfParent(path: string, argument: string): string {
 function asUserError(path: string, err: unknown): unknown {
   const code = errno(err);
   if (err instanceof UserError || err instanceof UsageError || !code || !(err as NodeJS.ErrnoException).syscall) return err;
-  return new UserError(`${path}: cannot write: ${code}`);
+  return new UserError(`${path}: cannot write: ${code}`, { code: 'output-refused', cause: err });
 }
 
 /**

@@ -62,7 +62,7 @@ export async function buildVobsImage(opts: {
   const siteFile = resolve(opts.siteFile ?? DEFAULT_VOBS_SITE);
   const loaded = await loadSite(siteFile);
   if (loaded.site.board !== 'vobs') {
-    throw new UserError(`${siteFile}: board is ${loaded.site.board}; obsbuild vm needs a site file with "board: vobs"`);
+    throw new UserError(`${siteFile}: board is ${loaded.site.board}; obsbuild vm needs a site file with "board: vobs"`, { code: 'site-invalid' });
   }
   const t0 = performance.now();
   const mirror = await serveMirror(opts.standin.mirrorDir);
@@ -78,7 +78,7 @@ export async function buildVobsImage(opts: {
       { stdio: opts.stdio ?? 'inherit', onOutput: (s) => (out += s) },
     );
     const code = await done;
-    if (code !== 0) throw new UserError(`obsbuild image failed (exit ${code})${out ? `: ${out.trim().split('\n').slice(-1)[0]}` : ''}`);
+    if (code !== 0) throw new UserError(`obsbuild image failed (exit ${code})${out ? `: ${out.trim().split('\n').slice(-1)[0]}` : ''}`, { code: 'tool-failed' });
   } finally {
     await mirror.close();
     await rm(cache, { recursive: true, force: true });
@@ -163,7 +163,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
   const flash = join(runDir, 'flash.img');
   await createBlankDisk(cf, CF_DEFAULT_BYTES);
   await createBlankDisk(flash, FLASH_BYTES);
-  if (!existsSync(opts.image.stickImage)) throw new UserError(`${opts.image.stickImage}: missing; run obsbuild image first`);
+  if (!existsSync(opts.image.stickImage)) throw new UserError(`${opts.image.stickImage}: missing; run obsbuild image first`, { code: 'input-invalid' });
 
   const vm = new VobsVm({
     kernel: opts.standin.firmwareKernel,

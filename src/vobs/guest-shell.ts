@@ -35,7 +35,7 @@ export async function openGuestShell(pty: string, opts: { password: string; onDa
     async must(command, timeoutMs) {
       const r = await shell.run(command, timeoutMs);
       // A one-line error for the user (exit 1), not an internal error: the guest refused a step of the test.
-      if (r.exitCode !== 0) throw new UserError(`virtual board: \`${command}\` exited ${r.exitCode}: ${r.output.trim().replace(/\s*\n\s*/g, ' | ').slice(-400)}`);
+      if (r.exitCode !== 0) throw new UserError(`virtual board: \`${command}\` exited ${r.exitCode}: ${r.output.trim().replace(/\s*\n\s*/g, ' | ').slice(-400)}`, { code: 'box-failed' });
       return r.output;
     },
     close: () => transport.close(),

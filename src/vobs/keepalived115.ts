@@ -83,17 +83,17 @@ export async function verifyKeepalived115Source(path: string): Promise<string> {
   let size: number;
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw new UserError(`${where}: not a file`);
+    if (!st.isFile()) throw new UserError(`${where}: not a file`, { code: 'input-invalid' });
     size = st.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${where}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(err)})`}`);
+    throw new UserError(`${where}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(err)})`}`, { code: 'input-invalid', cause: err });
   }
-  if (size > MAX_SOURCE_BYTES) throw new UserError(`${where}: ${size} bytes, too large for keepalived 1.1.15's source`);
+  if (size > MAX_SOURCE_BYTES) throw new UserError(`${where}: ${size} bytes, too large for keepalived 1.1.15's source`, { code: 'input-invalid' });
   const { sha256 } = await digestFile(path);
   if (sha256 !== KEEPALIVED_115_SHA256) {
-    throw new UserError(`${where}: sha256 ${sha256} is not keepalived-1.1.15.tar.gz's (${KEEPALIVED_115_SHA256})`);
+    throw new UserError(`${where}: sha256 ${sha256} is not keepalived-1.1.15.tar.gz's (${KEEPALIVED_115_SHA256})`, { code: 'input-invalid' });
   }
   return sha256;
 }
@@ -200,13 +200,13 @@ async function buildInto(dir: string, source: string, sha: string, log: (l: stri
     // Without these the package would lack what the box uses; configure only warns.
     for (const want of ['Use IPVS Framework       : Yes', 'Use VRRP Framework       : Yes']) {
       if (!out.includes(want)) {
-        throw new UserError(`configuring keepalived 1.1.15: "${want}" missing from configure's summary (is linux-libc-dev installed?)`);
+        throw new UserError(`configuring keepalived 1.1.15: "${want}" missing from configure's summary (is linux-libc-dev installed?)`, { code: 'tool-failed' });
       }
     }
     const configH = join(src, 'keepalived/include/config.h');
     const text = await readFile(configH, 'utf8');
     const pinned = text.replace(/^(#define VERSION_STRING .*\()[0-9]{2}\/[0-9]{2},[0-9]{4}(\)\\n"$)/m, `$1${r.versionDate}$2`);
-    if (pinned === text) throw new UserError(`configuring keepalived 1.1.15: no dated VERSION_STRING in ${configH}`);
+    if (pinned === text) throw new UserError(`configuring keepalived 1.1.15: no dated VERSION_STRING in ${configH}`, { code: 'tool-failed' });
     await writeFile(configH, pinned);
   });
 
@@ -282,7 +282,7 @@ async function shlibsDepends(work: string, binaries: string[]): Promise<string> 
     what: 'computing keepalived 1.1.15\'s library dependencies (dpkg-dev)',
   });
   const deps = parseShlibsDepends(out);
-  if (!deps) throw new UserError(`dpkg-shlibdeps gave no shlibs:Depends for ${binaries.join(', ')}`);
+  if (!deps) throw new UserError(`dpkg-shlibdeps gave no shlibs:Depends for ${binaries.join(', ')}`, { code: 'tool-failed' });
   return deps;
 }
 

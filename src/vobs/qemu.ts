@@ -115,7 +115,7 @@ export class VobsVm {
   /** Spawn QEMU paused; resolves once the pty and the QMP socket are known. */
   async start(): Promise<void> {
     for (const f of [this.spec.kernel, this.spec.initrd, this.spec.cfImage, this.spec.flashImage]) {
-      if (!existsSync(f)) throw new UserError(`${f}: missing (needed to start the virtual board)`);
+      if (!existsSync(f)) throw new UserError(`${f}: missing (needed to start the virtual board)`, { code: 'input-invalid' });
     }
     const child = spawn('qemu-system-x86_64', qemuArgs(this.spec), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
@@ -124,12 +124,12 @@ export class VobsVm {
       child.once('error', (err) =>
         reject(
           (err as NodeJS.ErrnoException).code === 'ENOENT'
-            ? new UserError('qemu-system-x86_64 not found: install it (apt-get install qemu-system-x86)')
+            ? new UserError('qemu-system-x86_64 not found: install it (apt-get install qemu-system-x86)', { code: 'tool-failed', cause: err })
             : err,
         ),
       );
       child.once('exit', (code) =>
-        reject(new UserError(`qemu-system-x86_64 exited (${code}) before the board was ready: ${this.lastStderr()}`)),
+        reject(new UserError(`qemu-system-x86_64 exited (${code}) before the board was ready: ${this.lastStderr()}`, { code: 'tool-failed' })),
       );
     });
     failed.catch(() => undefined);
@@ -140,7 +140,7 @@ export class VobsVm {
     // The pty QEMU allocated, as QMP reports it ("pty:/dev/pts/5").
     const chardevs = (await this.qmp.execute('query-chardev')) as { label: string; filename: string }[];
     const serial = chardevs.find((c) => c.label === 'serial0');
-    if (!serial?.filename.startsWith('pty:')) throw new UserError(`QEMU did not give the serial port a pty (${serial?.filename})`);
+    if (!serial?.filename.startsWith('pty:')) throw new UserError(`QEMU did not give the serial port a pty (${serial?.filename})`, { code: 'tool-failed' });
     this.pty = serial.filename.slice(4);
   }
 

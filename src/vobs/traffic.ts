@@ -79,7 +79,7 @@ function sysctlPairs(text: string): [string, string][] {
  */
 export function trafficPlan(site: Site): TrafficPlan {
   const vs = site.lvs.virtual_servers[0];
-  if (vs.forwarding === 'tun') throw new UserError(`virtual server ${vs.name}: the virtual board's traffic test covers nat and dr, not tun`);
+  if (vs.forwarding === 'tun') throw new UserError(`virtual server ${vs.name}: the virtual board's traffic test covers nat and dr, not tun`, { code: 'site-invalid' });
   const nodes = siteNodes(site);
   const eth0 = splitCidr(nodes[0].interfaces.eth0.address);
   const rsSide = vs.forwarding === 'dr' ? eth0 : splitCidr(nodes[0].interfaces.eth1.address);

@@ -4,8 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { readFile, readdir, readlink, realpath, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ensureTool, sleep, waitFor } from './simulator.js';
 
@@ -18,14 +18,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Whether something listens on 127.0.0.1:port, read from /proc/net/tcp: probing with a connection would be
+ * a client of its own, and ser2net (kickolduser) would drop the console's connection for it.
+ */
 async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return table.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1] === local && f[3] === '0A';
   });
 }
 
@@ -61,6 +63,25 @@ export class Ser2net {
       if (exited) throw new Error('ser2net exited at start');
       if (Date.now() > deadline) throw new Error(`ser2net did not listen on 127.0.0.1:${this.port}`);
       await sleep(50);
+    }
+  }
+
+  /**
+   * Resolves once ser2net holds the device open (it opens it when a client connects): bytes the board sends
+   * before that are lost, as on a real console server, so a scenario waits for this instead of sleeping.
+   */
+  async deviceOpen(timeoutMs = 10_000): Promise<void> {
+    const pid = this.proc?.pid;
+    if (pid === undefined) throw new Error('ser2net is not running');
+    const target = await realpath(this.device);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+      for (const fd of fds) {
+        if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === target) return;
+      }
+      if (Date.now() > deadline) throw new Error(`ser2net did not open ${this.device} within ${timeoutMs} ms`);
+      await sleep(20);
     }
   }
 

@@ -129,7 +129,7 @@ test('checksum verification: SHA256 when present, else MD5Sum (lenny), size; mis
   await verifyDebChecksum(deb, { sha256: d.sha256.toUpperCase(), size: d.size });
   await verifyDebChecksum(deb, { md5: d.md5, size: d.size });
   const wrong = '0'.repeat(64);
-  await assert.rejects(() => verifyDebChecksum(deb, { sha256: wrong, md5: d.md5 }), new UserError(`${deb}: checksum mismatch: index says SHA256 ${wrong}, file has ${d.sha256}`));
+  await assert.rejects(() => verifyDebChecksum(deb, { sha256: wrong, md5: d.md5 }), new UserError(`${deb}: checksum mismatch: index says SHA256 ${wrong}, file has ${d.sha256}`, { code: 'package-invalid' }));
   await assert.rejects(() => verifyDebChecksum(deb, { md5: '0'.repeat(32) }), /checksum mismatch: index says MD5Sum/);
   await assert.rejects(() => verifyDebChecksum(deb, { sha256: d.sha256, size: d.size + 1 }), /size mismatch/);
   await assert.rejects(() => verifyDebChecksum(deb, {}), /gives no SHA256 or MD5Sum/);

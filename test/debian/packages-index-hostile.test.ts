@@ -48,7 +48,7 @@ test('--packages DIR: a Filename with .. or an absolute one is refused, not look
     [outside, 'is an absolute path; it must be relative to the archive root'],
   ]) {
     const dir = folder(entry(filename));
-    await assert.rejects(() => loadPackagesDir(dir), new UserError(`${join(dir, 'Packages')}: package evil 1: Filename '${filename}' ${why}`));
+    await assert.rejects(() => loadPackagesDir(dir), new UserError(`${join(dir, 'Packages')}: package evil 1: Filename '${filename}' ${why}`, { code: 'package-invalid' }));
   }
 });
 
@@ -57,7 +57,7 @@ test('--packages DIR: a Filename naming /dev/zero through a symlink, a link out 
     mkdirSync(join(dir, 'pool'));
     symlinkSync('/dev/zero', join(dir, 'pool/zero.deb'));
   });
-  await assert.rejects(() => within(5000, () => loadPackagesDir(zero)), new UserError(`${join(zero, 'pool/zero.deb')}: leads out of the packages folder (to /dev/zero)`));
+  await assert.rejects(() => within(5000, () => loadPackagesDir(zero)), new UserError(`${join(zero, 'pool/zero.deb')}: leads out of the packages folder (to /dev/zero)`, { code: 'package-invalid' }));
 
   const elsewhere = join(work, 'elsewhere.deb');
   writeFileSync(elsewhere, 'x');
@@ -65,7 +65,7 @@ test('--packages DIR: a Filename naming /dev/zero through a symlink, a link out 
   await assert.rejects(() => loadPackagesDir(linked), /x\.deb: leads out of the packages folder/);
 
   const fifo = folder(entry('fifo.deb'), (dir) => execFileSync('mkfifo', [join(dir, 'fifo.deb')]));
-  await assert.rejects(() => within(5000, () => loadPackagesDir(fifo)), new UserError(`${join(fifo, 'fifo.deb')}: not a regular file`));
+  await assert.rejects(() => within(5000, () => loadPackagesDir(fifo)), new UserError(`${join(fifo, 'fifo.deb')}: not a regular file`, { code: 'package-invalid' }));
 
   // A symlink that stays inside the folder is fine (pool/ layouts link between suites).
   const inside = folder('', (dir) => {
@@ -81,18 +81,18 @@ test('--packages DIR: an index or a .deb that is a device or a FIFO is refused w
   const zeroIndex = join(work, 'zero-index');
   mkdirSync(zeroIndex);
   symlinkSync('/dev/zero', join(zeroIndex, 'Packages'));
-  await assert.rejects(() => within(5000, () => loadPackagesDir(zeroIndex)), new UserError(`${join(zeroIndex, 'Packages')}: not a regular file`));
+  await assert.rejects(() => within(5000, () => loadPackagesDir(zeroIndex)), new UserError(`${join(zeroIndex, 'Packages')}: not a regular file`, { code: 'package-invalid' }));
 
   const fifoIndex = join(work, 'fifo-index');
   mkdirSync(fifoIndex);
   execFileSync('mkfifo', [join(fifoIndex, 'Packages.gz')]);
-  await assert.rejects(() => within(5000, () => loadPackagesDir(fifoIndex)), new UserError(`${join(fifoIndex, 'Packages.gz')}: not a regular file`));
+  await assert.rejects(() => within(5000, () => loadPackagesDir(fifoIndex)), new UserError(`${join(fifoIndex, 'Packages.gz')}: not a regular file`, { code: 'package-invalid' }));
 
   // No index: the folder's .deb files are read, and only regular ones.
   const fifoDeb = join(work, 'fifo-deb');
   mkdirSync(fifoDeb);
   execFileSync('mkfifo', [join(fifoDeb, 'a.deb')]);
-  await assert.rejects(() => within(5000, () => buildIndexFromDebs(fifoDeb)), new UserError(`${join(fifoDeb, 'a.deb')}: not a regular file`));
+  await assert.rejects(() => within(5000, () => buildIndexFromDebs(fifoDeb)), new UserError(`${join(fifoDeb, 'a.deb')}: not a regular file`, { code: 'package-invalid' }));
   symlinkSync('/dev/zero', join(work, 'fifo-deb/b.deb'));
   rmSync(join(fifoDeb, 'a.deb'));
   await assert.rejects(() => within(5000, () => buildIndexFromDebs(fifoDeb)), /b\.deb: leads out of the packages folder \(to \/dev\/zero\)/);
@@ -101,24 +101,24 @@ test('--packages DIR: an index or a .deb that is a device or a FIFO is refused w
 test('a Packages index is read within caps: line length, fields per stanza, number of stanzas, unpacked size', async () => {
   const file = join(work, 'Packages');
   writeFileSync(file, `Package: a\nVersion: 1\nDescription: ${'x'.repeat(2 << 20)}\n`);
-  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:3: line longer than 1048576 characters`));
+  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:3: line longer than 1048576 characters`, { code: 'package-invalid' }));
 
   // An endless line without a newline (as /dev/zero would give) stops at the cap too, however it is chunked.
   writeFileSync(file, Buffer.alloc(3 << 20, 0x41));
-  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:1: line longer than 1048576 characters`));
+  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:1: line longer than 1048576 characters`, { code: 'package-invalid' }));
 
   writeFileSync(file, `Package: a\nVersion: 1\n${Array.from({ length: 300 }, (_, i) => `X-F${i}: v`).join('\n')}\n`);
-  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:257: stanza with more than 256 fields`));
+  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:257: stanza with more than 256 fields`, { code: 'package-invalid' }));
 
   writeFileSync(file, Array.from({ length: 200_001 }, (_, i) => `Package: p${i}\nVersion: 1\n`).join('\n'));
-  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:600002: more than 200000 stanzas`));
+  await assert.rejects(() => readPackagesIndex(file), new UserError(`${file}:600002: more than 200000 stanzas`, { code: 'package-invalid' }));
 
   // 300 MiB of comment lines, packed to a few hundred kB: the unpacking stops at 256 MiB.
   const gz = join(work, 'bomb-Packages.gz');
   const line = `#${'c'.repeat(1023)}\n`;
   writeFileSync(gz, gzipSync(Buffer.from(line.repeat(300 * 1024))));
   const started = process.hrtime.bigint();
-  await assert.rejects(() => readPackagesIndex(gz), new UserError(`${gz}: unpacks to more than 268435456 bytes, more than any Debian index`));
+  await assert.rejects(() => readPackagesIndex(gz), new UserError(`${gz}: unpacks to more than 268435456 bytes, more than any Debian index`, { code: 'package-invalid' }));
   process.stdout.write(`# 300 MiB gzip bomb: refused after ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ms\n`);
 });
 
@@ -142,8 +142,8 @@ test('reading an index is linear: blanks inside a value, a long stanza over many
 });
 
 test('a Release file is read within caps, and its sizes must be numbers', () => {
-  assert.throws(() => parseReleaseSums(`Origin: x\nLabel: ${'x'.repeat(70_000)}\n`, 'R'), new UserError('R:2: line longer than 65536 characters'));
-  assert.throws(() => parseReleaseSums('Origin: x\n\nOrigin: y\n', 'R'), new UserError('R:3: more than 1 stanzas'));
-  assert.throws(() => parseReleaseSums(`SHA256:\n ${'a'.repeat(64)} 1e9 main/binary-powerpc/Packages.gz\n`, 'R'), new UserError("R: SHA256 entry for main/binary-powerpc/Packages.gz has size '1e9', not a number of bytes"));
+  assert.throws(() => parseReleaseSums(`Origin: x\nLabel: ${'x'.repeat(70_000)}\n`, 'R'), new UserError('R:2: line longer than 65536 characters', { code: 'package-invalid' }));
+  assert.throws(() => parseReleaseSums('Origin: x\n\nOrigin: y\n', 'R'), new UserError('R:3: more than 1 stanzas', { code: 'package-invalid' }));
+  assert.throws(() => parseReleaseSums(`SHA256:\n ${'a'.repeat(64)} 1e9 main/binary-powerpc/Packages.gz\n`, 'R'), new UserError("R: SHA256 entry for main/binary-powerpc/Packages.gz has size '1e9', not a number of bytes", { code: 'package-invalid' }));
   assert.deepEqual(parseReleaseSums(`SHA256:\n ${'A'.repeat(64)} 12 main/binary-powerpc/Packages.gz\n`, 'R').get('main/binary-powerpc/Packages.gz'), { size: 12, sha256: 'a'.repeat(64) });
 });

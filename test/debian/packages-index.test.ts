@@ -52,9 +52,9 @@ test('--packages DIR with a Packages index (plain, .gz or .xz): Filename found i
 test('a broken index names the file and line; a truncated compressed index is an error, not a short list', async () => {
   const bad = join(work, 'Packages');
   writeFileSync(bad, 'Package: a\nVersion: 1\n\nPackage: b\nVersion: 2\nno colon here\n');
-  await assert.rejects(() => readPackagesIndex(bad), new UserError(`${bad}:6: expected 'Field: value', got 'no colon here'`));
+  await assert.rejects(() => readPackagesIndex(bad), new UserError(`${bad}:6: expected 'Field: value', got 'no colon here'`, { code: 'package-invalid' }));
   writeFileSync(bad, 'Package: a\nVersion: x:1.0\n');
-  await assert.rejects(() => readPackagesIndex(bad), new UserError(`${bad}: package a: version 'x:1.0': epoch is not a number`));
+  await assert.rejects(() => readPackagesIndex(bad), new UserError(`${bad}: package a: version 'x:1.0': epoch is not a number`, { code: 'package-invalid' }));
   const text = Array.from({ length: 3000 }, (_, i) => `Package: p${i}\nVersion: ${i}\nDescription: ${'x'.repeat(i % 97)}${i}\n`).join('\n');
   for (const [name, bytes] of [['Packages.gz', gzipSync(text)], ['Packages.xz', execFileSync('xz', ['-c'], { input: text })]] as const) {
     const cut = join(work, `cut-${name}`);

@@ -98,15 +98,15 @@ test('a dependency nobody provides is a UserError naming the chain', () => {
   const noSsl = index.filter((e) => e.name !== 'libssl0.9.8');
   assert.throws(
     () => resolvePackages({ wanted: ['keepalived'], index: noSsl, installed, arch: 'powerpc' }),
-    new UserError('keepalived -> libssl0.9.8 (>= 0.9.8f-5): not in the index and not installed'),
+    new UserError('keepalived -> libssl0.9.8 (>= 0.9.8f-5): not in the index and not installed', { code: 'package-invalid' }),
   );
 });
 
 test('too old everywhere, wrong architecture, versioned dependency on an unversioned Provides', () => {
-  assert.throws(() => names(['monitoring']), new UserError('monitoring -> newlibc | libc6 (>= 2.9): newlibc: not in the index and not installed; libc6: installed 2.7-18lenny7 and not in the index; are the packages from another Debian release than the rootfs?'));
-  assert.throws(() => names(['ssl-cert']), new UserError('ssl-cert -> openssl (>= 0.9.8g-9): the index has it only for amd64, not powerpc'));
+  assert.throws(() => names(['monitoring']), new UserError('monitoring -> newlibc | libc6 (>= 2.9): newlibc: not in the index and not installed; libc6: installed 2.7-18lenny7 and not in the index; are the packages from another Debian release than the rootfs?', { code: 'package-invalid' }));
+  assert.throws(() => names(['ssl-cert']), new UserError('ssl-cert -> openssl (>= 0.9.8g-9): the index has it only for amd64, not powerpc', { code: 'package-invalid' }));
   assert.throws(() => names(['needs-virtual']), /needs-virtual -> libz1 \(>= 1\.2\): provided only without a matching version/);
-  assert.throws(() => names(['nosuch']), new UserError('nosuch: not in the index and not installed'));
+  assert.throws(() => names(['nosuch']), new UserError('nosuch: not in the index and not installed', { code: 'package-invalid' }));
 });
 
 test('an old installed package is upgraded from the index when a dependency needs it', () => {
@@ -119,7 +119,7 @@ test('packages from another release that would replace the base system\'s libc6 
   const newer = parseStanzas('Package: libc6\nVersion: 2.36-9\nArchitecture: powerpc\n').map((s) => entryFromStanza(s, 'x'));
   assert.throws(
     () => resolvePackages({ wanted: ['monitoring'], index: [...index, ...newer], installed, arch: 'powerpc' }),
-    new UserError("monitoring -> libc6 (>= 2.9): needs libc6 2.36-9 from the index, but the rootfs's libc6 2.7-18lenny7 is part of the base system (required); are the packages from another Debian release than the rootfs?"),
+    new UserError("monitoring -> libc6 (>= 2.9): needs libc6 2.36-9 from the index, but the rootfs's libc6 2.7-18lenny7 is part of the base system (required); are the packages from another Debian release than the rootfs?", { code: 'package-invalid' }),
   );
 });
 

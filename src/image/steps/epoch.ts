@@ -16,7 +16,7 @@ import type { BuildState, Epoch, Step } from '../pipeline.js';
 export async function chooseEpoch(env: NodeJS.ProcessEnv, rootfsPath: string): Promise<Epoch> {
   const fromEnv = env.SOURCE_DATE_EPOCH;
   if (fromEnv !== undefined && fromEnv !== '') {
-    if (!/^\d{1,12}$/.test(fromEnv)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds, not "${fromEnv}"`);
+    if (!/^\d{1,12}$/.test(fromEnv)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds, not "${fromEnv}"`, { code: 'user-error' });
     return { value: Number(fromEnv), source: 'SOURCE_DATE_EPOCH' };
   }
   const gzipTime = await gzipMtime(rootfsPath);

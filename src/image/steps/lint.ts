@@ -18,7 +18,7 @@ export const lintStep: Step<BuildState> = {
     const errors = findings.filter((f) => f.severity === 'error');
     if (errors.length > 0) {
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more: run \`obsbuild lint --site ${loaded.file}\`)` : '';
-      throw new UserError(located(loaded.file, errors[0].line, errors[0].message) + more);
+      throw new UserError(located(loaded.file, errors[0].line, errors[0].message) + more, { code: 'site-invalid' });
     }
   },
 };

@@ -27,7 +27,7 @@ export const overlayStep: Step<NodeState> = {
     const byName = new Map(result.packages.map((p) => [`${p.name}\0${p.version}`, p.sha256]));
     for (const p of ns.identity!.packages) {
       const actual = byName.get(`${p.name}\0${p.version}`);
-      if (actual && p.sha256 !== actual) throw new UserError(`${p.filename}: the file changed while the build was reading it`);
+      if (actual && p.sha256 !== actual) throw new UserError(`${p.filename}: the file changed while the build was reading it`, { code: 'package-invalid' });
     }
     for (const w of result.warnings) {
       if (build.warnings.includes(w)) continue; // every node layers the same packages

@@ -58,6 +58,7 @@ export const packagesStep: Step<BuildState> = {
     } else {
       throw new UserError(
         located(loaded.file, loaded.lineOf(['packages']), 'no package source: pass --packages DIR or --mirror URL, or set packages.mirror'),
+        { code: 'site-invalid' },
       );
     }
     const status = state.inputs!.rootfs.files.dpkgStatus ?? '';
@@ -74,7 +75,7 @@ export const packagesStep: Step<BuildState> = {
     for (const entry of entries) {
       if (!entry.localPath) {
         const where = options.packagesDir ?? mirror ?? '';
-        throw new UserError(`${where}: the index lists ${entry.filename ?? entry.name} but the .deb is not there`);
+        throw new UserError(`${where}: the index lists ${entry.filename ?? entry.name} but the .deb is not there`, { code: 'package-invalid' });
       }
       // Checked against the index here, before anything is unpacked; the digests go into the manifest
       // (lenny's index carries only MD5Sum, the manifest records sha256).

@@ -42,6 +42,6 @@ export function isPrintableAscii(ch: string): boolean {
  * same problem with the site file's line first, so this only fires for a site that skipped lint.
  */
 export function guarded(file: string, what: string, value: string, problem: Problem): string {
-  if (problem !== undefined) throw new UserError(`${file}: refusing to write ${what} ${shown(value)}: it ${problem}`);
+  if (problem !== undefined) throw new UserError(`${file}: refusing to write ${what} ${shown(value)}: it ${problem}`, { code: 'site-invalid' });
   return value;
 }
