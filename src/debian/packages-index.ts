@@ -8,10 +8,9 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { UserError } from '../util/errors.js';
-import { Stanza, formatStanzas } from './control.js';
+import { ControlSyntaxError, PACKAGES_LIMITS, Stanza, StanzaStreamParser, formatStanzas, parseStanzas } from './control.js';
 import { digestFile, readDebControl } from './deb.js';
 import { compressionOf, decompress } from './decompress.js';
-import { BoundedStanzaReader, PACKAGES_LIMITS, IndexTextError, readBoundedStanzas } from './index-stanzas.js';
 import { parseVersion } from './version.js';
 import { parseRelations, RelationSyntaxError, type Relation, type RelationGroups } from './relations.js';
 
@@ -89,7 +88,7 @@ class IndexEntry implements PackageEntry {
   }
 
   get stanza(): Stanza {
-    if (typeof this.#stanza === 'string') this.#stanza = readBoundedStanzas(this.#stanza, PACKAGES_LIMITS)[0];
+    if (typeof this.#stanza === 'string') this.#stanza = parseStanzas(this.#stanza, PACKAGES_LIMITS)[0];
     return this.#stanza;
   }
 
@@ -185,7 +184,7 @@ async function openRegularFile(file: string) {
 /** Read every stanza of a Packages index (compression from the file name), streaming, within PACKAGES_LIMITS. */
 export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
   const compression = compressionOf(basename(file)) ?? 'none';
-  const reader = new BoundedStanzaReader(PACKAGES_LIMITS);
+  const reader = new StanzaStreamParser(PACKAGES_LIMITS);
   const entries: PackageEntry[] = [];
   const handle = await openRegularFile(file);
   const raw = handle.createReadStream();
@@ -202,7 +201,7 @@ export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
     for (const stanza of reader.end()) entries.push(entryFromStanza(slim(stanza), file, true));
   } catch (err) {
     if (err instanceof UserError) throw err;
-    if (err instanceof IndexTextError) throw new UserError(`${file}:${err.line}: ${err.message}`);
+    if (err instanceof ControlSyntaxError) throw new UserError(`${file}:${err.line}: ${err.message}`);
     throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`);
   } finally {
     bytes.destroy();
