@@ -14,7 +14,8 @@ import { compressionOf, decompress } from './decompress.js';
 import { parseVersion } from './version.js';
 import { parseRelations, RelationSyntaxError, type Relation, type RelationGroups } from './relations.js';
 
-export interface PackageEntry {
+/** What an index entry says outright (the relations are parsed on demand, see IndexEntry). */
+interface PackageFields {
   name: string;
   version: string;
   arch: string;
@@ -23,12 +24,15 @@ export interface PackageEntry {
   size?: number;
   sha256?: string;
   md5?: string;
-  readonly depends: RelationGroups;
-  readonly preDepends: RelationGroups;
   provides: Relation[];
-  readonly stanza: Stanza;
   /** Where the .deb is on disk, once known (local folder, or the mirror cache after download). */
   localPath?: string;
+}
+
+export interface PackageEntry extends PackageFields {
+  readonly depends: RelationGroups;
+  readonly preDepends: RelationGroups;
+  readonly stanza: Stanza;
 }
 
 const NO_RELATIONS: Relation[] = [];
@@ -38,16 +42,9 @@ const NO_RELATIONS: Relation[] = [];
  * keeps its (slimmed) stanza as text, parsed on demand: a 20 000-package index then stays small, and
  * only the entries the resolver visits pay for parsing.
  */
+// The class takes PackageFields' declarations from this interface (declaration merging): one list of fields.
+interface IndexEntry extends PackageFields {}
 class IndexEntry implements PackageEntry {
-  name: string;
-  version: string;
-  arch: string;
-  filename?: string;
-  size?: number;
-  sha256?: string;
-  md5?: string;
-  provides: Relation[];
-  localPath?: string;
   #where: string;
   #stanza: Stanza | string;
   #depends?: RelationGroups;
@@ -76,6 +73,7 @@ class IndexEntry implements PackageEntry {
     this.#where = where;
     this.#stanza = compact ? stanza.toString() : stanza;
     this.provides = providesText ? this.relations(providesText).map((g) => g[0]) : NO_RELATIONS;
+    this.localPath = undefined;
   }
 
   private relations(text: string | undefined): RelationGroups {

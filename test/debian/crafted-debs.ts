@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { arArchive, arHeader } from '../helpers/ar.js';
 
 export interface CraftedEntry {
   name: string;
@@ -51,24 +52,6 @@ export async function tarBuffer(entries: CraftedEntry[]): Promise<Buffer> {
   }
   pack.finalize();
   return collected;
-}
-
-/** One ar member header (60 bytes) with the size field written as given. */
-export function arHeader(name: string, size: number | string): Buffer {
-  const field = (v: string, n: number) => v.padEnd(n, ' ').slice(0, n);
-  return Buffer.from(
-    field(name, 16) + field('0', 12) + field('0', 6) + field('0', 6) + field('100644', 8) + field(String(size), 10) + '`\n',
-    'latin1',
-  );
-}
-
-export function arArchive(members: [string, Buffer][]): Buffer {
-  const parts: Buffer[] = [Buffer.from('!<arch>\n', 'latin1')];
-  for (const [name, data] of members) {
-    parts.push(arHeader(name, data.length), data);
-    if (data.length % 2) parts.push(Buffer.from('\n'));
-  }
-  return Buffer.concat(parts);
 }
 
 export const CONTROL_TEXT = 'Package: crafted\nVersion: 1.0\nArchitecture: powerpc\nMaintainer: T <t@example.org>\nDescription: crafted\n';

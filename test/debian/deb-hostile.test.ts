@@ -10,7 +10,8 @@ import { forEachDataEntry, readDebControl } from '../../src/debian/deb.js';
 import { writeOverlay } from '../../src/image/overlay.js';
 import { UserError } from '../../src/util/errors.js';
 import { LENNY_BASE_STATUS } from '../fixtures/debs/make-deb.js';
-import { arArchive, arHeader, CONTROL_TEXT, craftedDeb, debWithHugeScript, tarBuffer, type CraftedEntry } from './crafted-debs.js';
+import { arArchive, arHeader } from '../helpers/ar.js';
+import { CONTROL_TEXT, craftedDeb, debWithHugeScript, tarBuffer, type CraftedEntry } from './crafted-debs.js';
 
 const work = mkdtempSync(join(tmpdir(), 'obsbuild-deb-hostile-'));
 after(() => rmSync(work, { recursive: true, force: true }));
