@@ -31,6 +31,7 @@ export async function tarBuffer(entries: CraftedEntry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     const type = e.type ?? 'file';
+    const hasData = type === 'file' || type === 'contiguous-file';
     const header: tar.Header = {
       name: e.name,
       type,
@@ -41,12 +42,12 @@ export async function tarBuffer(entries: CraftedEntry[]): Promise<Buffer> {
       devmajor: e.devmajor ?? 0,
       devminor: e.devminor ?? 0,
       mtime: new Date(0),
-      size: type === 'file' ? Buffer.byteLength(e.content ?? '') : 0,
+      size: hasData ? Buffer.byteLength(e.content ?? '') : 0,
       uname: '',
       gname: '',
     };
     await new Promise<void>((resolve, reject) => {
-      if (type === 'file') pack.entry(header, e.content ?? '', (err) => (err ? reject(err) : resolve()));
+      if (hasData) pack.entry(header, e.content ?? '', (err) => (err ? reject(err) : resolve()));
       else pack.entry(header, (err) => (err ? reject(err) : resolve()));
     });
   }
