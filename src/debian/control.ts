@@ -1,6 +1,6 @@
 /**
- * deb822 control stanzas (DEBIAN/control, dpkg status, Packages indexes): the one module that knows the
- * format. Field names are matched case-insensitively, their spelling and order are kept, continuation
+ * deb822 control stanzas (DEBIAN/control, dpkg status, Packages indexes, Release files): the one module
+ * that knows the format, with one parser, bounded by the caps its caller gives. Field names are matched case-insensitively, their spelling and order are kept, continuation
  * lines (leading space or tab) are kept verbatim so a stanza written back is the stanza read.
  */
 export class Stanza {
@@ -44,6 +44,7 @@ export class Stanza {
   }
 }
 
+/** A syntax error or a cap reached, at `line` of the text. */
 export class ControlSyntaxError extends Error {
   constructor(
     readonly line: number,
@@ -54,49 +55,65 @@ export class ControlSyntaxError extends Error {
 }
 
 /**
+ * Caps on what one reading takes. A line, a stanza, a stanza's fields and the stanzas of a text each have a
+ * cap no real file comes near, so a hostile text costs bounded time and memory and ends in an error naming
+ * its line.
+ */
+export interface StanzaLimits {
+  /** characters in one line */
+  maxLine: number;
+  /** characters in one stanza, its lines together */
+  maxStanza: number;
+  /** fields in one stanza */
+  maxFields: number;
+  /** stanzas in the whole text */
+  maxStanzas: number;
+}
+
+/** A Packages stanza is a few KiB (long descriptions included): past this the input is not an index. */
+export const MAX_STANZA_CHARS = 16 << 20;
+
+/** A text already in memory (DEBIAN/control, a dpkg status file): its reader capped its size. */
+const IN_MEMORY_LIMITS: StanzaLimits = { maxLine: Infinity, maxStanza: Infinity, maxFields: Infinity, maxStanzas: Infinity };
+
+/** A stream of unknown length: each stanza must fit in memory. */
+const STREAM_LIMITS: StanzaLimits = { maxLine: MAX_STANZA_CHARS, maxStanza: MAX_STANZA_CHARS, maxFields: Infinity, maxStanzas: Infinity };
+
+/**
+ * Packages: lines up to 1 MiB (the longest real ones, Rust crates' Provides in current Debian, are ~100 kB),
+ * stanzas of ~30 fields, and 200 000 packages (Debian's biggest index has ~65 000; lenny's powerpc ~23 000).
+ */
+export const PACKAGES_LIMITS: StanzaLimits = { maxLine: 1 << 20, maxStanza: 4 << 20, maxFields: 256, maxStanzas: 200_000 };
+
+/** Release: one stanza whose checksum blocks list a few thousand files, each on its own short line. */
+export const RELEASE_LIMITS: StanzaLimits = { maxLine: 64 << 10, maxStanza: 16 << 20, maxFields: 256, maxStanzas: 1 };
+
+/**
  * Parse every stanza of a deb822 text. Multi-line values keep their continuation lines exactly
  * (`Description: short\n long...`); a value that starts on the next line (`Conffiles:\n /etc/x md5`)
  * is stored with its leading newline so it writes back the same way.
  */
-export function parseStanzas(text: string): Stanza[] {
-  const stanzas: Stanza[] = [];
-  let current: [string, string][] = [];
-  const flush = () => {
-    if (current.length) stanzas.push(new Stanza(current));
-    current = [];
-  };
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (line.trim() === '') {
-      flush();
-      continue;
-    }
-    if (line.startsWith('#') && current.length === 0) continue; // deb822 comments between stanzas
-    if (line.startsWith(' ') || line.startsWith('\t')) {
-      const last = current[current.length - 1];
-      if (!last) throw new ControlSyntaxError(i + 1, 'continuation line without a field');
-      last[1] += `\n${line}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new ControlSyntaxError(i + 1, `expected 'Field: value', got '${line.slice(0, 60)}'`);
-    const name = line.slice(0, colon);
-    if (/\s/.test(name)) throw new ControlSyntaxError(i + 1, `bad field name '${name}'`);
-    const value = trimBlanks(line.slice(colon + 1));
-    current.push([name, value]);
-  }
-  flush();
-  return stanzas;
+export function parseStanzas(text: string, limits: StanzaLimits = IN_MEMORY_LIMITS): Stanza[] {
+  const parser = new StanzaStreamParser(limits);
+  return [...parser.push(text), ...parser.end()];
 }
 
 /** Leading and trailing spaces and tabs off, in one pass (a `[ \t]+$` regex is quadratic on inner blanks). */
 function trimBlanks(s: string): string {
   let start = 0;
   let end = s.length;
-  while (start < end && (s[start] === ' ' || s[start] === '\t')) start++;
-  while (end > start && (s[end - 1] === ' ' || s[end - 1] === '\t')) end--;
+  while (start < end && (s.charCodeAt(start) === 32 || s.charCodeAt(start) === 9)) start++;
+  while (end > start && (s.charCodeAt(end - 1) === 32 || s.charCodeAt(end - 1) === 9)) end--;
   return s.slice(start, end);
+}
+
+/** deb822's blank line: empty, or spaces and tabs only. */
+function isBlank(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== 32 && c !== 9) return false;
+  }
+  return true;
 }
 
 export function parseStanza(text: string): Stanza {
@@ -110,89 +127,99 @@ export function formatStanzas(stanzas: Stanza[]): string {
   return stanzas.map((s) => `${s.toString()}\n`).join('\n');
 }
 
-/** A Packages stanza is a few KiB (long descriptions included): past this the input is not an index. */
-export const MAX_STANZA_CHARS = 16 << 20;
+/** `n` characters as a message says it: whole MiB when it is some. */
+function chars(n: number): string {
+  return n % (1 << 20) === 0 ? `${n >> 20} MiB` : `${n} characters`;
+}
 
 /**
- * Incremental parser for big indexes: feed text chunks, get complete stanzas back as soon as their blank
- * line arrives, so a Packages file is never held whole in memory.
+ * The one deb822 parser: feed text chunks, get stanzas back as soon as their blank line arrives, so a
+ * Packages file is never held whole in memory. One pass, each character looked at once; a line spanning
+ * chunks is kept in pieces and joined once, when it ends. `#` comments between stanzas are skipped.
  */
 export class StanzaStreamParser {
-  /** The current stanza's text so far, as received (joined once, when its blank line arrives). */
-  private parts: string[] = [];
-  private partsLength = 0;
-  private partsNewlines = 0;
-  private lineOffset = 0;
-  /**
-   * What the text so far ends with, as far as a separator is concerned: "\n" or "\n\r" (a blank line may
-   * be under way), "\r" (a CRLF may be), or "". Each chunk is searched with this prefix only, so a long
-   * stanza is never rescanned (or re-flattened) from its start: the parser is linear in its input.
-   */
-  private carry = '';
+  /** the current line's pieces while it spans chunks (joined once, when the line ends) */
+  private partial: string[] = [];
+  private partialLength = 0;
+  private lineNo = 0;
+  private fields: [string, string][] = [];
+  private stanzaChars = 0;
+  private stanzas = 0;
+  private out: Stanza[] = [];
+
+  constructor(private readonly limits: StanzaLimits = STREAM_LIMITS) {}
 
   push(chunk: string): Stanza[] {
-    const out: Stanza[] = [];
-    const text = this.carry + chunk;
-    const skip = this.carry.length;
-    const separator = /\r?\n[ \t]*\r?\n/g;
-    let from = 0; // consumed so far, in chunk coordinates
-    let found = false;
-    for (let m = separator.exec(text); m; m = separator.exec(text)) {
-      const sepEnd = m.index + m[0].length - skip;
-      // A separator that began in earlier text leaves its first bytes in the block: parseStanzas ignores them.
-      const block = this.parts.join('') + chunk.slice(from, Math.max(from, m.index - skip));
-      out.push(...this.parseBlock(block));
-      this.lineOffset += this.partsNewlines + countNewlines(chunk.slice(from, sepEnd));
-      this.parts = [];
-      this.partsLength = 0;
-      this.partsNewlines = 0;
-      from = sepEnd;
-      found = true;
+    let pos = 0;
+    for (let nl = chunk.indexOf('\n', pos); nl >= 0; nl = chunk.indexOf('\n', pos)) {
+      this.grow(nl - pos);
+      const piece = chunk.slice(pos, nl);
+      const line = this.partial.length ? this.partial.join('') + piece : piece;
+      this.partial = [];
+      this.partialLength = 0;
+      this.line(line.endsWith('\r') ? line.slice(0, -1) : line);
+      pos = nl + 1;
     }
-    const rest = chunk.slice(from);
-    if (rest) {
-      this.parts.push(rest);
-      this.partsLength += rest.length;
-      this.partsNewlines += countNewlines(rest);
+    if (pos < chunk.length) {
+      this.grow(chunk.length - pos);
+      this.partial.push(chunk.slice(pos));
     }
-    this.carry = separatorCarry(found ? rest : this.carry + rest);
-    if (this.partsLength > MAX_STANZA_CHARS) {
-      throw new ControlSyntaxError(this.lineOffset + 1, `a stanza longer than ${MAX_STANZA_CHARS >> 20} MiB, which no real index has`);
-    }
-    return out;
+    return this.take();
   }
 
   end(): Stanza[] {
-    const rest = this.parts.join('');
-    this.parts = [];
-    this.partsLength = 0;
-    this.partsNewlines = 0;
-    this.carry = '';
-    return this.parseBlock(rest);
+    if (this.partial.length) {
+      const line = this.partial.join('');
+      this.partial = [];
+      this.partialLength = 0;
+      this.line(line.endsWith('\r') ? line.slice(0, -1) : line);
+    }
+    this.flush();
+    return this.take();
   }
 
-  private parseBlock(block: string): Stanza[] {
-    try {
-      return parseStanzas(block);
-    } catch (err) {
-      if (err instanceof ControlSyntaxError) throw new ControlSyntaxError(err.line + this.lineOffset, err.message);
-      throw err;
+  private take(): Stanza[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  /** Count characters of the line being read before keeping them: an endless line stops at the cap. */
+  private grow(n: number): void {
+    this.partialLength += n;
+    if (this.partialLength > this.limits.maxLine) {
+      throw new ControlSyntaxError(this.lineNo + 1, `line longer than ${this.limits.maxLine} characters`);
     }
   }
-}
 
-/** The canonical end of `text` for a separator search (see StanzaStreamParser.carry); reads only its trailing blanks. */
-function separatorCarry(text: string): string {
-  let i = text.length;
-  const cr = text[i - 1] === '\r';
-  if (cr) i--;
-  while (i > 0 && (text[i - 1] === ' ' || text[i - 1] === '\t')) i--;
-  if (text[i - 1] === '\n') return cr ? '\n\r' : '\n';
-  return cr ? '\r' : '';
-}
+  private line(line: string): void {
+    this.lineNo++;
+    if (isBlank(line)) return this.flush();
+    if (line.startsWith('#') && this.fields.length === 0) return; // deb822 comments between stanzas
+    this.stanzaChars += line.length + 1;
+    if (this.stanzaChars > this.limits.maxStanza) throw new ControlSyntaxError(this.lineNo, `a stanza longer than ${chars(this.limits.maxStanza)}`);
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
+      const last = this.fields[this.fields.length - 1];
+      if (!last) throw new ControlSyntaxError(this.lineNo, 'continuation line without a field');
+      last[1] += `\n${line}`;
+      return;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new ControlSyntaxError(this.lineNo, `expected 'Field: value', got '${line.slice(0, 60)}'`);
+    const name = line.slice(0, colon);
+    if (/\s/.test(name)) throw new ControlSyntaxError(this.lineNo, `bad field name '${name.slice(0, 60)}'`);
+    if (this.fields.length >= this.limits.maxFields) throw new ControlSyntaxError(this.lineNo, `stanza with more than ${this.limits.maxFields} fields`);
+    this.fields.push([name, trimBlanks(line.slice(colon + 1))]);
+  }
 
-function countNewlines(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 10) n++;
-  return n;
+  private flush(): void {
+    if (this.fields.length) {
+      this.stanzas++;
+      if (this.stanzas > this.limits.maxStanzas) throw new ControlSyntaxError(this.lineNo, `more than ${this.limits.maxStanzas} stanzas`);
+      this.out.push(new Stanza(this.fields));
+    }
+    this.fields = [];
+    this.stanzaChars = 0;
+  }
 }

@@ -1,45 +1,26 @@
 /**
  * Reading .deb packages as streams: the ar container (ar.ts) holds debian-binary, control.tar[.gz|.xz|.zst]
  * and data.tar[.gz|.xz|.zst|.bz2]. The control member is small and read into memory, under the caps below;
- * data.tar is streamed entry by entry and held to the path-safety rule of util/archive-path.ts. Every
- * format problem becomes a UserError naming the .deb.
+ * data.tar is streamed entry by entry (src/archive/tar-read.ts) and held to the path-safety rule of
+ * src/archive/path-safety.ts. Every format problem becomes a UserError naming the .deb.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
-import { ArchiveLimitError, ArchiveTree, describeSpecialFile, entryComponents, isSpecialFile, sizedNonFile } from '../util/archive-path.js';
+import { ArchiveLimitError, ArchiveTree, describeSpecialFile, entryComponents, isSpecialFile } from '../archive/path-safety.js';
+import type { TarEntry } from '../archive/tar-entry.js';
+import { readTar, TarFormatError, type EntryContent, type TarEntryHandler } from '../archive/tar-read.js';
 import { UserError } from '../util/errors.js';
 import { ArFormatError, listArMembers, openArMember, type ArMember } from './ar.js';
 import { parseStanza, type Stanza } from './control.js';
 import { compressionOf, decompress } from './decompress.js';
 
-/** An entry's bytes: consume with `for await`. */
-export type EntryContent = AsyncIterable<Buffer>;
+export type { EntryContent };
 
 export interface DebControl {
   control: Stanza;
   /** Control members other than the tar itself: control, md5sums, conffiles, preinst, postinst... */
   files: Map<string, { content: Buffer; mode: number }>;
-}
-
-export type DataEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
-
-export interface DataEntry {
-  /** Relative to the root, no leading `./` or `/`; '' is the root directory itself. */
-  path: string;
-  type: DataEntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  size: number;
-  /** Symlink target as stored, or for hard links the normalized path of the target. */
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
 }
 
 async function members(debPath: string): Promise<ArMember[]> {
@@ -62,7 +43,7 @@ function findMember(debPath: string, list: ArMember[], base: 'control.tar' | 'da
   return member;
 }
 
-/** Strip `./`; reject absolute names and `..` (util/archive-path.ts). */
+/** Strip `./`; reject absolute names and `..` (src/archive/path-safety.ts). */
 export function normalizeEntryPath(debPath: string, raw: string, member = 'data.tar'): string {
   const parts = entryComponents(raw);
   if (typeof parts === 'string') throw new UserError(`${debPath}: ${member} entry '${raw}' escapes the root (${parts})`, { code: 'package-invalid' });
@@ -99,30 +80,17 @@ function mib(bytes: number): string {
 }
 
 /**
- * Walk a tar member, calling `onEntry` with each entry's header and content stream. The content must be
- * consumed (or ignored: leftovers are drained) before the promise returned by onEntry settles.
+ * Walk a tar member with the archive reader, calling `onEntry` with each entry and its content stream
+ * (leftovers are drained), under `tree` when given. Every failure is a UserError naming the .deb.
  */
-async function walkTarMember(
-  debPath: string,
-  member: ArMember,
-  onEntry: (header: tar.Header, content: EntryContent) => Promise<void>,
-): Promise<void> {
-  const extract = tar.extract();
-  const compression = compressionOf(member.name)!;
-  const feeding = pipeline(decompress(openArMember(debPath, member), compression), extract);
-  feeding.catch(() => {}); // reported below through the iterator or the await
+async function walkTarMember(debPath: string, member: ArMember, onEntry: TarEntryHandler, tree?: ArchiveTree): Promise<void> {
   try {
-    for await (const entry of extract) {
-      if (sizedNonFile(entry.header)) {
-        throw new UserError(`${debPath}: corrupt .deb: ${member.name}: ${entry.header.name} is a ${entry.header.type} with ${entry.header.size} bytes of data`, { code: 'package-invalid' });
-      }
-      await onEntry(entry.header, entry as unknown as EntryContent);
-      entry.resume();
-    }
-    await feeding;
+    await readTar([decompress(openArMember(debPath, member), compressionOf(member.name)!)], onEntry, tree);
   } catch (err) {
-    extract.destroy();
     if (err instanceof UserError) throw err;
+    if (err instanceof TarFormatError) throw new UserError(`${debPath}: corrupt .deb: ${member.name}: ${err.message}`, { code: 'package-invalid', cause: err });
+    // Only data.tar is walked with a tree, which is what counts entries.
+    if (err instanceof ArchiveLimitError) throw new UserError(`${debPath}: data.tar has ${err.message}`, { code: 'package-invalid', cause: err });
     throw new UserError(`${debPath}: corrupt or truncated .deb: ${member.name}: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
   }
 }
@@ -147,19 +115,19 @@ export async function readDebControl(debPath: string): Promise<DebControl> {
   }
   const files = new Map<string, { content: Buffer; mode: number }>();
   let total = 0;
-  await walkTarMember(debPath, member, async (header, content) => {
-    const name = normalizeEntryPath(debPath, header.name, member.name);
-    if (header.type !== 'file' || name === '') return;
+  await walkTarMember(debPath, member, async (entry, content) => {
+    const name = normalizeEntryPath(debPath, entry.name, member.name);
+    if (entry.type !== 'file' || name === '') return;
     if (files.size === CONTROL_LIMITS.files) throw new UserError(`${debPath}: ${member.name} holds more than ${CONTROL_LIMITS.files} files`, { code: 'package-invalid' });
     const [limit, what] = controlFileLimit(name);
     const tooBig = () => new UserError(`${debPath}: control file ${name} is larger than ${mib(limit)}, which is not plausible for ${what}`, { code: 'package-invalid' });
     // The declared size is checked first, so an oversized member is refused before it is decompressed.
-    if ((header.size ?? 0) > limit) throw tooBig();
+    if (entry.size > limit) throw tooBig();
     const data = await readAtMost(content, limit);
     if (!data) throw tooBig();
     total += data.length;
     if (total > CONTROL_LIMITS.total) throw new UserError(`${debPath}: the control files add up to more than ${mib(CONTROL_LIMITS.total)}`, { code: 'package-invalid' });
-    files.set(name, { content: data, mode: header.mode ?? 0o644 });
+    files.set(name, { content: data, mode: entry.mode });
   });
   const control = files.get('control');
   if (!control) throw new UserError(`${debPath}: not a valid .deb: control.tar has no control file`, { code: 'package-invalid' });
@@ -173,48 +141,26 @@ export async function readDebControl(debPath: string): Promise<DebControl> {
   return { control: stanza, files };
 }
 
-const TYPES = new Set<string>(['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo']);
-
-/** Stream data.tar: one call per entry, with its content stream (empty for non-files). */
-export async function forEachDataEntry(
-  debPath: string,
-  onEntry: (entry: DataEntry, content: EntryContent) => Promise<void>,
-): Promise<void> {
+/** Stream data.tar: one call per entry (mode without the file-type bits), with its content stream (empty for non-files). */
+export async function forEachDataEntry(debPath: string, onEntry: (entry: TarEntry, content: EntryContent) => Promise<void>): Promise<void> {
   const list = await members(debPath);
   const member = findMember(debPath, list, 'data.tar');
   const tree = new ArchiveTree({ escapingSymlinks: 'refuse' });
-  await walkTarMember(debPath, member, async (header, content) => {
-    const type = header.type === 'contiguous-file' ? 'file' : header.type ?? 'file';
-    if (!TYPES.has(type)) throw new UserError(`${debPath}: data.tar entry '${header.name}' has unsupported type ${type}`, { code: 'package-invalid' });
-    if (isSpecialFile(type)) {
-      throw new UserError(`${debPath}: data.tar entry '${header.name}' is ${describeSpecialFile(type)}: obsbuild does not install device nodes from packages`, { code: 'package-invalid' });
-    }
-    let checked;
-    try {
-      checked = tree.add({ name: header.name, type, linkname: header.linkname ?? undefined });
-    } catch (err) {
-      if (err instanceof ArchiveLimitError) throw new UserError(`${debPath}: data.tar has ${err.message}`, { code: 'package-invalid', cause: err });
-      throw err;
-    }
-    if (checked.problem) throw new UserError(`${debPath}: data.tar entry '${header.name}' escapes the root (${checked.problem})`, { code: 'package-invalid' });
-    const entry: DataEntry = {
-      path: checked.path!,
-      type: type as DataEntryType,
-      mode: (header.mode ?? 0o644) & 0o7777,
-      uid: header.uid ?? 0,
-      gid: header.gid ?? 0,
-      uname: header.uname ?? '',
-      gname: header.gname ?? '',
-      size: type === 'file' ? header.size ?? 0 : 0,
-    };
-    if (type === 'symlink') entry.linkname = header.linkname ?? '';
-    if (type === 'link') entry.linkname = normalizeEntryPath(debPath, header.linkname ?? '');
-    if (type === 'character-device' || type === 'block-device') {
-      entry.devmajor = header.devmajor ?? 0;
-      entry.devminor = header.devminor ?? 0;
-    }
-    await onEntry(entry, content);
-  });
+  await walkTarMember(
+    debPath,
+    member,
+    async (read, content, safety) => {
+      if (isSpecialFile(read.type)) {
+        throw new UserError(`${debPath}: data.tar entry '${read.name}' is ${describeSpecialFile(read.type)}: obsbuild does not install device nodes from packages`, { code: 'package-invalid' });
+      }
+      if (safety.problem) throw new UserError(`${debPath}: data.tar entry '${read.name}' escapes the root (${safety.problem})`, { code: 'package-invalid' });
+      const entry: TarEntry = { ...read, mode: read.mode & 0o7777, linkname: undefined };
+      if (read.type === 'symlink') entry.linkname = read.linkname ?? '';
+      if (read.type === 'link') entry.linkname = normalizeEntryPath(debPath, read.linkname ?? '');
+      await onEntry(entry, content);
+    },
+    tree,
+  );
 }
 
 export interface FileDigests {

@@ -13,9 +13,9 @@ import { lstat, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { ControlSyntaxError, parseStanzas, RELEASE_LIMITS } from './control.js';
 import { digestFile, verifyDebChecksum } from './deb.js';
 import { download, DownloadTooBigError, HttpStatusError, type DownloadLimit, type DownloadProgress } from './download.js';
-import { readBoundedStanzas, RELEASE_LIMITS, IndexTextError } from './index-stanzas.js';
 import { archiveFilename, readPackagesIndex, type PackageEntry } from './packages-index.js';
 import { DEBIAN_KEYRINGS, verifyDetachedSignature, type SignatureVerdict } from './release-signature.js';
 
@@ -84,9 +84,9 @@ export function parseReleaseSums(text: string, where = 'Release'): Map<string, R
   const sums = new Map<string, ReleaseSum>();
   let stanzas;
   try {
-    stanzas = readBoundedStanzas(text, RELEASE_LIMITS);
+    stanzas = parseStanzas(text, RELEASE_LIMITS);
   } catch (err) {
-    if (err instanceof IndexTextError) throw new UserError(`${where}:${err.line}: ${err.message}`, { code: 'package-invalid', cause: err });
+    if (err instanceof ControlSyntaxError) throw new UserError(`${where}:${err.line}: ${err.message}`, { code: 'package-invalid', cause: err });
     throw err;
   }
   const stanza = stanzas[0];

@@ -8,14 +8,14 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { UserError } from '../util/errors.js';
-import { Stanza, formatStanzas } from './control.js';
+import { ControlSyntaxError, PACKAGES_LIMITS, Stanza, StanzaStreamParser, formatStanzas, parseStanzas } from './control.js';
 import { digestFile, readDebControl } from './deb.js';
 import { compressionOf, decompress } from './decompress.js';
-import { BoundedStanzaReader, PACKAGES_LIMITS, IndexTextError, readBoundedStanzas } from './index-stanzas.js';
 import { parseVersion } from './version.js';
 import { parseRelations, RelationSyntaxError, type Relation, type RelationGroups } from './relations.js';
 
-export interface PackageEntry {
+/** What an index entry says outright (the relations are parsed on demand, see IndexEntry). */
+interface PackageFields {
   name: string;
   version: string;
   arch: string;
@@ -24,12 +24,15 @@ export interface PackageEntry {
   size?: number;
   sha256?: string;
   md5?: string;
-  readonly depends: RelationGroups;
-  readonly preDepends: RelationGroups;
   provides: Relation[];
-  readonly stanza: Stanza;
   /** Where the .deb is on disk, once known (local folder, or the mirror cache after download). */
   localPath?: string;
+}
+
+export interface PackageEntry extends PackageFields {
+  readonly depends: RelationGroups;
+  readonly preDepends: RelationGroups;
+  readonly stanza: Stanza;
 }
 
 const NO_RELATIONS: Relation[] = [];
@@ -39,16 +42,9 @@ const NO_RELATIONS: Relation[] = [];
  * keeps its (slimmed) stanza as text, parsed on demand: a 20 000-package index then stays small, and
  * only the entries the resolver visits pay for parsing.
  */
+// The class takes PackageFields' declarations from this interface (declaration merging): one list of fields.
+interface IndexEntry extends PackageFields {}
 class IndexEntry implements PackageEntry {
-  name: string;
-  version: string;
-  arch: string;
-  filename?: string;
-  size?: number;
-  sha256?: string;
-  md5?: string;
-  provides: Relation[];
-  localPath?: string;
   #where: string;
   #stanza: Stanza | string;
   #depends?: RelationGroups;
@@ -77,6 +73,7 @@ class IndexEntry implements PackageEntry {
     this.#where = where;
     this.#stanza = compact ? stanza.toString() : stanza;
     this.provides = providesText ? this.relations(providesText).map((g) => g[0]) : NO_RELATIONS;
+    this.localPath = undefined;
   }
 
   private relations(text: string | undefined): RelationGroups {
@@ -89,7 +86,7 @@ class IndexEntry implements PackageEntry {
   }
 
   get stanza(): Stanza {
-    if (typeof this.#stanza === 'string') this.#stanza = readBoundedStanzas(this.#stanza, PACKAGES_LIMITS)[0];
+    if (typeof this.#stanza === 'string') this.#stanza = parseStanzas(this.#stanza, PACKAGES_LIMITS)[0];
     return this.#stanza;
   }
 
@@ -185,7 +182,7 @@ async function openRegularFile(file: string) {
 /** Read every stanza of a Packages index (compression from the file name), streaming, within PACKAGES_LIMITS. */
 export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
   const compression = compressionOf(basename(file)) ?? 'none';
-  const reader = new BoundedStanzaReader(PACKAGES_LIMITS);
+  const reader = new StanzaStreamParser(PACKAGES_LIMITS);
   const entries: PackageEntry[] = [];
   const handle = await openRegularFile(file);
   const raw = handle.createReadStream();
@@ -202,7 +199,7 @@ export async function readPackagesIndex(file: string): Promise<PackageEntry[]> {
     for (const stanza of reader.end()) entries.push(entryFromStanza(slim(stanza), file, true));
   } catch (err) {
     if (err instanceof UserError) throw err;
-    if (err instanceof IndexTextError) throw new UserError(`${file}:${err.line}: ${err.message}`, { code: 'package-invalid', cause: err });
+    if (err instanceof ControlSyntaxError) throw new UserError(`${file}:${err.line}: ${err.message}`, { code: 'package-invalid', cause: err });
     throw new UserError(`${file}: cannot read the index: ${(err as Error).message}`, { code: 'package-invalid', cause: err });
   } finally {
     bytes.destroy();

@@ -14,14 +14,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { forEachDataEntry, readDebControl, verifyDebChecksum, digestFile, type DataEntry } from '../debian/deb.js';
+import { plainComponents, SetidWarnings } from '../archive/path-safety.js';
+import type { TarEntry, TarEntryToWrite } from '../archive/tar-entry.js';
+import { writeTarGz } from '../archive/tar-write.js';
+import { forEachDataEntry, readDebControl, verifyDebChecksum, digestFile } from '../debian/deb.js';
 import { dpkgRegistrationFiles, type UnpackedPackage } from '../debian/dpkg-db.js';
 import type { PackageEntry } from '../debian/packages-index.js';
 import { writeAtomically } from '../util/atomic.js';
-import { SetidWarnings } from '../util/archive-path.js';
 import { UserError } from '../util/errors.js';
 import type { GeneratedFile } from '../contracts/generated-file.js';
-import { writeTarGz, type TarEntry } from './tar-write.js';
 
 export interface OverlayPackage {
   /** The .deb on disk. */
@@ -61,7 +62,7 @@ export interface OverlayResult {
   warnings: string[];
 }
 
-interface Node extends TarEntry {
+interface Node extends TarEntryToWrite {
   /** For a hard link from a package: the node it links to, as read. */
   hardlinkOf?: Node;
 }
@@ -71,8 +72,8 @@ function ownerName(id: number): string {
 }
 
 export function normalizeTargetPath(path: string, what: string): string {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new UserError(`${what}: path '${path}' escapes the root`, { code: 'site-invalid' });
+  const parts = plainComponents(path);
+  if (!parts) throw new UserError(`${what}: path '${path}' escapes the root`, { code: 'site-invalid' });
   return parts.join('/');
 }
 
@@ -117,7 +118,7 @@ async function stagePackage(
   const md5s = new Map<string, string>();
   const paths: string[] = [];
   const setid = new SetidWarnings(pkg.debPath);
-  await forEachDataEntry(pkg.debPath, async (entry: DataEntry, content) => {
+  await forEachDataEntry(pkg.debPath, async (entry: TarEntry, content) => {
     paths.push(entry.path);
     if (entry.type === 'file') setid.add(entry.path, entry.mode, entry.uid, entry.gid);
     const node: Node = {

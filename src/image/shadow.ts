@@ -2,8 +2,8 @@ import type { LoadedSite } from '../site/load.js';
 import { UserError, located } from '../util/errors.js';
 import { AUTHORIZED_KEYS_PATH, ROOT_SSH_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { GeneratedFile } from '../contracts/generated-file.js';
-import { shadowField, shadowFieldProblem } from '../lvs/grammar/shadow.js';
-import { authorizedKey } from '../lvs/grammar/authorized-keys.js';
+import { shadowField, shadowFieldProblem } from '../site/grammar/shadow.js';
+import { authorizedKey } from '../site/grammar/authorized-keys.js';
 
 /** Plat'Home's root/root, MD5-crypt (docs/reference/obs600.md §8). */
 export const STOCK_ROOT_HASH = '$1$afC9J.v6$Dkq.k8sVRq7n0Py5eWWAp1';

@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
-import { SetidWarnings, describeSpecialFile, isSpecialFile } from '../util/archive-path.js';
+import { SetidWarnings, describeSpecialFile, isSpecialFile } from '../archive/path-safety.js';
+import type { TarEntry } from '../archive/tar-entry.js';
+import { escapeError, walkTarGz, type WalkResult } from '../archive/tar-read.js';
 import { UserError } from '../util/errors.js';
-import { escapeError, walkTarGz, type TarEntry, type WalkResult } from './tarwalk.js';
 
 /**
  * kern.tgz: Plat'Home's kernel modules, unpacked at `/` on the box. What matters is the
@@ -45,9 +46,9 @@ export async function inspectKernTgz(file: string, opts: KernTgzOptions = {}): P
   const setid = new SetidWarnings(label);
   const onEntry = (e: TarEntry) => {
     if (isSpecialFile(e.type)) {
-      throw new UserError(`${label}: entry "${e.rawName}" is ${describeSpecialFile(e.type)}: a kernel modules archive holds no device nodes`, { code: 'input-invalid' });
+      throw new UserError(`${label}: entry "${e.name}" is ${describeSpecialFile(e.type)}: a kernel modules archive holds no device nodes`, { code: 'input-invalid' });
     }
-    if (e.type === 'file' || e.type === 'contiguous-file') {
+    if (e.type === 'file') {
       setid.add(e.path, e.mode, e.uid, e.gid);
     }
     if (e.path === '' || e.path === 'lib' || e.path === 'lib/modules') return;
@@ -59,7 +60,7 @@ export async function inspectKernTgz(file: string, opts: KernTgzOptions = {}): P
     const [, version, rest = ''] = m;
     const v = perVersion.get(version) ?? { modules: 0, dep: false };
     perVersion.set(version, v);
-    if (e.type === 'file' || e.type === 'contiguous-file' || e.type === 'link') {
+    if (e.type === 'file' || e.type === 'link') {
       if (rest.endsWith('.ko')) v.modules++;
       if (rest === 'modules.dep') v.dep = true;
       if (/(^|\/)ip_vs\.ko$/.test(rest) && (!v.ipVs || rest === 'kernel/net/netfilter/ipvs/ip_vs.ko')) v.ipVs = e.path;

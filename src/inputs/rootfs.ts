@@ -2,7 +2,9 @@ import { basename } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { isInstalled, parseStatusSummary } from './dpkgstatus.js';
 import { describeElf, ELF_HEAD_BYTES, parseElfIdentity, type ElfIdentity } from './elf.js';
-import { escapeError, normalizeTarPath, walkTarGz, type Capture, type TarEntry, type WalkResult } from './tarwalk.js';
+import { normalizeTarPath, resolveLexically } from '../archive/path-safety.js';
+import type { TarEntry } from '../archive/tar-entry.js';
+import { escapeError, walkTarGz, type Capture, type WalkResult } from '../archive/tar-read.js';
 
 /** The small files of the base system the image pipeline needs, captured during the one pass. */
 export const CAPTURED_FILES = {
@@ -90,7 +92,7 @@ export function resolveInArchive(
       const base = link.startsWith('/') ? '' : done.join('/');
       const relative = link.replace(/^\/+/, '');
       // Inside the archive, `..` at the root stays at the root (as in a chroot).
-      const joined = normalizeTarPath(base ? `${base}/${relative}` : relative) ?? clampToRoot(base, relative);
+      const joined = resolveLexically(`${base}/${relative}`, 'clamp')!.join('/');
       pending = [...joined.split('/').filter(Boolean), ...pending.slice(1)];
       done = [];
       chain.push(pending.join('/'));
@@ -103,16 +105,6 @@ export function resolveInArchive(
   if (hard !== undefined) path = hard;
   if (chain[chain.length - 1] !== path) chain.push(path);
   return { chain, path };
-}
-
-function clampToRoot(base: string, relative: string): string {
-  const parts: string[] = [];
-  for (const part of `${base}/${relative}`.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return parts.join('/');
 }
 
 /**
@@ -136,7 +128,7 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
   const heads = new Map<string, Buffer>();
 
   const capture = (e: TarEntry): Capture => {
-    if (e.type !== 'file' && e.type !== 'contiguous-file') return undefined;
+    if (e.type !== 'file') return undefined;
     const name = wanted.get(e.path);
     if (name) return { whole: CAPTURE_LIMIT[name] };
     return { head: ELF_HEAD_BYTES };

@@ -5,8 +5,8 @@
  */
 import type { Site, VirtualServer } from '../site/model.js';
 import { IPVSADM_DEFAULT_PATH, IPVSADM_RULES_PATH } from '../contracts/box-paths.js';
-import { interfaceName } from './grammar/interfaces.js';
-import { shellWord } from './grammar/shell-word.js';
+import { interfaceName } from '../site/grammar/interfaces.js';
+import { shellWord } from '../site/grammar/shell-word.js';
 
 
 const FORWARD_FLAG = { nat: '-m', dr: '-g', tun: '-i' } as const;

@@ -9,7 +9,7 @@ import type { Dialect, HealthCheck, Site, VirtualServer } from '../site/model.js
 import type { NodeView } from '../site/nodes.js';
 import { planVirtualAddresses } from './addresses.js';
 import { NOTIFY_SCRIPT_PATH } from '../contracts/box-paths.js';
-import { keepalivedToken } from './grammar/keepalived-token.js';
+import { keepalivedToken } from '../site/grammar/keepalived-token.js';
 
 export const VRRP_INSTANCE_NAME = 'VI_1';
 

@@ -1,6 +1,6 @@
 /**
  * Every site string that lands in a generated file, checked against the grammar of each file it lands in
- * (src/lvs/grammar/), so a value that would break a file or add lines to it is a lint error at its own
+ * (src/site/grammar/), so a value that would break a file or add lines to it is a lint error at its own
  * line. The renderers check the same grammars again before writing. Addresses are dotted quads by the
  * schema and need no check here; numbers and enums cannot carry text.
  *
@@ -18,14 +18,14 @@ import type { SitePath } from '../site/load.js';
 import type { Site } from '../site/model.js';
 import { siteNodes } from '../site/nodes.js';
 import { keyName, interfacesPath, type Report } from './lint-report.js';
-import { shown, type Problem } from './grammar/value.js';
-import { keepalivedTokenProblem } from './grammar/keepalived-token.js';
-import { shellWordProblem } from './grammar/shell-word.js';
-import { sysctlSettingProblem } from './grammar/sysctl-conf.js';
-import { interfaceNameProblem } from './grammar/interfaces.js';
-import { hostNameProblem } from './grammar/hosts.js';
-import { shadowFieldProblem } from './grammar/shadow.js';
-import { authorizedKeyProblem } from './grammar/authorized-keys.js';
+import { shown, type Problem } from '../site/grammar/value.js';
+import { keepalivedTokenProblem } from '../site/grammar/keepalived-token.js';
+import { shellWordProblem } from '../site/grammar/shell-word.js';
+import { sysctlSettingProblem } from '../site/grammar/sysctl-conf.js';
+import { interfaceNameProblem } from '../site/grammar/interfaces.js';
+import { hostNameProblem } from '../site/grammar/hosts.js';
+import { shadowFieldProblem } from '../site/grammar/shadow.js';
+import { authorizedKeyProblem } from '../site/grammar/authorized-keys.js';
 
 /** A grammar and the rule its findings carry. */
 interface Grammar {

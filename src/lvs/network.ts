@@ -6,10 +6,10 @@ import type { Site } from '../site/model.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
 import { inSubnet, netmask, parseCidr } from '../site/ipv4.js';
 import { planVirtualAddresses } from './addresses.js';
-import { interfaceName, interfacesWord } from './grammar/interfaces.js';
+import { interfaceName, interfacesWord } from '../site/grammar/interfaces.js';
 import { HOSTNAME_PATH, HOSTS_PATH, INTERFACES_PATH, RESOLV_CONF_PATH } from '../contracts/box-paths.js';
-import { hostName, hostsWord } from './grammar/hosts.js';
-import { sysctlSetting } from './grammar/sysctl-conf.js';
+import { hostName, hostsWord } from '../site/grammar/hosts.js';
+import { sysctlSetting } from '../site/grammar/sysctl-conf.js';
 
 export function renderInterfaces(site: Site, node: NodeView): string {
   const out = [

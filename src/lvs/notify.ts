@@ -5,8 +5,8 @@
  */
 import type { GeneratedFile } from '../contracts/generated-file.js';
 import { NOTIFY_SCRIPT_PATH } from '../contracts/box-paths.js';
-import { hostName } from './grammar/hosts.js';
-import { shellWord } from './grammar/shell-word.js';
+import { hostName } from '../site/grammar/hosts.js';
+import { shellWord } from '../site/grammar/shell-word.js';
 
 export const NOTIFY_STATE_FILE = '/var/run/keepalived.state';
 

@@ -9,8 +9,8 @@ import type { Site, VirtualServer } from '../site/model.js';
 import { siteNodes } from '../site/nodes.js';
 import { parseCidr } from '../site/ipv4.js';
 import { connectedInterface } from './addresses.js';
-import { interfacesWord } from './grammar/interfaces.js';
-import { shellWord } from './grammar/shell-word.js';
+import { interfacesWord } from '../site/grammar/interfaces.js';
+import { shellWord } from '../site/grammar/shell-word.js';
 
 export interface RealServerBundle {
   address: string;

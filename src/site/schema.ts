@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { knownBoards } from './board.js';
 import { closest } from './suggest.js';
 import { isIpv4, isNetworkOrBroadcast, parseCidr } from './ipv4.js';
+import { HOST_NAME } from './grammar/hosts.js';
+import { cutsKeepalivedWord } from './grammar/keepalived-token.js';
+import { firstRefused, isWhitespace } from './grammar/value.js';
 
 /** A closed object: unknown keys are errors with a "did you mean" taken from the object's own keys. */
 export function strict<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -91,7 +94,7 @@ const httpCheck = strict({
   type: z.literal('http'),
   path: z
     .string()
-    .regex(/^\/\S*$/, 'must be a URL path starting with / and without spaces, e.g. /index.html')
+    .refine((p) => p.startsWith('/') && firstRefused(p, (ch) => !isWhitespace(ch)) === undefined, 'must be a URL path starting with / and without spaces, e.g. /index.html')
     .default('/'),
   status: int('an HTTP status code').min(100, 'must be an HTTP status code (100-599)').max(599, 'must be an HTTP status code (100-599)').default(200),
   connect_timeout: seconds('check.connect_timeout').default(3),
@@ -143,10 +146,10 @@ const authPass = z
     error: (iss) =>
       `is ${String(iss.input).length} characters; keepalived 1.1.15 silently truncates it to 8, so use at most 8`,
   })
-  .refine((s) => !/[\s"#!]/.test(s), 'must not contain spaces, quotes, "#" or "!" (keepalived reads # and ! as comments)');
+  .refine((s) => firstRefused(s, (ch) => !cutsKeepalivedWord(ch)) === undefined, 'must not contain spaces, quotes, "#" or "!" (keepalived reads # and ! as comments)');
 
 const vrrpNode = strict({
-  hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a host name: lower-case letters, digits and "-"'),
+  hostname: z.string().regex(HOST_NAME, 'must be a host name: lower-case letters, digits and "-"'),
   priority: int('VRRP priority, 1-254'),
   state: z.enum(['MASTER', 'BACKUP'], { error: 'must be MASTER or BACKUP' }).optional(),
   interfaces: interfaces.default({}),
@@ -180,7 +183,7 @@ export const siteSchema = strict({
   board: z.enum(knownBoards(), { error: `must be ${knownBoards().join(' or ')}` }).default('obs600'),
   hostname: z
     .string()
-    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a host name: lower-case letters, digits and "-", at most 63')
+    .regex(HOST_NAME, 'must be a host name: lower-case letters, digits and "-", at most 63')
     .default('obs600'),
   root: strict({
     password_hash: passwordHash.nullable().default(null),

@@ -14,6 +14,7 @@ const LAYER: Record<string, number> = {
   contracts: 0,
   util: 1,
   site: 2,
+  archive: 2,
   box: 3,
   lvs: 3,
   debian: 3,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StanzaStreamParser, formatStanzas, parseStanzas } from '../../src/debian/control.js';
+import { ControlSyntaxError, PACKAGES_LIMITS, RELEASE_LIMITS, StanzaStreamParser, formatStanzas, parseStanzas } from '../../src/debian/control.js';
 import { parseProvides, parseRelations } from '../../src/debian/relations.js';
 import { LENNY_BASE_STATUS } from '../fixtures/debs/make-deb.js';
 
@@ -72,4 +72,13 @@ test('the streaming parser is linear in a long stanza and refuses one over 16 Mi
   assert.throws(() => {
     for (let i = 0; i < 300; i++) huge.push(chunk);
   }, /a stanza longer than 16 MiB/);
+});
+
+test('one parser for every deb822 text: the Packages and Release caps apply to parseStanzas as to the streaming reader', () => {
+  assert.throws(() => parseStanzas('Origin: x\n\nOrigin: y\n', RELEASE_LIMITS), (err: Error & { line?: number }) => err instanceof ControlSyntaxError && err.line === 3 && /more than 1 stanzas/.test(err.message));
+  const wide = `Package: a\n${Array.from({ length: 300 }, (_, i) => `F${i}: v`).join('\n')}\n`;
+  assert.equal(parseStanzas(wide)[0].entries().length, 301);
+  assert.throws(() => parseStanzas(wide, PACKAGES_LIMITS), /stanza with more than 256 fields/);
+  const reader = new StanzaStreamParser(PACKAGES_LIMITS);
+  assert.throws(() => reader.push(wide), /stanza with more than 256 fields/);
 });

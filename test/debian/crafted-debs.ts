@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { arArchive, arHeader } from '../helpers/ar.js';
 
 export interface CraftedEntry {
   name: string;
@@ -30,6 +31,7 @@ export async function tarBuffer(entries: CraftedEntry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     const type = e.type ?? 'file';
+    const hasData = type === 'file' || type === 'contiguous-file';
     const header: tar.Header = {
       name: e.name,
       type,
@@ -40,35 +42,17 @@ export async function tarBuffer(entries: CraftedEntry[]): Promise<Buffer> {
       devmajor: e.devmajor ?? 0,
       devminor: e.devminor ?? 0,
       mtime: new Date(0),
-      size: type === 'file' ? Buffer.byteLength(e.content ?? '') : 0,
+      size: hasData ? Buffer.byteLength(e.content ?? '') : 0,
       uname: '',
       gname: '',
     };
     await new Promise<void>((resolve, reject) => {
-      if (type === 'file') pack.entry(header, e.content ?? '', (err) => (err ? reject(err) : resolve()));
+      if (hasData) pack.entry(header, e.content ?? '', (err) => (err ? reject(err) : resolve()));
       else pack.entry(header, (err) => (err ? reject(err) : resolve()));
     });
   }
   pack.finalize();
   return collected;
-}
-
-/** One ar member header (60 bytes) with the size field written as given. */
-export function arHeader(name: string, size: number | string): Buffer {
-  const field = (v: string, n: number) => v.padEnd(n, ' ').slice(0, n);
-  return Buffer.from(
-    field(name, 16) + field('0', 12) + field('0', 6) + field('0', 6) + field('100644', 8) + field(String(size), 10) + '`\n',
-    'latin1',
-  );
-}
-
-export function arArchive(members: [string, Buffer][]): Buffer {
-  const parts: Buffer[] = [Buffer.from('!<arch>\n', 'latin1')];
-  for (const [name, data] of members) {
-    parts.push(arHeader(name, data.length), data);
-    if (data.length % 2) parts.push(Buffer.from('\n'));
-  }
-  return Buffer.concat(parts);
 }
 
 export const CONTROL_TEXT = 'Package: crafted\nVersion: 1.0\nArchitecture: powerpc\nMaintainer: T <t@example.org>\nDescription: crafted\n';

@@ -10,7 +10,8 @@ import { forEachDataEntry, readDebControl } from '../../src/debian/deb.js';
 import { writeOverlay } from '../../src/image/overlay.js';
 import { UserError } from '../../src/util/errors.js';
 import { LENNY_BASE_STATUS } from '../fixtures/debs/make-deb.js';
-import { arArchive, arHeader, CONTROL_TEXT, craftedDeb, debWithHugeScript, tarBuffer, type CraftedEntry } from './crafted-debs.js';
+import { arArchive, arHeader } from '../helpers/ar.js';
+import { CONTROL_TEXT, craftedDeb, debWithHugeScript, tarBuffer, type CraftedEntry } from './crafted-debs.js';
 
 const work = mkdtempSync(join(tmpdir(), 'obsbuild-deb-hostile-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -173,4 +174,20 @@ test('the overlay writer refuses a generated file that would be written through 
     }),
     (e: Error) => e instanceof UserError && e.message === `${out}: entry 'etc/keepalived/keepalived.conf' escapes the root (through the symlink etc/keepalived -> /var/lib/elsewhere)`,
   );
+});
+
+test('a contiguous file (typeflag 7) is a regular file to the one tar reader, in control.tar as in data.tar', async () => {
+  const path = await deb(
+    [{ name: './usr/share/doc/x', type: 'contiguous-file', content: 'hello\n' }],
+    [{ name: './control', type: 'contiguous-file', content: CONTROL_TEXT }],
+  );
+  const { control } = await readDebControl(path);
+  assert.equal(control.get('Package'), 'crafted');
+  const seen: string[] = [];
+  await forEachDataEntry(path, async (e, content) => {
+    let text = '';
+    for await (const c of content) text += c.toString();
+    seen.push(`${e.type} ${e.path} ${e.size} ${JSON.stringify(text)}`);
+  });
+  assert.deepEqual(seen, ['file usr/share/doc/x 6 "hello\\n"']);
 });

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { digestFile, forEachDataEntry, readDebControl, verifyDebChecksum, type DataEntry } from '../../src/debian/deb.js';
+import type { TarEntry } from '../../src/archive/tar-entry.js';
+import { digestFile, forEachDataEntry, readDebControl, verifyDebChecksum } from '../../src/debian/deb.js';
 import { UserError } from '../../src/util/errors.js';
 import { makeDeb } from '../fixtures/debs/make-deb.js';
 import { realDebs } from '../fixtures/debs/real-debs.js';
@@ -47,7 +48,7 @@ function tarListing(deb: string): string[] {
 
 async function ourListing(deb: string): Promise<string[]> {
   const rows: string[] = [];
-  await forEachDataEntry(deb, async (e: DataEntry, content) => {
+  await forEachDataEntry(deb, async (e: TarEntry, content) => {
     let size = 0;
     for await (const chunk of content) size += chunk.length;
     if (e.type === 'file') assert.equal(size, e.size, `${deb}: ${e.path} content length`);

@@ -4,6 +4,7 @@
  * the code behind them. Also a minimal ar/ustar writer to wrap a mutated control file in a .deb.
  */
 import { crc32 } from '../../src/inputs/uimage.js';
+import { arArchive as writeAr } from '../helpers/ar.js';
 import type { Prng } from './prng.js';
 import { editNumber, INTERESTING_U32 } from './mutate.js';
 
@@ -182,25 +183,9 @@ export function arFieldEdit(rng: Prng, ar: Buffer, members: { header: number }[]
   }
 }
 
-function arHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(60, 0x20);
-  h.write(name, 0, 'latin1');
-  h.write('1263859200', 16, 'latin1');
-  h.write('0', 28, 'latin1');
-  h.write('0', 34, 'latin1');
-  h.write('100644', 40, 'latin1');
-  h.write(String(size), 48, 'latin1');
-  h.write('`\n', 58, 'latin1');
-  return h;
-}
-
+/** The fuzz fixtures' ar headers carry lenny's release time, as dpkg-deb would write it. */
 export function arArchive(members: [string, Buffer][]): Buffer {
-  const parts: Buffer[] = [Buffer.from('!<arch>\n', 'latin1')];
-  for (const [name, data] of members) {
-    parts.push(arHeader(name, data.length), data);
-    if (data.length % 2) parts.push(Buffer.from('\n'));
-  }
-  return Buffer.concat(parts);
+  return writeAr(members, '1263859200');
 }
 
 function ustarHeader(name: string, size: number, type: '0' | '5'): Buffer {

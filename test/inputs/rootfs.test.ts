@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli.js';
 import { assertOneLineError, copyOf, standinDir } from '../fixtures/inputs/standin.js';
 import { inspectRootfs, resolveInArchive, STOCK_ROOT_HASH, suiteOfDebianVersion } from '../../src/inputs/rootfs.js';
-import { normalizeTarPath } from '../../src/inputs/tarwalk.js';
+import { normalizeTarPath } from '../../src/archive/path-safety.js';
 import { UserError } from '../../src/util/errors.js';
 import type { StandinFiles } from '../fixtures/inputs/make-standin-inputs.js';
 

@@ -1,5 +1,5 @@
 /**
- * The per-format grammars of src/lvs/grammar/ and the renderers' last-line guard: a value that would
+ * The per-format grammars of src/site/grammar/ and the renderers' last-line guard: a value that would
  * break or add lines to a generated file is refused by the renderer even when lint is bypassed (a site
  * built in code), and values the grammar accepts give a configuration keepalived 2.x's `-t` accepts.
  */
@@ -17,13 +17,13 @@ import { renderIpvsadmDefault } from '../../src/lvs/ipvsadm.js';
 import { realServerBundles } from '../../src/lvs/realserver.js';
 import { checkLennyKeywords } from '../../src/lvs/keepalived-keywords.js';
 import { replaceRootHash, authorizedKeysFiles } from '../../src/image/shadow.js';
-import { keepalivedTokenProblem, MAX_KEEPALIVED_TOKEN } from '../../src/lvs/grammar/keepalived-token.js';
-import { shellWordProblem } from '../../src/lvs/grammar/shell-word.js';
-import { sysctlKeyProblem, sysctlSettingProblem, sysctlValueProblem, MAX_SYSCTL_LINE } from '../../src/lvs/grammar/sysctl-conf.js';
-import { interfaceNameProblem, interfacesWordProblem } from '../../src/lvs/grammar/interfaces.js';
-import { hostNameProblem, hostsWordProblem } from '../../src/lvs/grammar/hosts.js';
-import { shadowFieldProblem } from '../../src/lvs/grammar/shadow.js';
-import { authorizedKeyProblem, MAX_AUTHORIZED_KEY_LINE } from '../../src/lvs/grammar/authorized-keys.js';
+import { keepalivedTokenProblem, MAX_KEEPALIVED_TOKEN } from '../../src/site/grammar/keepalived-token.js';
+import { shellWordProblem } from '../../src/site/grammar/shell-word.js';
+import { sysctlKeyProblem, sysctlSettingProblem, sysctlValueProblem, MAX_SYSCTL_LINE } from '../../src/site/grammar/sysctl-conf.js';
+import { interfaceNameProblem, interfacesWordProblem } from '../../src/site/grammar/interfaces.js';
+import { hostNameProblem, hostsWordProblem } from '../../src/site/grammar/hosts.js';
+import { shadowFieldProblem } from '../../src/site/grammar/shadow.js';
+import { authorizedKeyProblem, MAX_AUTHORIZED_KEY_LINE } from '../../src/site/grammar/authorized-keys.js';
 import { sitesDir } from './tree.js';
 import { interfacesNamedIn, keepalivedConfigTest, keepalivedInstalled } from './keepalived-check.js';
 

@@ -31,6 +31,11 @@ export function firstRefused(value: string, ok: (ch: string) => boolean): string
   return undefined;
 }
 
+/** Whitespace as JavaScript's `\s` and `trim()` know it (Unicode spaces and line breaks included). */
+export function isWhitespace(ch: string): boolean {
+  return ch.trim() === '';
+}
+
 /** Printable ASCII without the space: what a word of a line-based configuration file may hold at most. */
 export function isPrintableAscii(ch: string): boolean {
   const code = ch.codePointAt(0)!;

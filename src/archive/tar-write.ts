@@ -9,26 +9,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { ArchiveLimitError, ArchiveTree } from '../util/archive-path.js';
+import { ArchiveLimitError, ArchiveTree } from './path-safety.js';
+import type { TarEntryToWrite } from './tar-entry.js';
 import { UserError } from '../util/errors.js';
-
-export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
-
-export interface TarEntry {
-  /** Relative path without leading `./` or `/`; directories without a trailing slash. */
-  path: string;
-  type: TarEntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
-  /** For files: bytes in memory, or a file on disk to stream from. */
-  content?: { buffer: Buffer } | { file: string; size: number };
-}
 
 /** Forces the gzip header's MTIME to 0 and OS to 3 (Unix) whatever platform zlib was built for. */
 class GzipHeaderNormalizer extends Transform {
@@ -63,7 +46,7 @@ export interface TarWriteResult {
   entries: number;
 }
 
-function headerOf(entry: TarEntry, mtime: Date): tar.Header | (Partial<tar.Header> & { name: string }) {
+function headerOf(entry: TarEntryToWrite, mtime: Date): tar.Header | (Partial<tar.Header> & { name: string }) {
   const size = entry.content ? ('buffer' in entry.content ? entry.content.buffer.length : entry.content.size) : 0;
   return {
     name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
@@ -81,7 +64,7 @@ function headerOf(entry: TarEntry, mtime: Date): tar.Header | (Partial<tar.Heade
   };
 }
 
-function addEntry(pack: tar.Pack, entry: TarEntry, mtime: Date): Promise<void> {
+function addEntry(pack: tar.Pack, entry: TarEntryToWrite, mtime: Date): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const done = (err?: Error | null) => (err ? reject(err) : resolve());
     const header = headerOf(entry, mtime);
@@ -111,7 +94,7 @@ function addEntry(pack: tar.Pack, entry: TarEntry, mtime: Date): Promise<void> {
   });
 }
 
-function checkEntry(tree: ArchiveTree, entry: TarEntry, label: string): void {
+function checkEntry(tree: ArchiveTree, entry: TarEntryToWrite, label: string): void {
   let checked;
   try {
     checked = tree.add({ name: entry.path, type: entry.type, linkname: entry.linkname });
@@ -124,11 +107,11 @@ function checkEntry(tree: ArchiveTree, entry: TarEntry, label: string): void {
 
 /**
  * Write `entries` in the given order as a gzip tarball at `outFile`. Every entry is held to the path-safety
- * rule of util/archive-path.ts as it goes out (no entry through an earlier symlink, no symlink above the
+ * rule of path-safety.ts as it goes out (no entry through an earlier symlink, no symlink above the
  * root): the box's tar must never be handed a tarball that writes outside its target. `label` names the
  * tarball in errors (outFile is usually a temporary name).
  */
-export async function writeTarGz(outFile: string, entries: Iterable<TarEntry>, mtimeSeconds: number, level = 6, label = outFile): Promise<TarWriteResult> {
+export async function writeTarGz(outFile: string, entries: Iterable<TarEntryToWrite>, mtimeSeconds: number, level = 6, label = outFile): Promise<TarWriteResult> {
   const pack = tar.pack();
   const digest = new Digest();
   const writing = pipeline(pack, createGzip({ level }), new GzipHeaderNormalizer(), digest, createWriteStream(outFile, { mode: 0o644 }));

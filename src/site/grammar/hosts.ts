@@ -12,8 +12,11 @@ export function hostsWordProblem(value: string): Problem {
   return `contains ${named(bad)}, which would split the line or start a comment; use printable ASCII without whitespace or "#"`;
 }
 
+/** An RFC 1123 label in lower case: what the site schema and every renderer of the host name accept. */
+export const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
 export function hostNameProblem(name: string): Problem {
-  if (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) return undefined;
+  if (HOST_NAME.test(name)) return undefined;
   return 'is not a host name: 1 to 63 lower-case letters, digits and "-", not starting or ending with "-"';
 }
 

@@ -14,28 +14,17 @@
  *   above the root is refused where the policy says so: a package or a modules archive never needs one
  *   (lintian rejects it), and unpacked under the mount point it points into the installer.
  */
-
-/**
- * Only regular files carry data in a tar archive. A header that gives a directory, link or device a size is
- * corrupt, and tar-stream never ends such an entry's stream (a walk would wait forever), so every reader
- * refuses it from the header alone.
- */
-export function sizedNonFile(header: { type?: string | null; size?: number | null }): boolean {
-  const type = header.type ?? 'file';
-  return type !== 'file' && type !== 'contiguous-file' && (header.size ?? 0) > 0;
-}
+import type { TarEntryType } from './tar-entry.js';
 
 /** Linux's PATH_MAX: no real archive entry or link target is longer. */
 export const MAX_ENTRY_PATH = 4096;
 /** Entries per archive: Debian's biggest packages hold about 10^5 files; a rootfs a few 10^4. */
 export const MAX_ARCHIVE_ENTRIES = 1 << 20;
 
-export type ArchiveEntryType = string;
-
 export interface ArchiveEntryHeader {
   /** The name as stored. */
   name: string;
-  type: ArchiveEntryType;
+  type: TarEntryType;
   /** Symlink target as stored, or hard link target name. */
   linkname?: string;
 }
@@ -60,25 +49,41 @@ export function entryComponents(raw: string): string[] | string {
   if (Buffer.byteLength(raw) > MAX_ENTRY_PATH) return `a name longer than ${MAX_ENTRY_PATH} bytes`;
   if (raw.startsWith('/')) return 'an absolute name';
   if (raw.includes('\0')) return 'a NUL byte in its name';
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) return 'a .. component';
+  return plainComponents(raw) ?? 'a .. component';
+}
+
+/** A path's components without the empty and `.` ones, or undefined when one is `..` (whatever the leading `/`). */
+export function plainComponents(path: string): string[] | undefined {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  return parts.includes('..') ? undefined : parts;
+}
+
+/**
+ * `path` resolved by its text alone from the directory `from` (components): `.` and empty components
+ * dropped, `..` taking one off. A `..` at the root gives undefined (`above: 'refuse'`) or stays at the root
+ * (`above: 'clamp'`, as in a chroot). Only for reasoning about links inside an archive: on disk `a/..` is
+ * not `.` when `a` is a symlink, which is why entry names with `..` are refused outright.
+ */
+export function resolveLexically(path: string, above: 'refuse' | 'clamp', from: readonly string[] = []): string[] | undefined {
+  const parts = [...from];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') parts.push(part);
+    else if (parts.length > 0) parts.pop();
+    else if (above === 'refuse') return undefined;
+  }
   return parts;
+}
+
+/** A member name or hard-link target as a root-relative path; undefined when it is absolute or climbs above the root. */
+export function normalizeTarPath(name: string): string | undefined {
+  if (name.startsWith('/')) return undefined;
+  return resolveLexically(name, 'refuse')?.join('/');
 }
 
 /** Whether a relative symlink target, read from the directory `dir` (components), climbs above the root. */
 export function symlinkClimbsAboveRoot(dir: string[], target: string): boolean {
-  if (target.startsWith('/')) return false;
-  let depth = dir.length;
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (depth === 0) return true;
-      depth--;
-    } else {
-      depth++;
-    }
-  }
-  return false;
+  return !target.startsWith('/') && resolveLexically(target, 'refuse', dir) === undefined;
 }
 
 interface TrieNode {
@@ -156,18 +161,18 @@ export class ArchiveTree {
 }
 
 /** Device nodes and FIFOs: refused in a .deb or kern.tgz (no package or modules archive needs one). */
-export function isSpecialFile(type: ArchiveEntryType): boolean {
+export function isSpecialFile(type: TarEntryType): boolean {
   return type === 'character-device' || type === 'block-device' || type === 'fifo';
 }
 
-const SPECIAL_NAMES: Record<string, string> = {
+const SPECIAL_NAMES: Partial<Record<TarEntryType, string>> = {
   'character-device': 'a character device',
   'block-device': 'a block device',
   fifo: 'a FIFO',
 };
 
 /** "a character device" etc., for error messages. */
-export function describeSpecialFile(type: ArchiveEntryType): string {
+export function describeSpecialFile(type: TarEntryType): string {
   return SPECIAL_NAMES[type] ?? `of type ${type}`;
 }
 
