@@ -3,6 +3,7 @@ import { action } from './action.js';
 import { UsageError } from '../util/errors.js';
 import { buildImages, summarize, verifyBuild, type ImageOptions } from '../image/pipeline.js';
 import { reporterFor } from '../image/progress.js';
+import { exposeGc } from '../image/memory.js';
 import type { StickFs } from '../stick/diskimage.js';
 import { copyToStickDir } from '../stick/stickdir.js';
 import { join } from 'node:path';
@@ -73,6 +74,8 @@ export function register(program: Command): void {
           allowUnsigned: flags.allowUnsigned,
           env: process.env,
           fs: flags.fs,
+          // A build streams hundreds of MB: collecting as it goes keeps its peak memory flat (see memory.ts).
+          collectGarbage: exposeGc(),
         };
         const progressStream = flags.json ? process.stderr : process.stdout;
         // The output folders are checked before the build, not after it (see verifyBuild).

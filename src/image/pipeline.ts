@@ -10,7 +10,7 @@ import { siteNodes } from '../site/nodes.js';
 import type { StickFs } from '../stick/diskimage.js';
 import { registerCleanup } from '../util/cleanup.js';
 import { checkOutputParent } from '../util/output-path.js';
-import { collectGarbage } from './memory.js';
+import type { Collector } from './memory.js';
 import { checkOutputs, commitOutputs, discardOutputs, discardOutputsSync, OutputLedger, stageOutput, type StagedOutput } from './output.js';
 import type { Reporter } from './recipe.js';
 import { buildRecipe, nodeRecipe, nodesToBuild, type BuildState, type NodeState } from './steps/index.js';
@@ -34,6 +34,8 @@ export interface ImageOptions {
   env: NodeJS.ProcessEnv;
   /** Filesystem of stick.img (default ext3). */
   fs?: StickFs;
+  /** Run between steps and every few MB of a long read, to keep peak memory flat (see memory.ts). */
+  collectGarbage?: Collector;
 }
 
 export interface ResolvedDeb {
@@ -101,7 +103,7 @@ export async function verifyBuild(options: ImageOptions): Promise<VerifiedBuild>
 export async function buildImages(verified: VerifiedBuild, reporter: Reporter): Promise<BuiltImages> {
   const { options } = verified;
   // Between steps, the spent buffers of the previous one are collected (see memory.ts).
-  const run = { beforeStep: collectGarbage };
+  const run = { beforeStep: options.collectGarbage };
   const build = await buildRecipe.run({ options, siteLoad: verified.siteLoad, warnings: [] }, reporter, run);
   const staged: StagedOutput[] = [];
   // Interrupted while building: remove the staged folders (out/ keeps its previous state).

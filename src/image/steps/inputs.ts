@@ -6,7 +6,7 @@ import type { ImageOptions } from '../pipeline.js';
 import type { Step } from '../recipe.js';
 
 interface Needs {
-  options: Pick<ImageOptions, 'inputsDir'>;
+  options: Pick<ImageOptions, 'inputsDir' | 'collectGarbage'>;
   loaded: LoadedSite;
   warnings: string[];
 }
@@ -18,7 +18,7 @@ interface Needs {
 export const inputsStep: Step<Needs, { inputs: InputsReport }> = {
   name: 'check inputs',
   async run({ options, loaded, warnings }, progress) {
-    const collect = collectEvery();
+    const collect = collectEvery(options.collectGarbage);
     const inputs = await inspectInputs(options.inputsDir, {
       ...inputExpectations(loaded.site),
       onProgress: (done, total) => {
