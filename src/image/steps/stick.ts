@@ -28,8 +28,7 @@ interface Needs {
 }
 
 /** The CF card must hold the unpacked rootfs, modules, overlay and kernel: refuse smaller cards up front. */
-function minCfBytes(inputs: InputsReport, overlayFile: OutputFile): number {
-  const overlay = overlayFile.size;
+function minCfBytes(inputs: InputsReport, overlay: number): number {
   const estimate = estimateMinCfBytes({
     rootfs: inputs.files.rootfs.size,
     overlay,
@@ -56,7 +55,7 @@ export function stickStep(fs: StickFs = 'ext3'): Step<Needs, Nothing> {
         rootfsName: inputs.files.rootfs.name,
         files: { overlay: OVERLAY_NAME },
         manifestId,
-        minCfBytes: minCfBytes(inputs, overlay),
+        minCfBytes: minCfBytes(inputs, overlay.size),
       });
       await writeFile(join(msf, INSTALLER_NAME), installer, { mode: 0o755 });
       record(ledger, `stick/${folder}/${INSTALLER_NAME}`, Buffer.from(installer));
