@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSpinner } from '../util/spinner.js';
-import { action, exitCodeFor } from './action.js';
+import { action, exitCodeFor, handleInterrupts } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { writeOutputFile } from '../util/output-path.js';
 import { MAX_TIMER_MS } from '../console/expect.js';
@@ -208,11 +208,14 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   const quitPromise = new Promise<void>((resolve) => (quit = resolve));
   // Ctrl-C or Ctrl-] before the verdict ends the run cleanly (transcript and report still written)
   const abort = new AbortController();
-  const onSigint = () => {
+  // Only the first Ctrl-C: a second one (or SIGTERM) ends the process as usual.
+  const releaseSigint = handleInterrupts((signal) => {
+    if (signal !== 'SIGINT') return false;
+    releaseSigint();
     abort.abort();
     quit?.();
-  };
-  process.once('SIGINT', onSigint);
+    return true;
+  });
   const stdin = process.stdin;
   if (o.interactive) {
     if (stdin.isTTY) stdin.setRawMode(true);
@@ -253,7 +256,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
         : undefined,
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    releaseSigint();
     spinner?.stop();
     if (o.interactive) {
       if (stdin.isTTY) stdin.setRawMode(false);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { action } from './action.js';
+import { action, handleInterrupts } from './action.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { describeForHumans, describeTarget, formatSize, listCandidates, type BlockDeviceInfo } from '../flash/device.js';
 import { findDefaultImage, loadImage } from '../flash/image.js';
@@ -55,22 +55,18 @@ function interruptedLine(device: string, phase: FlashPhase, signal: unknown): st
  */
 function stopOnSignal(device: string): { signal: AbortSignal; phase: FlashPhase; release(): void } {
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
+  const release = handleInterrupts((sig) => {
     if (controller.signal.aborted) {
       process.stderr.write(`\n${interruptedLine(device, stop.phase, sig)}\n`);
       process.exit(exitCodeFor(sig));
     }
     controller.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    return true;
+  });
   const stop = {
     signal: controller.signal,
     phase: 'clearing signatures' as FlashPhase,
-    release() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
+    release,
   };
   return stop;
 }

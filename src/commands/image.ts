@@ -1,16 +1,13 @@
 import { Option, type Command } from 'commander';
 import { action } from './action.js';
 import { UsageError } from '../util/errors.js';
-import { buildImages, summarize, type ImageOptions } from '../image/pipeline.js';
-import { imageRecipe } from '../image/steps/index.js';
+import { buildImages, summarize, verifyBuild, type ImageOptions } from '../image/pipeline.js';
 import { reporterFor } from '../image/progress.js';
+import { exposeGc } from '../image/memory.js';
 import type { StickFs } from '../stick/diskimage.js';
 import { copyToStickDir } from '../stick/stickdir.js';
 import { join } from 'node:path';
-import { loadSite } from '../site/load.js';
 import { siteNodes } from '../site/nodes.js';
-import { checkOutputParent } from '../util/output-path.js';
-import { checkOutputs } from '../image/output.js';
 
 interface ImageFlags {
   profile: string;
@@ -76,28 +73,26 @@ export function register(program: Command): void {
           keyrings: flags.keyring,
           allowUnsigned: flags.allowUnsigned,
           env: process.env,
+          fs: flags.fs,
+          // A build streams hundreds of MB: collecting as it goes keeps its peak memory flat (see memory.ts).
+          collectGarbage: exposeGc(),
         };
         const progressStream = flags.json ? process.stderr : process.stdout;
-        // The output folders are checked before the build, not after it. A site that does not load is
-        // left to the build's own site step, which reports it with the other input problems.
-        const loaded = await loadSite(flags.site).catch(() => null);
-        if (loaded) {
-          const nodes = siteNodes(loaded.site).filter((n) => !flags.node || n.role === flags.node || n.role === 'single');
-          await checkOutputs(flags.out, nodes.map((n) => n.hostname));
-        } else {
-          await checkOutputParent(flags.out, '--out');
-        }
-        if (flags.stickDir && !flags.node && loaded && siteNodes(loaded.site).length > 1) {
+        // The output folders are checked before the build, not after it (see verifyBuild).
+        const verified = await verifyBuild(options);
+        const { siteLoad } = verified;
+        if (flags.stickDir && !flags.node && 'loaded' in siteLoad && siteNodes(siteLoad.loaded.site).length > 1) {
           // One stick per appliance: refuse before building when the site is an HA pair.
           throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
         }
         const reporter = await reporterFor(progressStream);
-        const state = await buildImages(options, reporter, imageRecipe({ fs: flags.fs }));
-        const summary = summarize(state);
+        const built = await buildImages(verified, reporter);
+        const summary = summarize(built);
         if (flags.stickDir) {
           if (summary.outputs.length !== 1) throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
-          const msf = join(summary.outputs[0].dir, 'stick', state.board!.stickFolder);
-          const copied = await copyToStickDir(msf, flags.stickDir, { label: state.board!.stickLabel });
+          const { board } = built.build;
+          const msf = join(summary.outputs[0].dir, 'stick', board.stickFolder);
+          const copied = await copyToStickDir(msf, flags.stickDir, { label: board.stickLabel });
           if (!flags.json) process.stdout.write(`copied ${copied.bytes} bytes to ${copied.target}\n`);
         }
         if (flags.json) {

@@ -11,6 +11,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { writeAtomically } from '../util/atomic.js';
+import { registerCleanup } from '../util/cleanup.js';
 import { UserError } from '../util/errors.js';
 
 export interface DownloadProgress {
@@ -44,35 +45,6 @@ function tooBig(url: string, limit: DownloadLimit, announced?: { bytes: number; 
   return new DownloadTooBigError(`${url}: ${what}, over ${limit.why} (${limit.maxBytes} bytes); download stopped and nothing kept`, { code: 'mirror-failed' });
 }
 
-/**
- * Temporary files being written right now. A signal's default action ends the process without running
- * any `finally`, so a handler removes them first and then re-raises the signal, as the image pipeline does
- * for its staged folders (every handler is taken off before the re-raise, so the default action follows).
- */
-const liveTemporaries = new Set<string>();
-
-function onSignal(signal: NodeJS.Signals): void {
-  for (const path of liveTemporaries) rmSync(path, { force: true });
-  liveTemporaries.clear();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
-  process.kill(process.pid, signal);
-}
-
-function track(path: string): void {
-  if (liveTemporaries.size === 0) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-  liveTemporaries.add(path);
-}
-
-function untrack(path: string): void {
-  if (!liveTemporaries.delete(path) || liveTemporaries.size > 0) return;
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
-}
-
 /** Passes bytes through up to the limit; the first byte past it fails the stream (nothing more is read). */
 function capped(url: string, limit: DownloadLimit, total: number | undefined, onProgress?: (p: DownloadProgress) => void) {
   let lastReport = 0;
@@ -101,11 +73,11 @@ function capped(url: string, limit: DownloadLimit, total: number | undefined, on
 export async function download(url: string, dest: string, limit: DownloadLimit, onProgress?: (p: DownloadProgress) => void): Promise<void> {
   const source = url.startsWith('file:') ? await openLocal(url, limit) : await openHttp(url, limit);
   const counter = capped(url, limit, source.total, onProgress);
-  let tmpPath: string | undefined;
+  // Interrupted mid-download (a signal's default action skips every `finally`): the temporary file goes too.
+  let untrack: (() => void) | undefined;
   try {
     await writeAtomically(dest, async (tmp) => {
-      tmpPath = tmp;
-      track(tmp);
+      untrack = registerCleanup(() => rmSync(tmp, { force: true }));
       try {
         await pipeline(source.body, counter.stream, createWriteStream(tmp));
       } catch (err) {
@@ -118,7 +90,7 @@ export async function download(url: string, dest: string, limit: DownloadLimit, 
     });
   } finally {
     source.close();
-    if (tmpPath) untrack(tmpPath);
+    untrack?.();
   }
   onProgress?.({ url, received: counter.received, total: source.total, done: true });
 }

@@ -25,6 +25,42 @@ export async function checkOutputs(outDir: string, hostnames: readonly string[])
   for (const h of hostnames) await checkOutputPath(join(outDir, h), HOST_OUTPUT);
 }
 
+/** One file of an output folder, by its path relative to the folder. */
+export interface OutputFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * What one appliance's output folder holds so far, filled in by the steps that write it: the files the
+ * manifest and the summary list, and every sha256 already known (SHA256SUMS reuses them, so no file is
+ * read twice).
+ */
+export class OutputLedger {
+  private readonly sums = new Map<string, string>();
+  private readonly listed: OutputFile[] = [];
+
+  /** A file the manifest lists. */
+  add(file: OutputFile): void {
+    this.sums.set(file.path, file.sha256);
+    this.listed.push(file);
+  }
+
+  /** A file whose sha256 is known but which the manifest does not list (the manifest itself). */
+  know(path: string, sha256: string): void {
+    this.sums.set(path, sha256);
+  }
+
+  get files(): OutputFile[] {
+    return [...this.listed];
+  }
+
+  get knownSums(): ReadonlyMap<string, string> {
+    return this.sums;
+  }
+}
+
 export interface StagedOutput {
   hostname: string;
   /** Where the output ends up: <out>/<hostname>. */

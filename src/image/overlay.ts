@@ -105,8 +105,9 @@ async function stagePackage(
   counter: { n: number },
 ): Promise<{ nodes: Node[]; unpacked: UnpackedPackage; warnings: string[] }> {
   const { control, files: controlFiles } = await readDebControl(pkg.debPath);
-  const name = control.get('Package')!;
-  const version = control.get('Version')!;
+  // readDebControl refuses a control file without them; '' could only fail the comparison below.
+  const name = control.get('Package') ?? '';
+  const version = control.get('Version') ?? '';
   if (name !== pkg.entry.name || version !== pkg.entry.version) {
     throw new UserError(`${pkg.debPath}: the index says ${pkg.entry.name} ${pkg.entry.version} but the .deb is ${name} ${version}`, { code: 'package-invalid' });
   }
@@ -149,7 +150,7 @@ async function stagePackage(
       node.content = { file, size: entry.size };
       if (md5) md5s.set(entry.path, md5.digest('hex'));
     } else if (entry.type === 'link') {
-      const target = byPath.get(entry.linkname!);
+      const target = byPath.get(entry.linkname ?? '');
       if (!target || target.type !== 'file') throw new UserError(`${pkg.debPath}: hard link ${entry.path} points to missing ${entry.linkname}`, { code: 'package-invalid' });
       node.type = 'file';
       node.content = target.content;

@@ -1,25 +1,19 @@
 /**
- * `obsbuild image` as a recipe of named steps (after debos's actions): each step reads and fills in a
- * state object and can be run and tested alone. The build steps run once; the node steps run once per
- * appliance (one for a single director, two for an HA pair), each into its own staged output folder,
- * and every folder is renamed into place only when all of them succeeded.
+ * `obsbuild image`: verify, then the build-wide steps once, then the node steps once per appliance (one for
+ * a single director, two for an HA pair), each into its own staged output folder. Every folder is renamed
+ * into place only when all of them succeeded; a failure or an interruption removes them, and out/ stays as
+ * it was. The steps and the state they share are in steps/index.ts.
  */
-import { readFileSync } from 'node:fs';
-import { assetPath } from '../util/assets.js';
-import type { InputsReport } from '../inputs/inspect.js';
 import type { PackageEntry } from '../debian/packages-index.js';
-import type { LoadedSite } from '../site/load.js';
-import type { NodeView } from '../site/nodes.js';
-import type { Finding } from '../contracts/finding.js';
-import type { GeneratedFile } from '../contracts/generated-file.js';
-import type { Manifest, ManifestIdentity } from '../contracts/manifest.js';
-import { commitOutputs, discardOutputs, discardOutputsSync, stageOutput, type StagedOutput } from './output.js';
-import type { BoardFacts } from '../site/board.js';
-import { collectGarbage } from './memory.js';
-
-export const OBSBUILD_VERSION = (
-  JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }
-).version;
+import { loadSite, type LoadedSite } from '../site/load.js';
+import { siteNodes } from '../site/nodes.js';
+import type { StickFs } from '../stick/diskimage.js';
+import { registerCleanup } from '../util/cleanup.js';
+import { checkOutputParent } from '../util/output-path.js';
+import type { Collector } from './memory.js';
+import { checkOutputs, commitOutputs, discardOutputs, discardOutputsSync, OutputLedger, stageOutput, type StagedOutput } from './output.js';
+import type { Reporter } from './recipe.js';
+import { buildRecipe, nodeRecipe, nodesToBuild, type BuildState, type NodeState } from './steps/index.js';
 
 export interface ImageOptions {
   profile: string;
@@ -38,30 +32,12 @@ export interface ImageOptions {
   allowUnsigned?: boolean;
   /** The environment to read SOURCE_DATE_EPOCH from. */
   env: NodeJS.ProcessEnv;
+  /** Filesystem of stick.img (default ext3). */
+  fs?: StickFs;
+  /** Run between steps and every few MB of a long read, to keep peak memory flat (see memory.ts). */
+  collectGarbage?: Collector;
 }
 
-/** One step's view of the progress display. */
-export interface StepProgress {
-  /** Bytes (or items) done of total. */
-  bytes(done: number, total: number): void;
-  /** A short status text for the running step. */
-  note(text: string): void;
-  /** A message worth keeping (a lint warning, an input warning). */
-  warn(text: string): void;
-}
-
-export interface Reporter {
-  begin(label: string): StepProgress;
-  succeed(label: string, detail?: string): void;
-  fail(label: string, message: string): void;
-}
-
-export interface Step<S> {
-  name: string;
-  run(state: S, progress: StepProgress): Promise<void>;
-}
-
-/** A lint finding (the contract of src/lvs/lint.ts). */
 export interface ResolvedDeb {
   entry: PackageEntry;
   /** The .deb on disk (local folder or mirror cache). */
@@ -76,35 +52,13 @@ export interface Epoch {
   source: string;
 }
 
-/** What the build-wide steps find out, shared by every node. */
-export interface BuildState {
-  options: ImageOptions;
-  loaded?: LoadedSite;
-  board?: BoardFacts;
-  findings?: Finding[];
-  inputs?: InputsReport;
-  epoch?: Epoch;
-  packages?: ResolvedDeb[];
-  /** Requested packages the base system already has. */
-  alreadyInstalled?: string[];
-  nodes?: NodeState[];
-  warnings: string[];
-}
+/** The site file as read once by the verify stage: the site, or why it could not be loaded. */
+export type SiteLoad = { loaded: LoadedSite } | { error: unknown };
 
-export interface NodeState {
-  build: BuildState;
-  node: NodeView;
-  staged: StagedOutput;
-  /** Configuration that goes into the manifest id (rendered config, shadow, keys, debconf answers). */
-  config?: GeneratedFile[];
-  identity?: ManifestIdentity;
-  manifestId?: string;
-  /** Files generated once the id is known (first-boot script, its links, manifest-id). */
-  idFiles?: GeneratedFile[];
-  /** sha256 of output files already known, by path relative to the output folder. */
-  knownSums: Map<string, string>;
-  outputs: { path: string; size: number; sha256: string }[];
-  manifest?: Manifest;
+/** What the verify stage checked; the build starts from it. */
+export interface VerifiedBuild {
+  options: ImageOptions;
+  siteLoad: SiteLoad;
 }
 
 export interface ImageResult {
@@ -121,72 +75,71 @@ export interface ImageResult {
   warnings: string[];
 }
 
-export async function runSteps<S>(steps: readonly Step<S>[], state: S, reporter: Reporter, prefix = ''): Promise<void> {
-  for (const step of steps) {
-    collectGarbage();
-    const label = prefix + step.name;
-    const progress = reporter.begin(label);
-    try {
-      await step.run(state, progress);
-    } catch (err) {
-      reporter.fail(label, (err as Error).message);
-      throw err;
-    }
-    reporter.succeed(label);
-  }
+export interface BuiltImages {
+  build: BuildState;
+  nodes: NodeState[];
 }
 
 /**
- * The whole build. A failure anywhere removes every staged folder and leaves out/ as it was.
+ * Before any long work: read the site file (once for the whole build) and refuse output folders that may
+ * not be replaced. A site that does not load is not an error yet: the 'site file' step reports it with the
+ * progress display, like every other input problem, and only the --out folder itself is checked.
  */
-export async function buildImages(
-  options: ImageOptions,
-  reporter: Reporter,
-  recipe: { build: readonly Step<BuildState>[]; node: readonly Step<NodeState>[]; nodes: (s: BuildState) => NodeView[] },
-): Promise<BuildState> {
-  const state: BuildState = { options, warnings: [] };
-  await runSteps(recipe.build, state, reporter);
+export async function verifyBuild(options: ImageOptions): Promise<VerifiedBuild> {
+  const siteLoad: SiteLoad = await loadSite(options.siteFile).then(
+    (loaded) => ({ loaded }),
+    (error: unknown) => ({ error }),
+  );
+  if ('loaded' in siteLoad) {
+    const nodes = siteNodes(siteLoad.loaded.site).filter((n) => !options.node || n.role === options.node || n.role === 'single');
+    await checkOutputs(options.outDir, nodes.map((n) => n.hostname));
+  } else {
+    await checkOutputParent(options.outDir, '--out');
+  }
+  return { options, siteLoad };
+}
+
+/** The whole build. A failure anywhere removes every staged folder and leaves out/ as it was. */
+export async function buildImages(verified: VerifiedBuild, reporter: Reporter): Promise<BuiltImages> {
+  const { options } = verified;
+  // Between steps, the spent buffers of the previous one are collected (see memory.ts).
+  const run = { beforeStep: options.collectGarbage };
+  const build = await buildRecipe.run({ options, siteLoad: verified.siteLoad, warnings: [] }, reporter, run);
   const staged: StagedOutput[] = [];
-  // Ctrl-C while building: remove the staged folders (out/ keeps its previous state), then exit as usual.
-  const onSignal = (signal: NodeJS.Signals) => {
-    discardOutputsSync(staged);
-    process.kill(process.pid, signal);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Interrupted while building: remove the staged folders (out/ keeps its previous state).
+  const unregister = registerCleanup(() => discardOutputsSync(staged));
+  const nodes: NodeState[] = [];
   try {
-    state.nodes = [];
-    const views = recipe.nodes(state);
+    const views = nodesToBuild(build);
+    const recipe = nodeRecipe(options.fs);
     for (const node of views) {
       const out = await stageOutput(options.outDir, node.hostname);
       staged.push(out);
-      const nodeState: NodeState = { build: state, node, staged: out, knownSums: new Map(), outputs: [] };
-      state.nodes.push(nodeState);
-      await runSteps(recipe.node, nodeState, reporter, views.length > 1 ? `${node.hostname}: ` : '');
+      const prefix = views.length > 1 ? `${node.hostname}: ` : '';
+      nodes.push(await recipe.run({ ...build, node, staged: out, ledger: new OutputLedger() }, reporter, { ...run, prefix }));
     }
     await commitOutputs(staged);
   } catch (err) {
     await discardOutputs(staged);
     throw err;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    unregister();
   }
-  return state;
+  return { build, nodes };
 }
 
-export function summarize(state: BuildState): ImageResult {
+export function summarize({ build, nodes }: BuiltImages): ImageResult {
   return {
-    outputs: (state.nodes ?? []).map((n) => ({
+    outputs: nodes.map((n) => ({
       hostname: n.node.hostname,
       role: n.node.role,
       dir: n.staged.finalDir,
-      manifestId: n.manifestId ?? '',
-      files: [...n.outputs].sort((a, b) => (a.path < b.path ? -1 : 1)),
+      manifestId: n.manifestId,
+      files: n.ledger.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
     })),
-    packages: (state.packages ?? []).map((p) => ({ name: p.entry.name, version: p.entry.version, architecture: p.entry.arch })),
-    sourceDateEpoch: state.epoch?.value ?? 0,
-    epochSource: state.epoch?.source ?? '',
-    warnings: state.warnings,
+    packages: build.packages.map((p) => ({ name: p.entry.name, version: p.entry.version, architecture: p.entry.arch })),
+    sourceDateEpoch: build.epoch.value,
+    epochSource: build.epoch.source,
+    warnings: build.warnings,
   };
 }

@@ -1,6 +1,6 @@
 import type { Ora } from 'ora';
 import { canSpin } from '../util/spinner.js';
-import type { Reporter, StepProgress } from './pipeline.js';
+import type { Reporter, StepProgress } from './recipe.js';
 
 /**
  * Progress for the build: an ora spinner per step with byte counts when stdout is a terminal, plain

@@ -1,12 +1,32 @@
 import { basename } from 'node:path';
 import { debconfPreseedFile } from '../../debian/debconf.js';
 import { renderConfigTree } from '../../lvs/render.js';
-import { mergeFiles } from '../../contracts/generated-file.js';
+import { mergeFiles, type GeneratedFile } from '../../contracts/generated-file.js';
 import type { ManifestIdentity } from '../../contracts/manifest.js';
+import type { InputsReport } from '../../inputs/inspect.js';
+import type { LoadedSite } from '../../site/load.js';
+import type { NodeView } from '../../site/nodes.js';
 import { describeFiles, manifestId } from '../manifest.js';
-import type { NodeState, Step } from '../pipeline.js';
-import { OBSBUILD_VERSION } from '../pipeline.js';
+import type { Epoch, ImageOptions, ResolvedDeb } from '../pipeline.js';
+import type { Step } from '../recipe.js';
 import { authorizedKeysFiles, shadowFile } from '../shadow.js';
+import { OBSBUILD_VERSION } from '../version.js';
+
+interface Needs {
+  options: Pick<ImageOptions, 'profile'>;
+  loaded: LoadedSite;
+  inputs: InputsReport;
+  epoch: Epoch;
+  packages: ResolvedDeb[];
+  node: NodeView;
+}
+
+interface Configured {
+  /** Configuration that goes into the manifest id (rendered config, shadow, keys, debconf answers). */
+  config: GeneratedFile[];
+  identity: ManifestIdentity;
+  manifestId: string;
+}
 
 /**
  * Everything this appliance's configuration consists of: the rendered LVS and network files (lenny
@@ -14,16 +34,13 @@ import { authorizedKeysFiles, shadowFile } from '../shadow.js';
  * manifest identity over inputs + packages + this configuration, and its id: all known before any file
  * carrying the id is generated, so the id does not depend on itself.
  */
-export const configStep: Step<NodeState> = {
+export const configStep: Step<Needs, Configured> = {
   name: 'render configuration',
-  async run(ns, progress) {
-    const build = ns.build;
-    const loaded = build.loaded!;
+  async run({ options, loaded, inputs, epoch, packages, node }, progress) {
     const site = loaded.site;
-    const inputs = build.inputs!;
-    const role = ns.node.role === 'single' ? undefined : ns.node.role;
+    const role = node.role === 'single' ? undefined : node.role;
     const rootfsLabel = basename(inputs.files.rootfs.path);
-    ns.config = mergeFiles(
+    const config = mergeFiles(
       renderConfigTree(site, { node: role, dialect: 'lenny' }),
       shadowFile(loaded, inputs.rootfs.files.shadow, rootfsLabel),
       authorizedKeysFiles(site.root.authorized_keys),
@@ -31,17 +48,17 @@ export const configStep: Step<NodeState> = {
     );
     const identity: ManifestIdentity = {
       obsbuild: OBSBUILD_VERSION,
-      profile: build.options.profile,
-      sourceDateEpoch: build.epoch!.value,
-      epochSource: build.epoch!.source,
-      node: { role: ns.node.role, hostname: ns.node.hostname },
+      profile: options.profile,
+      sourceDateEpoch: epoch.value,
+      epochSource: epoch.source,
+      node: { role: node.role, hostname: node.hostname },
       site: { file: basename(loaded.file), sha256: loaded.sha256 },
       inputs: [
         { role: 'rootfs', ...pick(inputs.files.rootfs), version: inputs.debianVersion, architecture: inputs.arch },
         { role: 'kernel', ...pick(inputs.files.uimage), version: inputs.kernelVersion },
         { role: 'modules', ...pick(inputs.files.kernTgz), version: inputs.modulesVersion },
       ],
-      packages: (build.packages ?? []).map(({ entry, debPath, sha256, size }) => ({
+      packages: packages.map(({ entry, debPath, sha256, size }) => ({
         name: entry.name,
         version: entry.version,
         architecture: entry.arch,
@@ -49,11 +66,11 @@ export const configStep: Step<NodeState> = {
         size,
         sha256,
       })),
-      config: describeFiles(ns.config),
+      config: describeFiles(config),
     };
-    ns.identity = identity;
-    ns.manifestId = manifestId(identity);
-    progress.note(`${ns.config.length} files, manifest ${ns.manifestId}`);
+    const id = manifestId(identity);
+    progress.note(`${config.length} files, manifest ${id}`);
+    return { config, identity, manifestId: id };
   },
 };
 

@@ -1,7 +1,9 @@
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { UserError } from '../../util/errors.js';
-import type { BuildState, Epoch, Step } from '../pipeline.js';
+import type { InputsReport } from '../../inputs/inspect.js';
+import type { Epoch, ImageOptions } from '../pipeline.js';
+import type { Step } from '../recipe.js';
 
 /**
  * The one timestamp every generated file, tar entry and output gets, so two builds from the same inputs
@@ -42,10 +44,11 @@ export async function gzipMtime(file: string): Promise<number> {
   }
 }
 
-export const epochStep: Step<BuildState> = {
+export const epochStep: Step<{ options: Pick<ImageOptions, 'env'>; inputs: InputsReport }, { epoch: Epoch }> = {
   name: 'build time',
-  async run(state, progress) {
-    state.epoch = await chooseEpoch(state.options.env, state.inputs!.files.rootfs.path);
-    progress.note(`${new Date(state.epoch.value * 1000).toISOString().replace('.000Z', 'Z')} (${state.epoch.source})`);
+  async run({ options, inputs }, progress) {
+    const epoch = await chooseEpoch(options.env, inputs.files.rootfs.path);
+    progress.note(`${new Date(epoch.value * 1000).toISOString().replace('.000Z', 'Z')} (${epoch.source})`);
+    return { epoch };
   },
 };

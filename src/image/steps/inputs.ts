@@ -1,24 +1,35 @@
-import { inspectInputs } from '../../inputs/inspect.js';
+import { inspectInputs, type InputsReport } from '../../inputs/inspect.js';
 import { inputExpectations } from '../../site/board.js';
+import type { LoadedSite } from '../../site/load.js';
 import { collectEvery } from '../memory.js';
-import type { BuildState, Step } from '../pipeline.js';
+import type { ImageOptions } from '../pipeline.js';
+import type { Step } from '../recipe.js';
 
-/** Plat'Home's three files: integrity, Debian version, architecture, kernel and modules versions. */
-export const inputsStep: Step<BuildState> = {
+interface Needs {
+  options: Pick<ImageOptions, 'inputsDir' | 'collectGarbage'>;
+  loaded: LoadedSite;
+  warnings: string[];
+}
+
+/**
+ * Plat'Home's three files: integrity, Debian version, architecture, kernel and modules versions. They are
+ * found (and a missing one reported) before any of them is read.
+ */
+export const inputsStep: Step<Needs, { inputs: InputsReport }> = {
   name: 'check inputs',
-  async run(state, progress) {
-    const site = state.loaded!.site;
-    const collect = collectEvery();
-    state.inputs = await inspectInputs(state.options.inputsDir, {
-      ...inputExpectations(site),
+  async run({ options, loaded, warnings }, progress) {
+    const collect = collectEvery(options.collectGarbage);
+    const inputs = await inspectInputs(options.inputsDir, {
+      ...inputExpectations(loaded.site),
       onProgress: (done, total) => {
         progress.bytes(done, total);
         collect(done);
       },
     });
-    for (const w of state.inputs.warnings) {
-      state.warnings.push(w);
+    for (const w of inputs.warnings) {
+      warnings.push(w);
       progress.warn(w);
     }
+    return { inputs };
   },
 };

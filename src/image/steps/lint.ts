@@ -1,18 +1,17 @@
 import { lintSite } from '../../lvs/lint.js';
 import { UserError, located } from '../../util/errors.js';
 import type { Finding } from '../../contracts/finding.js';
-import type { BuildState, Step } from '../pipeline.js';
+import type { LoadedSite } from '../../site/load.js';
+import type { Step } from '../recipe.js';
 
 /** Topology and dialect checks; any error stops the build, warnings are passed on. */
-export const lintStep: Step<BuildState> = {
+export const lintStep: Step<{ loaded: LoadedSite; warnings: string[] }, { findings: Finding[] }> = {
   name: 'lint',
-  async run(state, progress) {
-    const loaded = state.loaded!;
+  async run({ loaded, warnings }, progress) {
     const findings: Finding[] = lintSite(loaded);
-    state.findings = findings;
     for (const f of findings.filter((f) => f.severity === 'warning')) {
       const text = located(loaded.file, f.line, `warning: ${f.message}`);
-      state.warnings.push(text);
+      warnings.push(text);
       progress.warn(text);
     }
     const errors = findings.filter((f) => f.severity === 'error');
@@ -20,5 +19,6 @@ export const lintStep: Step<BuildState> = {
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more: run \`obsbuild lint --site ${loaded.file}\`)` : '';
       throw new UserError(located(loaded.file, errors[0].line, errors[0].message) + more, { code: 'site-invalid' });
     }
+    return { findings };
   },
 };

@@ -1,13 +1,16 @@
-import { loadSite } from '../../site/load.js';
-import { boardFacts } from '../../site/board.js';
-import type { BuildState, Step } from '../pipeline.js';
+import type { LoadedSite } from '../../site/load.js';
+import { boardFacts, type BoardFacts } from '../../site/board.js';
+import type { SiteLoad } from '../pipeline.js';
+import type { Step } from '../recipe.js';
 
-/** Read and validate the site file; pick the board's facts. */
-export const loadSiteStep: Step<BuildState> = {
+/** The site file, read and validated once by the verify stage, reported here; and the board's facts. */
+export const loadSiteStep: Step<{ siteLoad: SiteLoad }, { loaded: LoadedSite; board: BoardFacts }> = {
   name: 'site file',
-  async run(state, progress) {
-    state.loaded = await loadSite(state.options.siteFile);
-    state.board = boardFacts(state.loaded.site.board);
-    progress.note(`${state.loaded.file} (${state.loaded.site.hostname})`);
+  async run({ siteLoad }, progress) {
+    if ('error' in siteLoad) throw siteLoad.error;
+    const { loaded } = siteLoad;
+    const board = boardFacts(loaded.site.board);
+    progress.note(`${loaded.file} (${loaded.site.hostname})`);
+    return { loaded, board };
   },
 };

@@ -2,9 +2,26 @@ import { verifyDebChecksum } from '../../debian/deb.js';
 import { fetchDebs, fetchMirrorIndex, type MirrorOptions } from '../../debian/mirror.js';
 import { loadPackagesDir, type PackageEntry } from '../../debian/packages-index.js';
 import { installedFromStatus, resolvePackages } from '../../debian/resolver.js';
+import type { InputsReport } from '../../inputs/inspect.js';
+import type { LoadedSite } from '../../site/load.js';
 import type { Site } from '../../site/model.js';
 import { UserError, located } from '../../util/errors.js';
-import type { BuildState, Step, StepProgress } from '../pipeline.js';
+import type { ImageOptions, ResolvedDeb } from '../pipeline.js';
+import type { Step, StepProgress } from '../recipe.js';
+
+interface Needs {
+  options: ImageOptions;
+  loaded: LoadedSite;
+  inputs: InputsReport;
+  warnings: string[];
+}
+
+interface Resolved {
+  /** The .debs to layer in, checked against the index. */
+  packages: ResolvedDeb[];
+  /** Requested packages the base system already has. */
+  alreadyInstalled: string[];
+}
 
 /** What the LVS manager needs on the box, plus the site's extra packages. */
 export function wantedPackages(site: Site): string[] {
@@ -12,8 +29,8 @@ export function wantedPackages(site: Site): string[] {
   return [...new Set([...base, ...site.packages.extra])];
 }
 
-function mirrorOptions(state: BuildState, url: string, progress: StepProgress): MirrorOptions {
-  const site = state.loaded!.site;
+function mirrorOptions(state: Needs, url: string, progress: StepProgress): MirrorOptions {
+  const site = state.loaded.site;
   return {
     url,
     suite: site.packages.suite,
@@ -37,11 +54,10 @@ function mirrorOptions(state: BuildState, url: string, progress: StepProgress): 
  * Resolve keepalived, ipvsadm and packages.extra against the rootfs's dpkg status, from --packages DIR,
  * --mirror URL or the site's packages.mirror, and make sure every chosen .deb is on disk.
  */
-export const packagesStep: Step<BuildState> = {
+export const packagesStep: Step<Needs, Resolved> = {
   name: 'resolve packages',
   async run(state, progress) {
-    const { options } = state;
-    const loaded = state.loaded!;
+    const { options, loaded } = state;
     const site = loaded.site;
     const mirror = options.mirror ?? site.packages.mirror ?? undefined;
     let index: PackageEntry[];
@@ -61,7 +77,7 @@ export const packagesStep: Step<BuildState> = {
         { code: 'site-invalid' },
       );
     }
-    const status = state.inputs!.rootfs.files.dpkgStatus ?? '';
+    const status = state.inputs.rootfs.files.dpkgStatus ?? '';
     const resolution = resolvePackages({
       wanted: wantedPackages(site),
       index,
@@ -70,8 +86,7 @@ export const packagesStep: Step<BuildState> = {
     });
     const entries = resolution.packages.map((p) => p.entry);
     if (mirrorOpts) await fetchDebs(mirrorOpts, entries);
-    state.alreadyInstalled = resolution.alreadyInstalled;
-    state.packages = [];
+    const packages: ResolvedDeb[] = [];
     for (const entry of entries) {
       if (!entry.localPath) {
         const where = options.packagesDir ?? mirror ?? '';
@@ -80,9 +95,10 @@ export const packagesStep: Step<BuildState> = {
       // Checked against the index here, before anything is unpacked; the digests go into the manifest
       // (lenny's index carries only MD5Sum, the manifest records sha256).
       const digests = await verifyDebChecksum(entry.localPath, { sha256: entry.sha256, md5: entry.md5, size: entry.size });
-      state.packages.push({ entry, debPath: entry.localPath, sha256: digests.sha256, size: digests.size });
+      packages.push({ entry, debPath: entry.localPath, sha256: digests.sha256, size: digests.size });
     }
     const list = entries.map((e) => `${e.name} ${e.version}`).join(', ') || 'nothing to add';
     progress.note(signedBy ? `${list} (index signed by ${signedBy})` : list);
+    return { packages, alreadyInstalled: resolution.alreadyInstalled };
   },
 };

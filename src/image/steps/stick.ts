@@ -6,14 +6,29 @@ import { estimateMinCfBytes, INSTALLER_NAME, renderInstaller } from '../../box/i
 import { MD5SUMS_NAME, writeMd5sums } from '../../stick/md5sums.js';
 import { sha256Hex } from '../../util/hash.js';
 import { OVERLAY_NAME } from '../../contracts/box-paths.js';
-import type { NodeState, Step } from '../pipeline.js';
+import type { InputsReport } from '../../inputs/inspect.js';
+import type { BoardFacts } from '../../site/board.js';
+import type { LoadedSite } from '../../site/load.js';
+import type { OutputFile, OutputLedger, StagedOutput } from '../output.js';
+import type { Epoch } from '../pipeline.js';
+import type { Nothing, Step } from '../recipe.js';
 
 const MIB = 1024 * 1024;
 
+interface Needs {
+  board: BoardFacts;
+  loaded: LoadedSite;
+  inputs: InputsReport;
+  epoch: Epoch;
+  manifestId: string;
+  /** The overlay as written: its size goes into the installer's minimum card size. */
+  overlay: OutputFile;
+  staged: StagedOutput;
+  ledger: OutputLedger;
+}
+
 /** The CF card must hold the unpacked rootfs, modules, overlay and kernel: refuse smaller cards up front. */
-function minCfBytes(ns: NodeState): number {
-  const inputs = ns.build.inputs!;
-  const overlay = ns.outputs.find((o) => o.path.endsWith(`/${OVERLAY_NAME}`))?.size ?? 0;
+function minCfBytes(inputs: InputsReport, overlay: number): number {
   const estimate = estimateMinCfBytes({
     rootfs: inputs.files.rootfs.size,
     overlay,
@@ -28,41 +43,38 @@ function minCfBytes(ns: NodeState): number {
  * msf_init.sh and MD5SUMS into stick/msf/ (src/stick), then stick.img with its block map next to it:
  * an MBR disk image whose one partition (ext3 labelled MSF by default) holds msf/.
  */
-export function stickStep(fs: StickFs = 'ext3'): Step<NodeState> {
+export function stickStep(fs: StickFs = 'ext3'): Step<Needs, Nothing> {
   return {
     name: 'stick image',
-    async run(ns, progress) {
-      const build = ns.build;
-      const folder = build.board!.stickFolder;
-      const stickDir = join(ns.staged.workDir, 'stick');
+    async run({ board, loaded, inputs, epoch, manifestId, overlay, staged, ledger }, progress) {
+      const folder = board.stickFolder;
+      const stickDir = join(staged.workDir, 'stick');
       const msf = join(stickDir, folder);
       const installer = renderInstaller({
-        cfDevice: build.loaded!.site.install.cf_device,
-        rootfsName: build.inputs!.files.rootfs.name,
+        cfDevice: loaded.site.install.cf_device,
+        rootfsName: inputs.files.rootfs.name,
         files: { overlay: OVERLAY_NAME },
-        manifestId: ns.manifestId,
-        minCfBytes: minCfBytes(ns),
+        manifestId,
+        minCfBytes: minCfBytes(inputs, overlay.size),
       });
       await writeFile(join(msf, INSTALLER_NAME), installer, { mode: 0o755 });
-      record(ns, `stick/${folder}/${INSTALLER_NAME}`, Buffer.from(installer));
+      record(ledger, `stick/${folder}/${INSTALLER_NAME}`, Buffer.from(installer));
       progress.note('MD5SUMS');
       await writeMd5sums(msf);
-      record(ns, `stick/${folder}/${MD5SUMS_NAME}`, await readFile(join(msf, MD5SUMS_NAME)));
+      record(ledger, `stick/${folder}/${MD5SUMS_NAME}`, await readFile(join(msf, MD5SUMS_NAME)));
 
-      progress.note(`stick.img (${fs}, label ${build.board!.stickLabel})`);
-      const image = join(ns.staged.workDir, 'stick.img');
-      const info = await buildStickImage(stickDir, image, { fs, label: build.board!.stickLabel, sourceDateEpoch: build.epoch!.value });
-      ns.knownSums.set('stick.img', info.blockMap.imageSha256);
-      ns.outputs.push({ path: 'stick.img', size: info.imageSize, sha256: info.blockMap.imageSha256 });
+      progress.note(`stick.img (${fs}, label ${board.stickLabel})`);
+      const image = join(staged.workDir, 'stick.img');
+      const info = await buildStickImage(stickDir, image, { fs, label: board.stickLabel, sourceDateEpoch: epoch.value });
+      ledger.add({ path: 'stick.img', size: info.imageSize, sha256: info.blockMap.imageSha256 });
       const mapFile = blockMapPathFor(image);
-      ns.outputs.push({ path: 'stick.img.bmap', size: (await stat(mapFile)).size, sha256: sha256Hex(await readFile(mapFile)) });
+      ledger.add({ path: 'stick.img.bmap', size: (await stat(mapFile)).size, sha256: sha256Hex(await readFile(mapFile)) });
       progress.note(`stick.img ${Math.ceil(info.imageSize / MIB)} MiB, ${info.fs} "${info.label}"`);
+      return {};
     },
   };
 }
 
-function record(ns: NodeState, rel: string, bytes: Buffer): void {
-  const sha256 = sha256Hex(bytes);
-  ns.knownSums.set(rel, sha256);
-  ns.outputs.push({ path: rel, size: bytes.length, sha256 });
+function record(ledger: OutputLedger, rel: string, bytes: Buffer): void {
+  ledger.add({ path: rel, size: bytes.length, sha256: sha256Hex(bytes) });
 }
