@@ -105,9 +105,12 @@ export class Expecter extends EventEmitter {
     this.splitLines(text);
     this.emit('text', text);
     this.tryMatch(); // before trimming: a chunk larger than the window may hold a marker near its start
-    if (this.buffer.length > this.windowChars) {
+    // Capturing, the window is trimmed only once it is twice its size: each spilled piece is then at least a
+    // window long, so the string it was sliced from (which it keeps alive) is at most about twice as long.
+    const capturing = this.captureChars > 0 && !this.failure;
+    if (this.buffer.length > (capturing ? 2 * this.windowChars : this.windowChars)) {
       const cut = this.buffer.length - this.windowChars;
-      if (this.captureChars > 0 && !this.failure) {
+      if (capturing) {
         this.spill.push(this.buffer.slice(0, cut));
         this.spillChars += cut;
         if (this.spillChars + this.windowChars > this.captureChars) {
