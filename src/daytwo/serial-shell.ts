@@ -61,6 +61,10 @@ export class SerialShell implements BoxShell {
   private quietNote: string | null = null;
   /** `exit` is typed only into a shell: at a login prompt it would be taken for a user name. */
   private loggedIn = false;
+  /** close() was called: new commands are refused, those already queued still run. */
+  private closeRequested = false;
+  /** The port is being closed: nothing more is typed. */
+  private down = false;
 
   private constructor(
     private readonly who: string,
@@ -84,12 +88,13 @@ export class SerialShell implements BoxShell {
       note: (text) => t?.note('>>', self?.quietNote ?? text.replace(/\r$/, '')),
     });
     transport.on('data', (buf: Buffer) => {
-      t?.board(buf);
+      // The tty echoes a file's base64 back; the transcript keeps the summary note instead (a shadow file passes).
+      if (self === null || self.quietNote === null) t?.board(buf);
       expecter.feed(buf);
     });
     transport.on('down', (reason: string) => {
       t?.note('--', `port lost: ${reason}`);
-      if (self?.closing) return;
+      if (self?.down) return;
       expecter.fail(new UserError(`${who}: the serial port went away (${reason})`, { code: 'console-failed' }));
     });
     self = new SerialShell(who, transport, expecter, shell, transcript);
@@ -153,14 +158,16 @@ export class SerialShell implements BoxShell {
     });
   }
 
-  /** `exit` from the login shell and close the port; safe to call twice. */
+  /** After the command in progress (if any): `exit` from the login shell and close the port; safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= this.shutDown();
+    this.closeRequested = true;
+    this.closing ??= this.queue.then(() => this.shutDown());
     return this.closing;
   }
 
   private async shutDown(): Promise<void> {
-    this.closing ??= Promise.resolve();
+    this.closeRequested = true;
+    this.down = true;
     try {
       if (this.loggedIn) {
         // A command that never finished still owns the line: interrupt it before leaving.
@@ -178,6 +185,7 @@ export class SerialShell implements BoxShell {
   }
 
   private serially<T>(job: () => Promise<T>): Promise<T> {
+    if (this.closeRequested) return Promise.reject(new UserError(`${this.who}: used after close()`));
     const next = this.queue.then(job, job);
     this.queue = next.catch(() => undefined);
     return next;
@@ -192,7 +200,7 @@ export class SerialShell implements BoxShell {
 
   /** Types `line` (as is) into the login shell between the shell driver's markers. */
   private async typed(text: string, timeoutMs: number): Promise<RunResult> {
-    if (this.closing) throw new UserError(`${this.who}: used after close()`);
+    if (this.down) throw new UserError(`${this.who}: used after close()`);
     if (this.broken !== null) throw new UserError(`${this.who}: the session is unusable: ${this.broken}`, { code: 'console-failed' });
     const long = text.split('\n').find((l) => Buffer.byteLength(l) + MARKER_OVERHEAD > MAX_TYPED_COMMAND);
     if (long !== undefined) throw new UserError(`${this.who}: \`${clip(text)}\` has a line of ${Buffer.byteLength(long)} bytes; a serial console takes at most ${MAX_TYPED_COMMAND - MARKER_OVERHEAD}`);

@@ -139,6 +139,35 @@ test('serial BoxShell through openBoxShell, bash behind a login prompt (root\'s 
   });
 });
 
+test('serial run(): a flood past the output cap is stopped with a one-line error, the session refuses more, close still logs out', async () => {
+  await withBox({}, async (box) => {
+    const shell = await open(box);
+    const started = Date.now();
+    // 3 MB without a line end, then the shell would go on forever: the cap stops it, not the timeout
+    await assert.rejects(shell.run("head -c 3000000 /dev/zero | tr '\\0' y; sleep 60", { timeoutMs: 50_000 }), (e: Error) => {
+      assert.ok(e instanceof UserError);
+      assert.equal(e.message, `serial ${box.tty}: a command printed more than 2 MiB; stopped`);
+      return true;
+    });
+    assert.ok(Date.now() - started < 40_000, `${Date.now() - started} ms`);
+    await assert.rejects(shell.run('true'), /unusable: .*more than 2 MiB/);
+    await shell.close(); // Ctrl-C, then exit
+    await box.waitExit(10_000);
+  });
+});
+
+test('serial close() waits for the commands already queued, then refuses new ones', async () => {
+  await withBox({}, async (box) => {
+    const shell = await open(box);
+    const queued = [shell.run('sleep 0.3; echo a'), shell.run('echo b')];
+    const closed = shell.close();
+    await assert.rejects(shell.run('echo c'), /used after close/);
+    assert.deepEqual((await Promise.all(queued)).map((r) => r.stdout), ['a\n', 'b\n']);
+    await closed;
+    await box.waitExit(5000);
+  });
+});
+
 test('serial login refused: one-line error naming the port, port closed', async () => {
   await withBox({ login: { user: 'root', password: 'secret' } }, async (box) => {
     await assert.rejects(open(box, [], 'wrong'), (e: Error) => e instanceof UserError && e.message.startsWith(`serial ${box.tty}: login as root refused`));
