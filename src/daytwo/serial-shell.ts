@@ -14,7 +14,7 @@ import { CaptureOverflow, Expecter } from '../console/expect.js';
 import { ConsoleFault } from '../console/faults.js';
 import { consolePort } from '../console/port.js';
 import { TranscriptFile } from '../console/report.js';
-import { Shell } from '../console/shell.js';
+import { Shell, type ShellIo } from '../console/shell.js';
 import type { ConsoleTransport } from '../console/transport.js';
 import type { BoxShell, RunOptions, RunResult } from '../remote/box-shell.js';
 import { shQuote } from '../remote/sh-quote.js';
@@ -33,6 +33,8 @@ const MARKER_OVERHEAD = 100;
 /** A run() command that is not a file upload may span several lines, each under the tty's limit. */
 const MAX_RUN_COMMAND = 64 * 1024;
 const DEFAULT_RUN_TIMEOUT_MS = 60_000;
+/** How long the shell has to take a new prompt after Ctrl-C (a flood still draining at 115200 included). */
+const RESYNC_TIMEOUT_MS = 20_000;
 const BASE64_LINE = 76;
 /** Control characters the box's tty would act on (interrupt, erase, kill line, end of file, flow control). */
 const TTY_CONTROL_RE = /[\x00-\x08\x0b-\x1f\x7f]/;
@@ -65,11 +67,14 @@ export class SerialShell implements BoxShell {
   private closeRequested = false;
   /** The port is being closed: nothing more is typed. */
   private down = false;
+  /** The port went away during the session (no resync then: the line may have lost anything). */
+  private lost: string | null = null;
 
   private constructor(
     private readonly who: string,
     private readonly transport: ConsoleTransport,
-    private readonly expecter: Expecter,
+    /** The shell driver reads its expecter from here on every call, so a resync can give it a fresh one. */
+    private readonly io: ShellIo,
     private readonly shell: Shell,
     private readonly transcript: TranscriptFile | null,
   ) {}
@@ -78,26 +83,27 @@ export class SerialShell implements BoxShell {
   static async open(opts: SerialShellOptions): Promise<SerialShell> {
     const { name, transport } = await consolePort(opts.port, opts.baud, opts.log);
     const who = `serial ${name}`;
-    const expecter = new Expecter({ captureChars: SERIAL_OUTPUT_CAP });
     const transcript = opts.transcriptFile === undefined ? null : await TranscriptFile.create(opts.transcriptFile);
     const t = transcript?.transcript;
     let self: SerialShell | null = null;
-    const shell = new Shell({
-      expecter,
+    const io: ShellIo = {
+      expecter: newExpecter(),
       send: (text) => transport.write(text),
       note: (text) => t?.note('>>', self?.quietNote ?? text.replace(/\r$/, '')),
-    });
+    };
+    const shell = new Shell(io);
     transport.on('data', (buf: Buffer) => {
       // The tty echoes a file's base64 back; the transcript keeps the summary note instead (a shadow file passes).
       if (self === null || self.quietNote === null) t?.board(buf);
-      expecter.feed(buf);
+      io.expecter.feed(buf);
     });
     transport.on('down', (reason: string) => {
       t?.note('--', `port lost: ${reason}`);
-      if (self?.down) return;
-      expecter.fail(new UserError(`${who}: the serial port went away (${reason})`, { code: 'console-failed' }));
+      if (self === null || self.down) return;
+      self.lost = `the serial port went away (${reason})`;
+      io.expecter.fail(new UserError(`${who}: ${self.lost}`, { code: 'console-failed' }));
     });
-    self = new SerialShell(who, transport, expecter, shell, transcript);
+    self = new SerialShell(who, transport, io, shell, transcript);
     try {
       await transport.open();
       t?.note('>>', '(Enter, to provoke a prompt)');
@@ -178,7 +184,7 @@ export class SerialShell implements BoxShell {
     } catch {
       /* the port is already gone */
     }
-    this.expecter.fail(new UserError(`${this.who}: used after close()`));
+    this.io.expecter.fail(new UserError(`${this.who}: used after close()`));
     await this.transport.close();
     this.transport.removeAllListeners('data');
     await this.transcript?.finish().catch(() => undefined);
@@ -208,14 +214,35 @@ export class SerialShell implements BoxShell {
     try {
       r = await this.shell.run(text, timeoutMs);
     } catch (e) {
-      this.broken = this.explain(e).message;
-      throw this.explain(e);
+      const err = this.explain(e);
+      await this.resync(err.message);
+      throw err;
     }
     if (r.exitCode === null) {
-      this.broken = `\`${clip(text)}\` did not finish within ${Math.round(timeoutMs / 1000)} s`;
-      throw new UserError(`${this.who}: ${this.broken}; stopped`, { code: 'console-failed' });
+      const why = `\`${clip(text)}\` did not finish within ${Math.round(timeoutMs / 1000)} s`;
+      await this.resync(why);
+      throw new UserError(`${this.who}: ${why}; stopped`, { code: 'console-failed' });
     }
     return { exitCode: r.exitCode, stdout: r.output };
+  }
+
+  /**
+   * After a command that printed too much or never finished: Ctrl-C (the tty also drops what it still
+   * holds), a fresh expecter and a new marker prompt, whose random name nothing of the old output can match.
+   * When that fails too, or the port went away, the session is unusable.
+   */
+  private async resync(why: string): Promise<void> {
+    if (this.lost !== null || this.down) {
+      this.broken = this.lost ?? why;
+      return;
+    }
+    try {
+      await this.transport.write('\x03');
+      this.io.expecter = newExpecter();
+      await this.shell.setup(RESYNC_TIMEOUT_MS);
+    } catch {
+      this.broken = why;
+    }
   }
 }
 
@@ -242,6 +269,8 @@ export function base64Batches(base64: string, stage: string): string[] {
   } while (at < base64.length);
   return batches;
 }
+
+const newExpecter = () => new Expecter({ captureChars: SERIAL_OUTPUT_CAP });
 
 /** Opens the serial BoxShell for one job. */
 export function openSerialShell(opts: SerialShellOptions): Promise<SerialShell> {
