@@ -3,7 +3,9 @@
  * whatever the line shows, the marker prompt, commands between random exit-status markers). Each command runs
  * in its own `sh -c`, as over SSH, so an `exit` or `set -e` cannot end or change the login shell. Files
  * travel as base64 typed into the shell, then the same box-side script as SSH checks their SHA-256 and
- * renames them into place.
+ * renames them into place. Output comes back as text the console decodes: carriage returns, terminal escape
+ * sequences and NULs are dropped, and bytes that are not UTF-8 become U+FFFD, so binary output (a file's
+ * content) must be read as base64, which is what the line can carry anyway.
  *
  * A serial line has no flow control and the box's tty reads in canonical mode, which keeps at most 4095 bytes
  * of unread input: every command obsbuild types stays well below that, so even a box too busy to read cannot
@@ -204,7 +206,7 @@ export class SerialShell implements BoxShell {
     return this.typed(`sh -c ${shQuote(command)}`, timeoutMs);
   }
 
-  /** Types `line` (as is) into the login shell between the shell driver's markers. */
+  /** Types `text` as it is into the login shell, between the shell driver's markers. */
   private async typed(text: string, timeoutMs: number): Promise<RunResult> {
     if (this.down) throw new UserError(`${this.who}: used after close()`);
     if (this.broken !== null) throw new UserError(`${this.who}: the session is unusable: ${this.broken}`, { code: 'console-failed' });
