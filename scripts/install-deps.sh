@@ -4,7 +4,7 @@
 #            gpgv + debian-archive-keyring (the mirror's signed Release file)
 #   flash:   bmap-tools (bmaptool copy reads obsbuild's stick.img.bmap; the tests prove it)
 #   lint:    keepalived (keepalived -t on the modern rendering), ipvsadm
-#   console: socat (pty pairs for the board simulator), ser2net (the console server the tests run on 127.0.0.1)
+#   console: socat (pty pairs for the board simulator and for a real shell behind the serial BoxShell tests), ser2net (the console server the tests run on 127.0.0.1)
 #   vm:      qemu-system-x86, mmdebstrap, linux-image-amd64, u-boot-tools (mkimage), busybox-static, cpio,
 #            gnupg (signs the local mirror; the tests sign their archives too)
 #   tests:   shellcheck, iproute2 (network namespaces), dpkg-dev, xz-utils, zstd, debconf, time

@@ -15,6 +15,7 @@ import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
 import { checkOutputFiles, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
 import { runConsole } from '../console/session.js';
 import { loadSiteModel } from '../console/site.js';
+import { SSH_HOST_KEYS_GLOB } from '../contracts/box-paths.js';
 
 interface ConsoleCliOptions {
   port?: string;
@@ -57,6 +58,10 @@ function helpText(): string {
     `/lib/modules; modprobe ip_vs; /etc/obsbuild/manifest-id equals the manifest id; dpkg --audit is empty;\n` +
     `hostname, interface addresses and net.ipv4.ip_forward = 1 as the site file says; keepalived running;\n` +
     `ipvsadm -L -n shows every virtual server and real server.\n` +
+    `\nSSH host keys: after login the box's ${SSH_HOST_KEYS_GLOB} are recorded in out/<hostname>/known_hosts as\n` +
+    `"<hostname> <type> <key>" lines (each checked to be a host key; a box without sshd records nothing), so\n` +
+    `verify --host and apply --host pin them (ssh's HostKeyAlias is the hostname). The report's hostKeysFile\n` +
+    `says where, or null.\n` +
     `\nThe transcript (every byte, escape sequences kept, each line time-stamped, gaps marked) is written to\n` +
     `--log (default out/<hostname>/console-<time>.log; <log>.partial while running). It stops at ${TRANSCRIPT_MAX_BYTES / 2 ** 20} MiB\n` +
     `with a note and ends with the last lines seen. --port accepts a pty (socat, QEMU). Exit 0 only if every\n` +
@@ -182,7 +187,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   const tfile = await TranscriptFile.create(logPath);
 
   const plain = (s: string) => process.stderr.write(`${o.check ? '' : '\n'}obsbuild: ${s}\n`);
-  if (!site) plain('no site file (use --site): hostname, network and IPVS checks will be skipped');
+  if (!site) plain('no site file (use --site): hostname, network and IPVS checks will be skipped, and the SSH host keys not recorded');
   if (!manifestId) plain('no manifest (use --manifest out/<hostname>/manifest.json): the manifest id check will be skipped');
   plain(`console on ${path} at ${baud} 8N1${o.interactive ? ' (Ctrl-] quits)' : ''}; transcript ${logPath}`);
   // With --check on a terminal, progress is one spinner line; otherwise plain lines (the live view owns stdout)
@@ -243,6 +248,8 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
       site,
       manifestId,
       node,
+      // the node's hostname names the known_hosts folder and the key alias; for a pair without --node, the box says which
+      hostKeys: site ? { outDir: o.out, hostnames: site.lvs.vrrp && !node ? [site.lvs.vrrp.nodes.master.hostname, site.lvs.vrrp.nodes.backup.hostname] : [hostname!] } : undefined,
       transcript: tfile.transcript,
       live: o.check ? undefined : (buf) => process.stdout.write(buf),
       onProgress,

@@ -49,6 +49,21 @@ export interface ExpecterOptions {
   maxLineChars?: number;
   /** The longest text a pattern may match; each chunk is searched from this far back. */
   maxMatchChars?: number;
+  /**
+   * Keep the text that falls out of the window too, up to this many characters in all, so `before` holds a
+   * long command output whole; the pieces are joined once per match, so it stays linear. Past it every
+   * expect() fails with a CaptureOverflow. 0 (the default): `before` is at most the window, as the console
+   * needs while it follows a boot.
+   */
+  captureChars?: number;
+}
+
+/** More text between two matches than the Expecter's `captureChars`. */
+export class CaptureOverflow extends Error {
+  constructor(readonly limitChars: number) {
+    super(`more than ${limitChars} characters without the expected text`);
+    this.name = 'CaptureOverflow';
+  }
 }
 
 export class Expecter extends EventEmitter {
@@ -61,6 +76,10 @@ export class Expecter extends EventEmitter {
   private readonly windowChars: number;
   private readonly maxLineChars: number;
   private readonly maxMatchChars: number;
+  private readonly captureChars: number;
+  /** Text trimmed off the front of the window since the last match (captureChars > 0 only). */
+  private spill: string[] = [];
+  private spillChars = 0;
   /** Buffer offset up to which the waiting patterns found nothing. */
   private searched = 0;
   /** When the last byte arrived (ms since epoch); 0 before any. */
@@ -72,6 +91,7 @@ export class Expecter extends EventEmitter {
     this.windowChars = opts.windowChars ?? 16384;
     this.maxLineChars = opts.maxLineChars ?? 4096;
     this.maxMatchChars = opts.maxMatchChars ?? 1024;
+    this.captureChars = opts.captureChars ?? 0;
   }
 
   /** Feed bytes from the transport. */
@@ -85,8 +105,19 @@ export class Expecter extends EventEmitter {
     this.splitLines(text);
     this.emit('text', text);
     this.tryMatch(); // before trimming: a chunk larger than the window may hold a marker near its start
-    if (this.buffer.length > this.windowChars) {
+    // Capturing, the window is trimmed only once it is twice its size: each spilled piece is then at least a
+    // window long, so the string it was sliced from (which it keeps alive) is at most about twice as long.
+    const capturing = this.captureChars > 0 && !this.failure;
+    if (this.buffer.length > (capturing ? 2 * this.windowChars : this.windowChars)) {
       const cut = this.buffer.length - this.windowChars;
+      if (capturing) {
+        this.spill.push(this.buffer.slice(0, cut));
+        this.spillChars += cut;
+        if (this.spillChars + this.windowChars > this.captureChars) {
+          this.takeSpill();
+          this.fail(new CaptureOverflow(this.captureChars));
+        }
+      }
       this.buffer = this.buffer.slice(cut);
       this.searched = Math.max(0, this.searched - cut);
     }
@@ -119,6 +150,7 @@ export class Expecter extends EventEmitter {
 
   /** Forget unconsumed text, e.g. before sending a command whose reply must be fresh. */
   clear(): void {
+    this.takeSpill();
     this.buffer = '';
     this.searched = 0;
   }
@@ -152,11 +184,20 @@ export class Expecter extends EventEmitter {
       const timer = setTimeout(() => {
         if (this.waiter?.timer !== timer) return;
         this.waiter = null;
-        resolve({ index: TIMEOUT, match: null, before: this.buffer });
+        resolve({ index: TIMEOUT, match: null, before: this.takeSpill() + this.buffer });
       }, Math.max(0, timeoutMs));
       this.waiter = { patterns: regs, resolve, reject, timer };
       this.tryMatch();
     });
+  }
+
+  /** The spilled text, joined, and forgotten. */
+  private takeSpill(): string {
+    if (this.spill.length === 0) return '';
+    const text = this.spill.join('');
+    this.spill = [];
+    this.spillChars = 0;
+    return text;
   }
 
   private tryMatch(): void {
@@ -176,7 +217,7 @@ export class Expecter extends EventEmitter {
     }
     this.waiter = null;
     clearTimeout(w.timer);
-    const before = this.buffer.slice(0, best.m.index);
+    const before = this.takeSpill() + this.buffer.slice(0, best.m.index);
     this.buffer = this.buffer.slice(best.m.index + best.m[0].length);
     this.searched = 0;
     w.resolve({ index: best.index, match: best.m, before });

@@ -26,7 +26,7 @@ export const PHASE_HELP: [PhaseName, string][] = [
   ['reboot', 'the second boot, from the CF card'],
   ['first-boot', 'first-boot script steps "obsbuild-firstboot: [n/N] step ... ok"'],
   ['login', 'login prompt: log in as root'],
-  ['shell', 'unique prompt, dmesg -n 1'],
+  ['shell', 'unique prompt, dmesg -n 1, the SSH host keys recorded'],
   ['checks', 'post-boot checks (depmod -a, modules, ip_vs, manifest, dpkg, network, keepalived, ipvsadm)'],
 ];
 

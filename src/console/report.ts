@@ -50,6 +50,8 @@ export interface ConsoleReport {
   gaps: { from: string; to: string; ms: number }[];
   manifestIdSeen: string | null;
   checks: CheckResult[];
+  /** Where the box's SSH host keys were recorded after login (known_hosts under its hostname); null: not recorded. */
+  hostKeysFile: string | null;
   transcript: string | null;
 }
 

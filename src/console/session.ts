@@ -8,6 +8,7 @@ import { PhaseMachine, type Budgets, type ProgressEvent } from './phases.js';
 import { LastLines, type ConsoleReport, type Transcript } from './report.js';
 import { Shell, type CommandResult } from './shell.js';
 import { runChecks, type CheckResult } from './checks.js';
+import { recordHostKeys, type HostKeysTarget } from './host-keys.js';
 import type { ConsoleTransport, Gap } from './transport.js';
 import type { Site } from '../site/model.js';
 
@@ -31,6 +32,8 @@ export interface ConsoleRunOptions {
   onEvent?(text: string): void;
   /** The checks to run once logged in (default: the appliance checks of checks.ts). */
   checks?(run: (command: string) => Promise<CommandResult>): Promise<CheckResult[]>;
+  /** Record the box's SSH host keys after login (`<outDir>/<hostname>/known_hosts`); omitted: not recorded. */
+  hostKeys?: HostKeysTarget;
   /** Aborting ends the run with failure class `aborted`. */
   signal?: AbortSignal;
   /** Called once the verdict is known, before the port is closed (interactive mode keeps it open). */
@@ -45,6 +48,7 @@ export async function runConsole(opts: ConsoleRunOptions): Promise<ConsoleReport
   const gaps: Gap[] = [];
   const t = opts.transcript;
   let checks: CheckResult[] = [];
+  let hostKeysFile: string | null = null;
   let failure: ConsoleReport['failure'] = null;
 
   expecter.on('line', (l: string) => lastLines.push(l));
@@ -99,8 +103,14 @@ export async function runConsole(opts: ConsoleRunOptions): Promise<ConsoleReport
     await shell.login({ user: opts.user, password: opts.password, timeoutMs: opts.budgets.login });
     machine.markLoggedIn();
     await shell.setup();
-    machine.enterChecks();
     const run = (cmd: string) => shell.run(cmd, opts.budgets.command);
+    if (opts.hostKeys) {
+      hostKeysFile = await recordHostKeys(run, opts.hostKeys, (line) => {
+        t?.note('--', line);
+        opts.onEvent?.(line);
+      });
+    }
+    machine.enterChecks();
     checks = opts.checks ? await opts.checks(run) : await runChecks(run, { site: opts.site, manifestId: opts.manifestId, node: opts.node });
     if (machine.failed) throw machine.failed;
     const failed = checks.filter((c) => c.status === 'fail');
@@ -140,6 +150,7 @@ export async function runConsole(opts: ConsoleRunOptions): Promise<ConsoleReport
     gaps: gaps.map((g) => ({ from: g.from.toISOString(), to: g.to.toISOString(), ms: g.ms })),
     manifestIdSeen: machine.manifestIdSeen,
     checks,
+    hostKeysFile,
     transcript: null,
   };
 }

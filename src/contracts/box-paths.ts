@@ -20,6 +20,8 @@ export const RESOLV_CONF_PATH = '/etc/resolv.conf';
 export const SHADOW_PATH = '/etc/shadow';
 export const ROOT_SSH_DIR = '/root/.ssh';
 export const AUTHORIZED_KEYS_PATH = `${ROOT_SSH_DIR}/authorized_keys`;
+/** sshd's public host keys (a shell glob): the console records them for `--host` to pin. */
+export const SSH_HOST_KEYS_GLOB = '/etc/ssh/ssh_host_*_key.pub';
 
 /** obsbuild's own state on the box. */
 export const OBSBUILD_ETC_DIR = '/etc/obsbuild';

@@ -5,7 +5,7 @@
 import type { BoxShell } from '../remote/box-shell.js';
 import { openSshShell } from '../remote/ssh.js';
 import type { SshTarget } from '../remote/ssh-options.js';
-import { UserError } from '../util/errors.js';
+import { openSerialShell } from './serial-shell.js';
 
 export interface SshBoxTarget {
   kind: 'ssh';
@@ -51,5 +51,5 @@ export async function openBoxShell(t: BoxTarget, log: (line: string) => void): P
       onNotice: log,
     });
   }
-  throw new UserError(`${describeBoxTarget(t)}: the serial transport for day-two commands is not built yet`, { code: 'console-failed' });
+  return openSerialShell({ port: t.port, baud: t.baud, user: t.user, password: t.password, transcriptFile: t.transcriptFile, log });
 }

@@ -127,11 +127,7 @@ export class SshShell implements BoxShell {
 
   async putFile(path: string, bytes: Uint8Array, mode: number): Promise<void> {
     const who = this.who;
-    if (!posix.isAbsolute(path) || /[\x00-\x1f\x7f]/.test(path) || path.length > 4096) throw new UserError(`${who}: putFile ${JSON.stringify(path.slice(0, 200))}: needs an absolute path without control characters`, { code: 'box-failed' });
-    const name = posix.basename(path);
-    if (path.endsWith('/') || name === '.' || name === '..' || name === '') throw new UserError(`${who}: putFile ${path}: names a directory, not a file`, { code: 'box-failed' });
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UserError(`${who}: putFile ${path}: mode ${mode} is not a permission (0 to 07777)`, { code: 'box-failed' });
-    if (bytes.byteLength > PUT_FILE_CAP) throw new UserError(`${who}: putFile ${path}: ${bytes.byteLength} bytes is over the ${PUT_FILE_CAP / 1024 / 1024} MiB cap`, { code: 'box-failed' });
+    checkPutFile(who, path, bytes, mode);
     const script = putFileScript(path, createHash('sha256').update(bytes).digest('hex'), mode);
     // 60 s plus a second per 256 KiB: a 100 Mbit/s board link moves far more than that.
     const r = await this.session(script, bytes, 60_000 + Math.ceil(bytes.byteLength / 262_144) * 1000);
@@ -172,6 +168,15 @@ export class SshShell implements BoxShell {
     if (r.exitCode === 255 && r.stderr.trim() !== '') throw sshFailure(r.stderr, who, this.opts.knownHostsFile);
     return { exitCode: r.exitCode, stdout: r.stdout.toString('utf8') };
   }
+}
+
+/** Refuses a putFile whose path, mode or size no transport should send; `who` names the box. */
+export function checkPutFile(who: string, path: string, bytes: Uint8Array, mode: number): void {
+  if (!posix.isAbsolute(path) || /[\x00-\x1f\x7f]/.test(path) || path.length > 4096) throw new UserError(`${who}: putFile ${JSON.stringify(path.slice(0, 200))}: needs an absolute path without control characters`, { code: 'box-failed' });
+  const name = posix.basename(path);
+  if (path.endsWith('/') || name === '.' || name === '..' || name === '') throw new UserError(`${who}: putFile ${path}: names a directory, not a file`, { code: 'box-failed' });
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UserError(`${who}: putFile ${path}: mode ${mode} is not a permission (0 to 07777)`, { code: 'box-failed' });
+  if (bytes.byteLength > PUT_FILE_CAP) throw new UserError(`${who}: putFile ${path}: ${bytes.byteLength} bytes is over the ${PUT_FILE_CAP / 1024 / 1024} MiB cap`, { code: 'box-failed' });
 }
 
 /**

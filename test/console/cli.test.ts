@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -129,4 +130,35 @@ test('--budget values out of range are usage errors that say why, exit 2', async
   const ok = await runCli(['console', '--port', '/nonexistent/ttyUSB9', '--budget', 'reconnect=0', '--budget', 'waiting=2147483']);
   assert.equal(ok.exitCode, 1, String(ok.stderr));
   assert.match(String(ok.stderr), /no such serial port/);
+});
+
+test('console with the site file records the box\'s SSH host keys in out/<hostname>/known_hosts, names it in --json; --help says so', async () => {
+  const help = String((await runCli(['console', '--help'])).stdout);
+  assert.match(help, /out\/<hostname>\/known_hosts/);
+  assert.match(help, /hostKeysFile/);
+  const sim = await Sim.start();
+  const cwd = await mkdtemp(join(tmpdir(), 'obsbuild-console-cli-'));
+  try {
+    assert.equal((await runCli(['init'], { cwd })).exitCode, 0);
+    const root = await makeBoxRoot(sim.dir, goodBox('m-keys'));
+    await mkdir(join(root, 'etc/ssh'), { recursive: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'root@obs600', '-f', join(root, 'etc/ssh/ssh_host_ed25519_key')]);
+    const pub = (await readFile(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')).split(' ');
+    const cli = runCli(['console', '--port', sim.consolePath, '--from', 'login', '--check', '--json', 'report.json', '--budget', 'login=15'], { cwd });
+    const board = (async () => {
+      await sim.board.readLine(true, 10000);
+      await sim.board.login({ hostname: 'obs600', password: 'root', root });
+    })().catch(() => {});
+    const r = await cli;
+    await sim.board.shutdown();
+    await board;
+    // the stand-in box differs from the init site (addresses), so the verdict may fail; the keys are recorded first
+    assert.match(String(r.stderr), /recorded the box's SSH host keys \(ssh-ed25519\) in out\/obs600\/known_hosts under obs600/);
+    const report = JSON.parse(await readFile(join(cwd, 'report.json'), 'utf8'));
+    assert.equal(report.hostKeysFile, join('out', 'obs600', 'known_hosts'));
+    assert.equal(await readFile(join(cwd, 'out', 'obs600', 'known_hosts'), 'utf8'), `obs600 ${pub[0]} ${pub[1]}\n`);
+  } finally {
+    await sim.stop();
+    await rm(cwd, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Expecter, TIMEOUT } from '../../src/console/expect.js';
+import { CaptureOverflow, Expecter, TIMEOUT } from '../../src/console/expect.js';
 import { EscapeStripper, stripEscapes, visible } from '../../src/console/ansi.js';
 
 test('escape sequences are stripped for matching, even when split across reads', () => {
@@ -105,4 +105,42 @@ test('a command whose output is longer than the match window still gives its exi
   assert.equal(r.exitCode, 3);
   assert.ok(r.output.endsWith(`${'x'.repeat(79)}\n`));
   assert.ok(r.output.length <= 4096);
+});
+
+test('captureChars: a text between two matches far longer than the window comes back whole, in linear time; past the cap every expect fails', async () => {
+  const ex = new Expecter({ windowChars: 1024, captureChars: 64 * 1024 });
+  const head = ex.expect(['<start>'], 1000);
+  ex.feed(Buffer.from('noise <start>'));
+  await head;
+  const body = Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join(''); // about 17 KB
+  const tail = ex.expect([/<end=(\d+)>/], 1000);
+  for (let i = 0; i < body.length; i += 7) ex.feed(Buffer.from(body.slice(i, i + 7)));
+  ex.feed(Buffer.from('<end=0>rest'));
+  const r = await tail;
+  assert.equal(r.before, body);
+  assert.equal(ex.pending, 'rest');
+  // a second round starts empty: nothing of the first one is kept
+  const again = ex.expect(['<x>'], 1000);
+  ex.feed(Buffer.from('short<x>'));
+  assert.equal((await again).before, 'rest' + 'short');
+
+  // 2 MB in small chunks stays fast: the pieces are joined once, not once per chunk
+  const big = new Expecter({ windowChars: 16384, captureChars: 4 * 1024 * 1024 });
+  const heapBefore = process.memoryUsage().heapUsed;
+  const started = Date.now();
+  const done = big.expect(['<done>'], 30_000);
+  const chunk = Buffer.from('x'.repeat(63) + '\n');
+  for (let i = 0; i < 32768; i++) big.feed(chunk);
+  // each kept piece must not hold on to the whole window it was cut from (32768 windows would be 512 MB)
+  const grown = process.memoryUsage().heapUsed - heapBefore;
+  assert.ok(grown < 200e6, `heap grew ${Math.round(grown / 1e6)} MB for 2 MB of text`);
+  big.feed(Buffer.from('<done>'));
+  assert.equal((await done).before.length, 32768 * 64);
+  assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+
+  const small = new Expecter({ windowChars: 1024, captureChars: 4096 });
+  const p = small.expect(['never'], 1000);
+  small.feed(Buffer.from('y'.repeat(5000)));
+  await assert.rejects(p, (e: Error) => e instanceof CaptureOverflow && e.limitChars === 4096);
+  await assert.rejects(small.expect(['y'], 100), CaptureOverflow);
 });
