@@ -106,11 +106,12 @@ test('a ser2net restart mid-install: reported at once, and with a reconnect budg
       },
       10_000,
     );
-    assert.equal(report.failure, null, JSON.stringify(report.failure));
-    assert.equal(report.gaps.length, 1);
+    const seen = `gaps ${JSON.stringify(report.gaps)}; transcript tail:\n${transcript.slice(-3000)}`;
+    assert.equal(report.failure, null, `${JSON.stringify(report.failure)}; ${seen}`);
+    assert.equal(report.gaps.length, 1, seen);
     assert.ok(report.gaps[0].ms >= 600, `gap ${report.gaps[0].ms} ms`);
     assert.match(transcript, /closed the connection/);
-    assert.equal(report.steps.filter((s) => s.script === 'install' && s.n > 0).length, 4);
+    assert.equal(report.steps.filter((s) => s.script === 'install' && s.n > 0).length, 4, seen);
   } finally {
     await server.stop();
     await sim.stop();
