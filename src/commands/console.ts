@@ -11,7 +11,7 @@ import type { Site } from '../site/model.js';
 import { choosePort, SerialTransport } from '../console/transport.js';
 import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, budgetProblem, type Budgets, type ProgressEvent } from '../console/phases.js';
 import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
-import { checkOutputFiles, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
+import { checkOutputFiles, formatCheckLine, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
 import { runConsole } from '../console/session.js';
 import { loadSiteModel } from '../console/site.js';
 
@@ -105,7 +105,7 @@ function printVerdict(report: ConsoleReport, log: string | null): void {
   const err = process.stderr;
   if (report.checks.length) {
     err.write('\nobsbuild: checks\n');
-    for (const c of report.checks) err.write(`  ${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.evidence}\n`);
+    for (const c of report.checks) err.write(`${formatCheckLine(c)}\n`);
   }
   if (report.failure) {
     const f = report.failure;

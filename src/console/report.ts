@@ -9,7 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirs } from '../util/dirs.js';
-import { UsageError, UserError } from '../util/errors.js';
+import { oneLine, UsageError, UserError } from '../util/errors.js';
 import { checkOutputPath } from '../util/output-path.js';
 import type { FailureClass } from './faults.js';
 import type { CheckResult } from './checks.js';
@@ -49,6 +49,14 @@ export interface ConsoleReport {
   manifestIdSeen: string | null;
   checks: CheckResult[];
   transcript: string | null;
+}
+
+/**
+ * One check as a person reads it: `  PASS  name: evidence`. The evidence quotes the box, so control
+ * characters are shown escaped. The console's verdict and `obsbuild verify` print checks this way.
+ */
+export function formatCheckLine(c: CheckResult): string {
+  return `  ${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${oneLine(c.evidence)}`;
 }
 
 /** A report `obsbuild console --json` wrote. */
