@@ -98,6 +98,7 @@ export function parseBoxFiles(output: string, paths: readonly string[], who = 't
   const maxChars = Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
   if (output.length > maxChars) throw bad(`${output.length} characters, more than the files can account for`);
   const lines = output.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
   // a login shell's start-up files may print something first; everything after the begin line is ours
   let i = lines.indexOf(BEGIN);
   if (i < 0) throw bad('no start marker (is /bin/sh a POSIX shell?)');
