@@ -63,25 +63,37 @@ function put(path: string, content: string | Buffer, mode = 0o644): void {
   chmodSync(path, mode);
 }
 
-/** The temporary box: overlay upper dirs for /etc and /lib/modules, stand-in tools, the forced command. */
-async function makeBox(): Promise<void> {
-  const loaded = await loadSite(SITE);
-  const etc = join(box, 'etc');
-  for (const f of desiredNode(loaded, undefined, BOX_SHADOW).files) put(join(etc, f.path.replace(/^\/etc\//, '')), fileBytes(f));
+interface BoxSpec {
+  site: string;
+  node?: 'master' | 'backup';
+  ipAddr: string;
+  ipvsadm: string;
+}
+
+/**
+ * A temporary box under `dir` served by `server`: overlay upper dirs for /etc and /lib/modules holding the
+ * node's files as the site renders them, stand-in tools, and the forced command that puts a session there.
+ * The build's out/ folder gets the manifest and the recorded host key under the node's hostname.
+ */
+async function makeBox(server: LennySshd, dir: string, spec: BoxSpec): Promise<string> {
+  const loaded = await loadSite(spec.site);
+  const node = desiredNode(loaded, spec.node, BOX_SHADOW);
+  const etc = join(dir, 'etc');
+  for (const f of node.files) put(join(etc, f.path.replace(/^\/etc\//, '')), fileBytes(f));
   put(join(etc, 'obsbuild/manifest-id'), `${MANIFEST_ID}\n`);
   const kernel = spawnSync('uname', ['-r']).stdout.toString().trim();
-  put(join(box, 'modules', kernel, 'modules.dep'), 'kernel/net/netfilter/ipvs/ip_vs.ko:\n');
-  mkdirSync(join(box, 'etc-work'));
-  mkdirSync(join(box, 'modules-work'));
-  const tool = (name: string, body: string) => put(join(box, 'bin', name), `#!/bin/sh\n${body}\n`, 0o755);
+  put(join(dir, 'modules', kernel, 'modules.dep'), 'kernel/net/netfilter/ipvs/ip_vs.ko:\n');
+  mkdirSync(join(dir, 'etc-work'));
+  mkdirSync(join(dir, 'modules-work'));
+  const tool = (name: string, body: string) => put(join(dir, 'bin', name), `#!/bin/sh\n${body}\n`, 0o755);
   tool('modprobe', 'exit 0');
   tool('dpkg', 'exit 0');
-  tool('hostname', 'echo obs600');
+  tool('hostname', `echo ${node.hostname}`);
   tool('pidof', '[ "$1" = keepalived ] && echo 4242');
   tool('sysctl', 'echo "net.ipv4.ip_forward = 1"');
-  tool('ip', `cat <<'E'\n${GOOD_IPADDR_SINGLE}E`);
-  tool('ipvsadm', `cat <<'E'\n${GOOD_IPVSADM_SINGLE}E`);
-  const wrapper = join(box, 'session');
+  tool('ip', `cat <<'E'\n${spec.ipAddr}E`);
+  tool('ipvsadm', `cat <<'E'\n${spec.ipvsadm}E`);
+  const wrapper = join(dir, 'session');
   put(
     wrapper,
     [
@@ -89,20 +101,20 @@ async function makeBox(): Promise<void> {
       `exec unshare --mount --propagation private /bin/sh -c '`,
       `mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/etc,workdir=$1/etc-work" /etc &&`,
       `mount -t overlay overlay -o "lowerdir=/lib/modules,upperdir=$1/modules,workdir=$1/modules-work" /lib/modules &&`,
-      `PATH="$1/bin:$PATH" exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"' sh ${box}`,
+      `PATH="$1/bin:$PATH" exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"' sh ${dir}`,
       '',
     ].join('\n'),
     0o755,
   );
-  const keyFile = join(sshd.dir, 'authorized_keys');
-  writeFileSync(keyFile, `command="${wrapper}" ${readFileSync(keyFile, 'utf8')}`);
-  // the build's out/ folder as verify expects it: manifest and the recorded host key under the hostname
-  put(join(work, 'out/obs600/manifest.json'), JSON.stringify({ id: MANIFEST_ID, config: [{ path: '/etc/hosts', type: 'file' }] }));
-  put(join(work, 'out/obs600/known_hosts'), `obs600 ${sshd.hostKeyPub}\n`);
+  const keyFile = join(server.dir, 'authorized_keys');
+  writeFileSync(keyFile, `command="${wrapper}" ${readFileSync(keyFile, 'utf8').replace(/^command="[^"]*" /, '')}`);
+  put(join(work, 'out', node.hostname, 'manifest.json'), JSON.stringify({ id: MANIFEST_ID, config: [{ path: '/etc/hosts', type: 'file' }] }));
+  put(join(work, 'out', node.hostname, 'known_hosts'), `${node.hostname} ${server.hostKeyPub}\n`);
+  return join(etc);
 }
 
 test('verify --host: a box as the site renders it passes (exit 0, --json written); a hand edit is drift with a diff (exit 1)', { skip: skip ?? false }, async () => {
-  await makeBox();
+  await makeBox(sshd, box, { site: SITE, ipAddr: GOOD_IPADDR_SINGLE, ipvsadm: GOOD_IPVSADM_SINGLE });
   const json = join(work, 'report.json');
   const args = ['verify', '--host', `root@127.0.0.1:${sshd.port}`, '--site', SITE, '--identity', sshd.userKey, '--json', json];
   const t = Date.now();
@@ -127,4 +139,44 @@ test('verify --host: a box as the site renders it passes (exit 0, --json written
   assert.match(String(r.stdout), /^-\s+delay_loop 60\n\+\s+delay_loop 6$/m);
   assert.equal(JSON.parse(readFileSync(json, 'utf8')).passed, false);
   assert.equal(sshd.acceptedLogins(), 2, 'one connection per run');
+});
+
+test('verify --peer-host: both nodes of a pair at once, and exactly one holds the floating address', { skip: skip ?? false }, async () => {
+  const site = join(repoRoot, 'test/fixtures/sites/dr-http-pair.yaml');
+  const ipvsadm = 'TCP  172.16.80.100:80 rr persistent 50\n  -> 172.16.80.79:80 Route 1 0 0\n  -> 172.16.80.78:80 Route 1 0 0\n';
+  const peer = await LennySshd.start({ quietShell: true });
+  try {
+    await makeBox(sshd, join(work, 'master'), { site, node: 'master', ipAddr: '2: eth0    inet 172.16.80.81/18 scope global eth0\n2: eth0    inet 172.16.80.100/32 scope global eth0\n', ipvsadm });
+    await makeBox(peer, join(work, 'backup'), { site, node: 'backup', ipAddr: '2: eth0    inet 172.16.80.82/18 scope global eth0\n', ipvsadm });
+    const json = join(work, 'pair.json');
+    const args = ['verify', '--site', site, '--node', 'master', '--host', `127.0.0.1:${sshd.port}`, '--peer-host', `127.0.0.1:${peer.port}`, '--identity', sshd.userKey, '--json', json];
+    // one identity for both servers: the peer's key list gets the first server's key too
+    writeFileSync(join(peer.dir, 'authorized_keys'), readFileSync(join(peer.dir, 'authorized_keys'), 'utf8').replace(/ssh-rsa \S+/, readFileSync(`${sshd.userKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')));
+    const t = Date.now();
+    let r = await runCli(args, { cwd: work });
+    console.log(`# obsbuild verify of both nodes over SSH in parallel: ${Date.now() - t} ms`);
+    assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(String(r.stdout), /^obsbuild: verify ssh root@127\.0\.0\.1:\d+: lvs-master \(master\)$/m);
+    assert.match(String(r.stdout), /^obsbuild: verify ssh root@127\.0\.0\.1:\d+: lvs-slave \(backup\)$/m);
+    assert.match(String(r.stdout), /^ {2}PASS {2}exactly one node holds the floating addresses: lvs-master \(master\) holds 172\.16\.80\.100; lvs-slave holds none$/m);
+    assert.match(String(r.stdout), /^obsbuild: verify pair: PASS$/m);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(report.passed, true);
+    assert.deepEqual(report.nodes.map((n: { node: { hostname: string } }) => n.node.hostname), ['lvs-master', 'lvs-slave']);
+
+    // the backup takes the address too: each node alone looks fine, the pair does not
+    writeFileSync(join(work, 'backup/bin/ip'), `#!/bin/sh\ncat <<'E'\n2: eth0    inet 172.16.80.82/18 scope global eth0\n2: eth0    inet 172.16.80.100/32 scope global eth0\nE\n`);
+    r = await runCli(args, { cwd: work });
+    assert.equal(r.exitCode, 1);
+    assert.match(String(r.stdout), /^ {2}FAIL {2}exactly one node holds the floating addresses: 172\.16\.80\.100 is on both nodes \(lvs-master, lvs-slave\): split brain$/m);
+    assert.match(String(r.stdout), /^obsbuild: verify pair: FAIL$/m);
+  } finally {
+    await peer.stop();
+  }
+});
+
+test('--peer-host needs a pair and --node', async () => {
+  const r = await runCli(['verify', '--site', SITE, '--host', '127.0.0.1', '--peer-host', '127.0.0.2']);
+  assert.equal(r.exitCode, 2);
+  assert.match(String(r.stderr), /--peer-host is for an HA pair/);
 });
