@@ -97,7 +97,8 @@ export function parseBoxFiles(output: string, paths: readonly string[], who = 't
   const bad = (why: string) => new UserError(`${who}: unexpected output while reading files: ${oneLine(why.slice(0, 200))}`);
   const maxChars = Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
   if (output.length > maxChars) throw bad(`${output.length} characters, more than the files can account for`);
-  const lines = output.split('\n');
+  // a serial console's tty may end lines with CR LF
+  const lines = output.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   if (lines[lines.length - 1] === '') lines.pop();
   // a login shell's start-up files may print something first; everything after the begin line is ours
   let i = lines.indexOf(BEGIN);

@@ -31,6 +31,11 @@ export interface VerifyOptions {
   log?: (line: string) => void;
   /** How the box is named in the report and in errors (describeBoxTarget); default "the box". */
   target?: string;
+  /**
+   * For apply, which verifies the new files before it records them as applied: the box's record still
+   * names the previous config, so 'applied config is live' is SKIP instead of comparing ids.
+   */
+  beforeRecord?: boolean;
 }
 
 export interface VerifyReport {
@@ -179,7 +184,12 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const leftovers = leftoverFiles(desired.files, box, opts.manifest, reading.record).filter((l) => l.path !== SHADOW_PATH || !extra.length);
   const desiredId = appliedConfigId(desired, opts.loaded.sha256);
   const notSame = drift.filter((d) => d.state !== 'same').length;
-  checks.push(driftCheck(drift, leftovers), appliedCheck(reading, desiredId, notSame));
+  checks.push(
+    driftCheck(drift, leftovers),
+    opts.beforeRecord
+      ? check(APPLIED_CHECK, 'skip', `checked before the applied record is written (config ${desiredId})`)
+      : appliedCheck(reading, desiredId, notSame),
+  );
 
   return {
     target: who,

@@ -91,6 +91,7 @@ test('output that is not what the script prints is a one-line error naming the b
   const ok = parseBoxFiles(`Welcome to lenny\n${good}`, paths, 'box1');
   assert.equal(ok[0]!.bytes.toString(), 'hi\n');
   assert.equal(ok[1], null);
+  assert.deepEqual(parseBoxFiles(good.replace(/\n/g, '\r\n'), paths, 'box1'), ok, 'CR LF line ends, as a serial tty may print them');
   const bad: [string, RegExp][] = [
     ['nothing', /no start marker/],
     [good.replace('@@obsbuild-files-end\n', ''), /no end marker/],

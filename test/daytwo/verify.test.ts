@@ -123,6 +123,12 @@ test('the applied record: the id the site gives is live; another id, or garbage,
   assert.match(r.checks.find((c) => c.name === APPLIED_CHECK)!.evidence, new RegExp(`last applied config ffffffffffffffff, the site file gives ${desiredId}`));
   assert.equal(r.passed, false);
 
+  // apply verifies its new files before it records them: the old record is not held against it
+  r = await verifyBox(box, { loaded, beforeRecord: true });
+  assert.equal(status(r, APPLIED_CHECK), 'skip');
+  assert.equal(r.appliedId, 'ffffffffffffffff');
+  assert.equal(r.passed, true);
+
   for (const bad of ['{not json', '{"id": 5}', JSON.stringify({ id: desiredId, files: [{ path: 'relative', sha256: 'x' }] })]) {
     box = singleBox(loaded);
     box.files.set(APPLIED_RECORD_PATH, Buffer.from(bad));
