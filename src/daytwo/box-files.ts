@@ -50,7 +50,7 @@ export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX
     '    if [ "$s" -lt "$n" ]; then n=$s; fi',
     '    left=$((left - n))',
     `    echo "${HEAD} $1 F $s \${h%% *} $n"`,
-    '    head -c "$n" < "$2" | base64',
+    '    if [ "$n" -gt 0 ]; then head -c "$n" < "$2" | base64; fi',
     `  elif [ -e "$2" ] || [ -h "$2" ]; then echo "${HEAD} $1 O"`,
     `  else echo "${HEAD} $1 M"; fi`,
     '}',
