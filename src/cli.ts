@@ -24,6 +24,7 @@ program
       '  obsbuild image --profile lb   build out/<hostname>/: stick/msf/, stick.img, manifest.json\n' +
       '  obsbuild flash /dev/sdX       write stick.img to a USB stick, then read it back and compare\n' +
       '  obsbuild console              follow the install and first boot on the serial line, log in, verify\n' +
+      '  obsbuild verify --host H      later: check the running box against the site file (drift included)\n' +
       '\nExit codes: 0 success, 1 a problem you can fix (the message names the file), 2 a usage error, 130 stopped by Ctrl-C.',
   )
   .version(pkg.version)
@@ -32,7 +33,7 @@ program
 
 // Each command's module pulls in its own dependencies (serialport, tar-stream, zod...). Loading only the one
 // being run keeps start-up short, which matters for `flash` where the CLI's start is part of the wall time.
-const COMMANDS = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'vm'] as const;
+const COMMANDS = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'vm', 'verify'] as const;
 const invoked = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
 const versionOnly = invoked === undefined && process.argv.slice(2).some((arg) => arg === '--version' || arg === '-V');
 const toLoad = COMMANDS.find((name) => name === invoked) ? [invoked as string] : versionOnly ? [] : COMMANDS;

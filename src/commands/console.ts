@@ -12,7 +12,7 @@ import { consolePort } from '../console/port.js';
 import { parseNetworkPort } from '../console/network-transport.js';
 import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, budgetProblem, type Budgets, type ProgressEvent } from '../console/phases.js';
 import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
-import { checkOutputFiles, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
+import { checkOutputFiles, formatCheckLine, TRANSCRIPT_MAX_BYTES, TranscriptFile, type ConsoleReport } from '../console/report.js';
 import { runConsole } from '../console/session.js';
 import { loadSiteModel } from '../console/site.js';
 import { SSH_HOST_KEYS_GLOB } from '../contracts/box-paths.js';
@@ -120,7 +120,7 @@ function printVerdict(report: ConsoleReport, log: string | null): void {
   const err = process.stderr;
   if (report.checks.length) {
     err.write('\nobsbuild: checks\n');
-    for (const c of report.checks) err.write(`  ${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.evidence}\n`);
+    for (const c of report.checks) err.write(`${formatCheckLine(c)}\n`);
   }
   if (report.failure) {
     const f = report.failure;

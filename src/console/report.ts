@@ -10,7 +10,7 @@ import { readFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirs } from '../util/dirs.js';
 import type { ErrorCode } from '../contracts/error-codes.js';
-import { UsageError, UserError } from '../util/errors.js';
+import { oneLine, UsageError, UserError } from '../util/errors.js';
 import { checkOutputPath } from '../util/output-path.js';
 import type { FailureClass } from './faults.js';
 import type { CheckResult } from './checks.js';
@@ -53,6 +53,14 @@ export interface ConsoleReport {
   /** Where the box's SSH host keys were recorded after login (known_hosts under its hostname); null: not recorded. */
   hostKeysFile: string | null;
   transcript: string | null;
+}
+
+/**
+ * One check as a person reads it: `  PASS  name: evidence`. The evidence quotes the box, so control
+ * characters are shown escaped. The console's verdict and `obsbuild verify` print checks this way.
+ */
+export function formatCheckLine(c: CheckResult): string {
+  return `  ${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${oneLine(c.evidence)}`;
 }
 
 /** A report `obsbuild console --json` wrote. */

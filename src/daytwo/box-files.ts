@@ -1,0 +1,147 @@
+/**
+ * Reading files on the box: for each path its SHA-256 (of the whole file) and its bytes, all paths in one
+ * shell command, so a verify over a 115200-baud console or a slow link costs one round trip, not one per
+ * file. The box's output is untrusted: it is parsed line by line against a strict shape, with caps.
+ */
+import { posix } from 'node:path';
+import type { BoxShell } from '../remote/box-shell.js';
+import { shQuote } from '../remote/sh-quote.js';
+import { oneLine, UserError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
+
+export interface BoxFile {
+  /** SHA-256 of the whole file on the box, hex. */
+  sha256: string;
+  /** Its size on the box. */
+  size: number;
+  /** Its content; only the first BOX_FILE_MAX_BYTES (or what was left of the total) when `truncated`. */
+  bytes: Buffer;
+  /** The file was bigger than what was transferred: `bytes` is a prefix, compare by `sha256` only. */
+  truncated: boolean;
+}
+
+/** A configuration file is a few kilobytes; bigger ones are hashed on the box, only this much is sent. */
+export const BOX_FILE_MAX_BYTES = 256 * 1024;
+/** Content sent for all paths together (a serial console moves about 11 KB/s). */
+export const BOX_FILES_TOTAL_MAX_BYTES = 2 * 1024 * 1024;
+/** More paths than any node's owned files. */
+export const BOX_FILES_MAX_PATHS = 256;
+const MAX_PATH_LENGTH = 4096;
+
+const HEAD = '@@obsbuild-file';
+const BEGIN = '@@obsbuild-files-begin';
+const END = '@@obsbuild-files-end';
+
+/**
+ * The box's side: per path a header line `@@obsbuild-file I F SIZE SHA256 SENT` followed by the base64 of
+ * the first SENT bytes, or `I M` (nothing there) / `I O` (there, but not a readable regular file). base64
+ * never contains '@', so a header cannot be forged by file content. POSIX sh and lenny's coreutils 6.10
+ * (wc, sha256sum, head -c, base64) only.
+ */
+export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX_BYTES, total = BOX_FILES_TOTAL_MAX_BYTES): string {
+  const lines = [
+    `left=${total}`,
+    'r() {',
+    '  if [ -f "$2" ] && [ -r "$2" ]; then',
+    '    s=$(wc -c < "$2")',
+    '    h=$(sha256sum < "$2")',
+    `    n=${perFile}`,
+    '    if [ "$n" -gt "$left" ]; then n=$left; fi',
+    '    if [ "$s" -lt "$n" ]; then n=$s; fi',
+    '    left=$((left - n))',
+    `    echo "${HEAD} $1 F $s \${h%% *} $n"`,
+    '    if [ "$n" -gt 0 ]; then head -c "$n" < "$2" | base64; fi',
+    `  elif [ -e "$2" ] || [ -h "$2" ]; then echo "${HEAD} $1 O"`,
+    `  else echo "${HEAD} $1 M"; fi`,
+    '}',
+    `echo ${BEGIN}`,
+    ...paths.map((p, i) => `r ${i} ${shQuote(p)}`),
+    `echo ${END}`,
+  ];
+  return lines.join('\n');
+}
+
+function checkPaths(paths: readonly string[], who: string): void {
+  if (paths.length > BOX_FILES_MAX_PATHS) throw new UserError(`${who}: asked to read ${paths.length} files at once; at most ${BOX_FILES_MAX_PATHS}`);
+  for (const p of paths) {
+    if (!posix.isAbsolute(p) || p.length > MAX_PATH_LENGTH || /[\x00-\x1f\x7f]/.test(p)) {
+      throw new UserError(`${who}: cannot read ${JSON.stringify(p.slice(0, 200))}: needs an absolute path without control characters`);
+    }
+  }
+}
+
+/**
+ * Each path's file on the box, or null when there is no readable regular file there (missing, a directory,
+ * a device). One `shell.run`. `who` names the box in errors.
+ */
+export async function readBoxFiles(shell: BoxShell, paths: readonly string[], who = 'the box'): Promise<Map<string, BoxFile | null>> {
+  const unique = [...new Set(paths)];
+  checkPaths(unique, who);
+  const out = new Map<string, BoxFile | null>();
+  if (unique.length === 0) return out;
+  // base64 makes 4 bytes of 3; 60 s plus the time a 115200-baud line needs for the most that can be sent
+  const timeoutMs = 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000;
+  const r = await shell.run(readFilesScript(unique), { timeoutMs });
+  const parsed = parseBoxFiles(r.stdout, unique, who);
+  if (r.exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${r.exitCode}`);
+  unique.forEach((p, i) => out.set(p, parsed[i]));
+  return out;
+}
+
+/**
+ * Parses the script's output for `paths` (in order). Linear: one pass over the lines, each line
+ * matched by anchored patterns without nested repetition. Anything else is an error naming the box.
+ */
+export function parseBoxFiles(output: string, paths: readonly string[], who = 'the box'): (BoxFile | null)[] {
+  const count = paths.length;
+  const bad = (why: string) => new UserError(`${who}: unexpected output while reading files: ${oneLine(why.slice(0, 200))}`);
+  const maxChars = Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
+  if (output.length > maxChars) throw bad(`${output.length} characters, more than the files can account for`);
+  // a serial console's tty may end lines with CR LF
+  const lines = output.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  if (lines[lines.length - 1] === '') lines.pop();
+  // a login shell's start-up files may print something first; everything after the begin line is ours
+  let i = lines.indexOf(BEGIN);
+  if (i < 0) throw bad('no start marker (is /bin/sh a POSIX shell?)');
+  i++;
+  const results: (BoxFile | null)[] = [];
+  let sentTotal = 0;
+  for (let index = 0; index < count; index++) {
+    const line = lines[i++];
+    if (line === undefined) throw bad(`output ends before ${paths[index]}`);
+    const simple = /^@@obsbuild-file (\d+) ([MO])$/.exec(line);
+    if (simple) {
+      if (Number(simple[1]) !== index) throw bad(`file #${simple[1]} where #${index} (${paths[index]}) was expected`);
+      results.push(null);
+      continue;
+    }
+    const m = /^@@obsbuild-file (\d+) F (\d{1,15}) ([0-9a-f]{64}) (\d{1,15})$/.exec(line);
+    if (!m) throw bad(line);
+    if (Number(m[1]) !== index) throw bad(`file #${m[1]} where #${index} (${paths[index]}) was expected`);
+    const size = Number(m[2]);
+    const sent = Number(m[4]);
+    sentTotal += sent;
+    if (sent > size || sent > BOX_FILE_MAX_BYTES || sentTotal > BOX_FILES_TOTAL_MAX_BYTES) throw bad(line);
+    const chunks: string[] = [];
+    let chars = 0;
+    const want = Math.ceil(sent / 3) * 4;
+    while (chars < want) {
+      const l = lines[i];
+      if (l === undefined || !/^[A-Za-z0-9+/]{1,76}={0,2}$/.test(l)) throw bad(l === undefined ? `output ends inside ${paths[index]}` : `in ${paths[index]}: ${l}`);
+      chunks.push(l);
+      chars += l.length;
+      i++;
+    }
+    if (chars !== want) throw bad(`${paths[index]}: ${chars} base64 characters for ${sent} bytes`);
+    const bytes = Buffer.from(chunks.join(''), 'base64');
+    if (bytes.length !== sent) throw bad(`${paths[index]}: ${bytes.length} bytes decoded, ${sent} announced`);
+    const truncated = sent < size;
+    // without this a file rewritten between hashing and sending would pass off one content as the other
+    if (!truncated && sha256Hex(bytes) !== m[3]) {
+      throw new UserError(`${who}: ${paths[index]} changed while it was read (its SHA-256 and its content disagree); run again`);
+    }
+    results.push({ sha256: m[3], size, bytes, truncated });
+  }
+  if (lines[i] !== END) throw bad(lines[i] === undefined ? 'no end marker' : lines[i]);
+  return results;
+}

@@ -1,0 +1,85 @@
+/**
+ * Drift: the node's obsbuild-owned files as the site file renders them, against the box's copies. A drifted
+ * file is shown as a unified diff (box -> site), except /etc/shadow, whose content is a secret.
+ */
+import { fileBytes, type GeneratedFile } from '../contracts/generated-file.js';
+import type { Manifest } from '../contracts/manifest.js';
+import type { AppliedRecord } from '../contracts/applied-record.js';
+import { DEBCONF_SELECTIONS_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
+import { sha256Hex } from '../util/hash.js';
+import { DIFF_MAX_BYTES, unifiedDiff } from '../util/unified-diff.js';
+import type { BoxFile } from './box-files.js';
+
+export interface DriftEntry {
+  path: string;
+  state: 'same' | 'drifted' | 'missing';
+  expectedSha256: string;
+  boxSha256: string | null;
+  /** For a drifted file: a unified diff from the box's copy to the site's, or one line saying why not. */
+  diff?: string;
+}
+
+/** A file an earlier build or apply owned that the site no longer renders, still on the box: information, not a failure. */
+export interface LeftoverFile {
+  path: string;
+  boxSha256: string;
+  /** Who put it there: the install (the manifest lists it) or an apply (the applied record lists it). */
+  from: 'manifest' | 'applied';
+}
+
+/** Files whose content is a secret: drift is reported, the content never. */
+const SECRET_PATHS: ReadonlySet<string> = new Set([SHADOW_PATH]);
+
+/** Install-time files listed in the manifest that nothing keeps up to date afterwards: never leftovers. */
+const INSTALL_ONLY_PATHS: ReadonlySet<string> = new Set([DEBCONF_SELECTIONS_PATH]);
+
+export function secretDiff(path: string): string {
+  return `${path}: differs (diff not shown: secret)\n`;
+}
+
+/** Each desired file against the box's copy (null: no regular file there). */
+export function compareFiles(desired: readonly GeneratedFile[], box: ReadonlyMap<string, BoxFile | null>): DriftEntry[] {
+  return desired.map((f) => {
+    const want = fileBytes(f);
+    const expectedSha256 = sha256Hex(want);
+    const have = box.get(f.path) ?? null;
+    if (!have) return { path: f.path, state: 'missing', expectedSha256, boxSha256: null };
+    if (have.sha256 === expectedSha256) return { path: f.path, state: 'same', expectedSha256, boxSha256: have.sha256 };
+    const diff = SECRET_PATHS.has(f.path)
+      ? secretDiff(f.path)
+      : have.truncated
+        ? `${f.path}: larger than ${DIFF_MAX_BYTES} bytes on the box (${have.size} bytes), diff not shown\n`
+        : unifiedDiff(f.path, have.bytes, want);
+    return { path: f.path, state: 'drifted', expectedSha256, boxSha256: have.sha256, diff };
+  });
+}
+
+/**
+ * Regular files the install's manifest or the last apply listed that the site no longer renders (say
+ * keepalived.conf after the site switched to manager ipvsadm) and that are still on the box.
+ */
+export function leftoverFiles(
+  desired: readonly GeneratedFile[],
+  box: ReadonlyMap<string, BoxFile | null>,
+  manifest: Pick<Manifest, 'config'> | null | undefined,
+  applied: Pick<AppliedRecord, 'files'> | null | undefined,
+): LeftoverFile[] {
+  const wanted = new Set(desired.map((f) => f.path));
+  const seen = new Set<string>();
+  const out: LeftoverFile[] = [];
+  const consider = (path: string, from: LeftoverFile['from']) => {
+    if (wanted.has(path) || INSTALL_ONLY_PATHS.has(path) || seen.has(path)) return;
+    seen.add(path);
+    const have = box.get(path);
+    if (have) out.push({ path, boxSha256: have.sha256, from });
+  };
+  for (const f of manifest?.config ?? []) if (f.type === 'file') consider(f.path, 'manifest');
+  for (const f of applied?.files ?? []) consider(f.path, 'applied');
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Paths worth reading for leftovers: what the manifest and the applied record list, minus install-only files. */
+export function leftoverCandidates(manifest: Pick<Manifest, 'config'> | null | undefined, applied: Pick<AppliedRecord, 'files'> | null | undefined): string[] {
+  const paths = [...(manifest?.config ?? []).filter((f) => f.type === 'file').map((f) => f.path), ...(applied?.files ?? []).map((f) => f.path)];
+  return [...new Set(paths)].filter((p) => !INSTALL_ONLY_PATHS.has(p));
+}

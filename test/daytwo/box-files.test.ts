@@ -1,0 +1,157 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
+import { SshShell } from '../../src/remote/ssh.js';
+import { BOX_FILE_MAX_BYTES, BOX_FILES_TOTAL_MAX_BYTES, parseBoxFiles, readBoxFiles, readFilesScript } from '../../src/daytwo/box-files.js';
+import { UserError } from '../../src/util/errors.js';
+import { LennySshd, sshdUnavailable } from '../remote/lenny-sshd.js';
+
+let work: string;
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'obsbuild-boxfiles-'));
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** This machine's /bin/sh (dash, as on lenny) as the box, the way SshShell runs a script; counts the runs. */
+function localShell(): BoxShell & { runs: number } {
+  return {
+    runs: 0,
+    async run(command: string): Promise<RunResult> {
+      this.runs++;
+      const r = spawnSync('/bin/sh', ['-c', `exec 2>&1\n${command}`], { maxBuffer: 64 * 1024 * 1024, cwd: work });
+      return { exitCode: r.status ?? -1, stdout: r.stdout.toString('utf8') };
+    },
+    async putFile() {
+      throw new Error('no');
+    },
+    async close() {},
+  };
+}
+
+test('readBoxFiles reads every file in one command: hash and bytes, missing and non-files as null, odd names quoted', async () => {
+  const dir = join(work, 'one');
+  mkdirSync(dir);
+  const names = ['plain.conf', "it's here", 'sp ace $(touch pwned) `x`', 'empty', 'bin'];
+  const contents = ['a = 1\n', 'q\n', 'x\n', '', randomBytes(1000)];
+  names.forEach((n, i) => writeFileSync(join(dir, n), contents[i]));
+  const shell = localShell();
+  const paths = [...names.map((n) => join(dir, n)), join(dir, 'missing'), dir];
+  const got = await readBoxFiles(shell, paths, 'box1');
+  assert.equal(shell.runs, 1);
+  names.forEach((n, i) => {
+    const f = got.get(join(dir, n))!;
+    assert.ok(f, n);
+    assert.equal(f.sha256, sha(Buffer.from(contents[i])), n);
+    assert.deepEqual(f.bytes, Buffer.from(contents[i]));
+    assert.equal(f.truncated, false);
+  });
+  assert.equal(got.get(join(dir, 'missing')), null);
+  assert.equal(got.get(dir), null, 'a directory is not a file');
+  assert.ok(!existsSync(join(work, 'pwned')), 'names are not run');
+});
+
+test('a file over the cap is hashed whole but sent only in part; the total sent is capped too', async () => {
+  const dir = join(work, 'big');
+  mkdirSync(dir);
+  const big = randomBytes(BOX_FILE_MAX_BYTES + 5000);
+  const paths: string[] = [];
+  for (let i = 0; i < Math.ceil(BOX_FILES_TOTAL_MAX_BYTES / BOX_FILE_MAX_BYTES) + 1; i++) {
+    paths.push(join(dir, `f${i}`));
+    writeFileSync(paths[i], big);
+  }
+  const got = await readBoxFiles(localShell(), paths);
+  const first = got.get(paths[0])!;
+  assert.equal(first.sha256, sha(big));
+  assert.equal(first.size, big.length);
+  assert.equal(first.truncated, true);
+  assert.deepEqual(first.bytes, big.subarray(0, BOX_FILE_MAX_BYTES));
+  const sent = [...got.values()].reduce((n, f) => n + f!.bytes.length, 0);
+  assert.equal(sent, BOX_FILES_TOTAL_MAX_BYTES);
+  assert.equal(got.get(paths.at(-1)!)!.bytes.length, 0, 'nothing left for the last one');
+  assert.equal(got.get(paths.at(-1)!)!.sha256, sha(big), 'but still hashed');
+});
+
+test('paths that are not absolute or hold control characters are refused before anything runs', async () => {
+  const shell = localShell();
+  await assert.rejects(readBoxFiles(shell, ['etc/hosts'], 'box1'), /^UserError: box1: cannot read "etc\/hosts"/);
+  await assert.rejects(readBoxFiles(shell, ['/etc/a\nb'], 'box1'), /needs an absolute path without control characters/);
+  assert.equal(shell.runs, 0);
+});
+
+test('output that is not what the script prints is a one-line error naming the box', () => {
+  const paths = ['/etc/a', '/etc/b'];
+  const good = `@@obsbuild-files-begin\n@@obsbuild-file 0 F 3 ${sha('hi\n')} 3\naGkK\n@@obsbuild-file 1 M\n@@obsbuild-files-end\n`;
+  const ok = parseBoxFiles(`Welcome to lenny\n${good}`, paths, 'box1');
+  assert.equal(ok[0]!.bytes.toString(), 'hi\n');
+  assert.equal(ok[1], null);
+  assert.deepEqual(parseBoxFiles(good.replace(/\n/g, '\r\n'), paths, 'box1'), ok, 'CR LF line ends, as a serial tty may print them');
+  const bad: [string, RegExp][] = [
+    ['nothing', /no start marker/],
+    [good.replace('@@obsbuild-files-end\n', ''), /no end marker/],
+    [good.replace('@@obsbuild-file 1 M', '@@obsbuild-file 0 M'), /file #0 where #1 \(\/etc\/b\) was expected/],
+    [good.replace('aGkK', 'aGk*'), /in \/etc\/a: aGk\*/],
+    [good.replace('aGkK\n', 'aGkKaGkK\n'), /\/etc\/a: 8 base64 characters for 3 bytes/],
+    [good.replace(' 3\naGkK', ' 4\naGkK'), /unexpected output/],
+    [good.replace('@@obsbuild-file 1 M', '@@obsbuild-file 1 F 99999999999999999999 x 1'), /unexpected output/],
+    [good.replace('aGkK', 'aGoK'), /box1: \/etc\/a changed while it was read/],
+    [good.replace('@@obsbuild-file 1 M', '\x1b[2J@@obsbuild-file 1 M'), /\\x1b\[2J/],
+    [`${good.slice(0, -25)}${'A'.repeat(4_000_000)}\n`, /characters, more than the files can account for/],
+  ];
+  for (const [out, why] of bad) {
+    assert.throws(
+      () => parseBoxFiles(out, paths, 'box1'),
+      (e: unknown) => e instanceof UserError && /^box1: /.test(e.message) && !e.message.includes('\n') && why.test(e.message),
+      why.source,
+    );
+  }
+});
+
+test('parsing a large answer stays linear', () => {
+  const paths = Array.from({ length: 8 }, (_, i) => `/f${i}`);
+  const b64 = randomBytes(BOX_FILE_MAX_BYTES).toString('base64').replace(/.{76}/g, '$&\n');
+  const h = sha(Buffer.from(b64.replace(/\n/g, ''), 'base64'));
+  const body = paths.map((_, i) => `@@obsbuild-file ${i} F ${BOX_FILE_MAX_BYTES} ${h} ${BOX_FILE_MAX_BYTES}\n${b64}${b64.endsWith('\n') ? '' : '\n'}`).join('');
+  const t = Date.now();
+  const got = parseBoxFiles(`@@obsbuild-files-begin\n${body}@@obsbuild-files-end\n`, paths);
+  assert.equal(got.length, 8);
+  assert.ok(Date.now() - t < 2000, `${Date.now() - t} ms for 2 MiB`);
+});
+
+test('the script is POSIX sh without bash-isms (dash -n accepts it)', () => {
+  const r = spawnSync('/bin/sh', ['-n', '-c', readFilesScript(['/a', "/b'c"])]);
+  assert.equal(r.status, 0, r.stderr.toString());
+});
+
+const skip = sshdUnavailable();
+test('over SSH (lenny algorithms): ten files in one session on one connection, timed', { skip: skip ?? false }, async () => {
+  const sshd = await LennySshd.start({ quietShell: true });
+  const dir = join(work, 'ssh');
+  mkdirSync(dir);
+  const kh = join(dir, 'known_hosts');
+  writeFileSync(kh, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyPub}\n`);
+  const paths: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    paths.push(join(dir, `conf ${i}`));
+    writeFileSync(paths[i], `line ${i}\n`.repeat(50 + i * 20));
+  }
+  const shell = await SshShell.open({ target: { user: 'root', host: '127.0.0.1', port: sshd.port }, knownHostsFile: kh, identityFile: sshd.userKey, configFile: 'none' });
+  try {
+    const t = process.hrtime.bigint();
+    const got = await readBoxFiles(shell, [...paths, join(dir, 'missing')], 'ssh box');
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    console.log(`# readBoxFiles over SSH, 11 paths (10 files, ${[...got.values()].reduce((n, f) => n + (f?.size ?? 0), 0)} bytes): ${ms.toFixed(0)} ms`);
+    paths.forEach((p, i) => assert.equal(got.get(p)!.bytes.toString(), `line ${i}\n`.repeat(50 + i * 20)));
+    assert.equal(got.get(join(dir, 'missing')), null);
+    assert.equal(sshd.acceptedLogins(), 1);
+  } finally {
+    await shell.close();
+    await sshd.stop();
+  }
+});

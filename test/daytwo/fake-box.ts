@@ -1,0 +1,91 @@
+/**
+ * A BoxShell over an in-memory box: files in a map, each console-check command answered from a table, and
+ * the file-reading script answered the way the box's /bin/sh would (headers plus base64), so verify's logic
+ * is tested without a board. Every command run is recorded; putFile is refused (verify must not write).
+ */
+import { createHash } from 'node:crypto';
+import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
+import { MODULES_DEP_FRESH } from '../../src/console/checks.js';
+import { BOX_FILE_MAX_BYTES } from '../../src/daytwo/box-files.js';
+
+export const GOOD_IPADDR_SINGLE = `1: lo    inet 127.0.0.1/8 scope host lo
+2: eth0    inet 192.168.253.254/24 brd 192.168.253.255 scope global eth0
+2: eth0    inet 192.168.253.120/24 brd 192.168.253.255 scope global secondary eth0:120
+3: eth1    inet 172.16.14.120/24 brd 172.16.14.255 scope global eth1
+`;
+
+export const GOOD_IPVSADM_SINGLE = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.253.120:80 wlc
+  -> 172.16.14.121:80             Masq    1      0          0
+  -> 172.16.14.122:80             Masq    1      0          0
+  -> 172.16.14.123:80             Masq    1      0          0
+`;
+
+export const BOX_SHADOW = 'root:$1$old$abcdefghijklmnopqrstuv:14000:0:99999:7:::\ndaemon:*:14000:0:99999:7:::\n';
+
+export function goodAnswers(o: { hostname: string; ipAddr: string; ipvsadm: string; manifestId?: string }): Map<string, RunResult> {
+  return new Map<string, RunResult>([
+    [MODULES_DEP_FRESH, { exitCode: 0, stdout: '' }],
+    ['uname -r; ls /lib/modules', { exitCode: 0, stdout: '2.6.29\n2.6.29\n' }],
+    ['modprobe ip_vs', { exitCode: 0, stdout: '' }],
+    ['cat /etc/obsbuild/manifest-id', o.manifestId ? { exitCode: 0, stdout: `${o.manifestId}\n` } : { exitCode: 1, stdout: 'cat: /etc/obsbuild/manifest-id: No such file or directory\n' }],
+    ['dpkg --audit', { exitCode: 0, stdout: '' }],
+    ['hostname', { exitCode: 0, stdout: `${o.hostname}\n` }],
+    ['ip -o -4 addr show', { exitCode: 0, stdout: o.ipAddr }],
+    ['sysctl net.ipv4.ip_forward', { exitCode: 0, stdout: 'net.ipv4.ip_forward = 1\n' }],
+    ['pidof keepalived', { exitCode: 0, stdout: '1234\n' }],
+    ['ipvsadm -L -n', { exitCode: 0, stdout: o.ipvsadm }],
+  ]);
+}
+
+function unquote(word: string): string {
+  if (!/^'(?:[^']|'\\'')*'$/.test(word)) throw new Error(`fake box: not a single-quoted word: ${word}`);
+  return word.slice(1, -1).replace(/'\\''/g, "'");
+}
+
+export class FakeBox implements BoxShell {
+  readonly runs: string[] = [];
+  writes = 0;
+  closed = false;
+  constructor(
+    readonly files: Map<string, Buffer>,
+    readonly answers: Map<string, RunResult>,
+  ) {}
+
+  async run(command: string): Promise<RunResult> {
+    this.runs.push(command);
+    if (command.includes('echo @@obsbuild-files-begin')) return this.readFiles(command);
+    return this.answers.get(command) ?? { exitCode: 127, stdout: `sh: ${command.split(' ')[0]}: not found\n` };
+  }
+
+  /** What the box's shell prints for readFilesScript: a header per path, base64 of at most the cap. */
+  private readFiles(script: string): RunResult {
+    const out = ['@@obsbuild-files-begin'];
+    for (const line of script.split('\n')) {
+      const m = /^r (\d+) (.*)$/.exec(line);
+      if (!m) continue;
+      const bytes = this.files.get(unquote(m[2]));
+      if (!bytes) {
+        out.push(`@@obsbuild-file ${m[1]} M`);
+        continue;
+      }
+      const sent = Math.min(bytes.length, BOX_FILE_MAX_BYTES);
+      out.push(`@@obsbuild-file ${m[1]} F ${bytes.length} ${createHash('sha256').update(bytes).digest('hex')} ${sent}`);
+      const b64 = bytes.subarray(0, sent).toString('base64');
+      for (let i = 0; i < b64.length; i += 76) out.push(b64.slice(i, i + 76));
+    }
+    out.push('@@obsbuild-files-end');
+    return { exitCode: 0, stdout: `${out.join('\n')}\n` };
+  }
+
+  async putFile(): Promise<void> {
+    this.writes++;
+    throw new Error('fake box: verify must not write');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { APPLIED_RECORD_PATH, DEBCONF_SELECTIONS_PATH, KEEPALIVED_CONF_PATH, SHADOW_PATH, HOSTS_PATH } from '../../src/contracts/box-paths.js';
+import { fileBytes } from '../../src/contracts/generated-file.js';
+import type { Manifest } from '../../src/contracts/manifest.js';
+import { MODULES_DEP_FRESH, runChecks } from '../../src/console/checks.js';
+import { formatCheckLine } from '../../src/console/report.js';
+import { appliedConfigId, desiredNode } from '../../src/daytwo/desired.js';
+import { APPLIED_CHECK, DRIFT_CHECK, formatVerifyReport, verifyBox, type VerifyReport } from '../../src/daytwo/verify.js';
+import { loadSite, type LoadedSite } from '../../src/site/load.js';
+import { repoRoot } from '../helpers/cli.js';
+import { BOX_SHADOW, FakeBox, goodAnswers, GOOD_IPADDR_SINGLE, GOOD_IPVSADM_SINGLE } from './fake-box.js';
+
+const site = (name: string) => loadSite(join(repoRoot, 'test/fixtures/sites', `${name}.yaml`));
+
+/** A box exactly as the site renders the node, with /etc/shadow holding the site's root hash. */
+function installedFiles(loaded: LoadedSite, node?: 'master' | 'backup'): Map<string, Buffer> {
+  const files = new Map<string, Buffer>([[SHADOW_PATH, Buffer.from(BOX_SHADOW)]]);
+  for (const f of desiredNode(loaded, node, BOX_SHADOW).files) files.set(f.path, fileBytes(f));
+  return files;
+}
+
+function singleBox(loaded: LoadedSite, manifestId?: string): FakeBox {
+  return new FakeBox(installedFiles(loaded), goodAnswers({ hostname: 'obs600', ipAddr: GOOD_IPADDR_SINGLE, ipvsadm: GOOD_IPVSADM_SINGLE, manifestId }));
+}
+
+const status = (r: VerifyReport, name: string) => r.checks.find((c) => c.name === name)?.status;
+
+function manifestListing(paths: string[], id = '0123456789abcdef'): Manifest {
+  return { id, config: paths.map((path) => ({ path, type: 'file', mode: '0644', uid: 0, gid: 0, size: 1 })) } as unknown as Manifest;
+}
+
+test('a box as installed from the site passes every check, reads all files in one command and writes nothing', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded, '0123456789abcdef');
+  const r = await verifyBox(box, { loaded, manifest: manifestListing([KEEPALIVED_CONF_PATH]), target: 'ssh root@lb' });
+  assert.equal(r.passed, true, formatVerifyReport(r));
+  assert.deepEqual(r.node, { role: 'single', hostname: 'obs600' });
+  assert.equal(status(r, 'manifest id matches the build'), 'pass');
+  assert.equal(status(r, DRIFT_CHECK), 'pass');
+  assert.match(r.checks.find((c) => c.name === APPLIED_CHECK)!.evidence, /^as installed/);
+  assert.ok(r.drift.length >= 8 && r.drift.every((d) => d.state === 'same'));
+  assert.ok(r.drift.some((d) => d.path === SHADOW_PATH), 'root password hash compared through /etc/shadow');
+  assert.equal(r.desiredId, appliedConfigId(desiredNode(loaded, undefined, BOX_SHADOW), loaded.sha256));
+  assert.equal(r.appliedId, null);
+  assert.equal(box.runs.filter((c) => c.includes('@@obsbuild-files-begin')).length, 1, 'one round trip for the files');
+  assert.equal(box.writes, 0);
+  assert.ok(!box.runs.some((c) => /depmod -a|sync/.test(c)), 'no depmod -a or sync on a running box');
+  assert.ok(box.runs.includes(MODULES_DEP_FRESH));
+});
+
+test('a hand-edited file is drift: named, with a unified diff from the box to the site; verify fails', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  const conf = box.files.get(KEEPALIVED_CONF_PATH)!.toString();
+  box.files.set(KEEPALIVED_CONF_PATH, Buffer.from(conf.replace('lb_algo wlc', 'lb_algo rr')));
+  box.files.delete(HOSTS_PATH);
+  const r = await verifyBox(box, { loaded });
+  assert.equal(r.passed, false);
+  const d = r.drift.find((x) => x.path === KEEPALIVED_CONF_PATH)!;
+  assert.equal(d.state, 'drifted');
+  assert.match(d.diff!, /^--- box\/etc\/keepalived\/keepalived\.conf$/m);
+  assert.match(d.diff!, /^-\s*lb_algo rr$/m);
+  assert.match(d.diff!, /^\+\s*lb_algo wlc$/m);
+  assert.equal(r.drift.find((x) => x.path === HOSTS_PATH)!.state, 'missing');
+  const drift = r.checks.find((c) => c.name === DRIFT_CHECK)!;
+  assert.equal(drift.status, 'fail');
+  assert.match(drift.evidence, /differ: \/etc\/keepalived\/keepalived\.conf; missing: \/etc\/hosts/);
+  assert.equal(status(r, APPLIED_CHECK), 'fail');
+  const text = formatVerifyReport(r);
+  assert.match(text, /^-\s*lb_algo rr$/m);
+  assert.match(text, /^\/etc\/hosts: missing on the box$/m);
+  assert.match(text, /^obsbuild: verify: FAIL, 2 check\(s\) failed: files match the site file \(drift\), applied config is live$/m);
+});
+
+test("a changed root password hash is drift of /etc/shadow, but its content is never shown", async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  const secret = 'root:$1$handset$SECRETSECRETSECRETSECRE:14000:0:99999:7:::\ndaemon:*:14000:0:99999:7:::\n';
+  box.files.set(SHADOW_PATH, Buffer.from(secret));
+  const r = await verifyBox(box, { loaded });
+  const d = r.drift.find((x) => x.path === SHADOW_PATH)!;
+  assert.equal(d.state, 'drifted');
+  assert.equal(d.diff, '/etc/shadow: differs (diff not shown: secret)\n');
+  const everything = formatVerifyReport(r) + JSON.stringify(r);
+  assert.doesNotMatch(everything, /SECRET|fixture\$7sa4/);
+  assert.equal(r.passed, false);
+});
+
+test('a file the site no longer renders (keepalived.conf after switching to manager ipvsadm) is information, not a failure', async () => {
+  const loaded = await site('ipvsadm-nat');
+  const files = installedFiles(loaded);
+  files.set(KEEPALIVED_CONF_PATH, Buffer.from('global_defs {\n}\n'));
+  files.set(DEBCONF_SELECTIONS_PATH, Buffer.from('x\n'));
+  const ipAddr = '2: eth0    inet 203.0.113.2/24 scope global eth0\n2: eth0    inet 203.0.113.100/24 scope global secondary eth0:100\n3: eth1    inet 192.168.100.1/24 scope global eth1\n';
+  const answers = goodAnswers({ hostname: 'lvs', ipAddr, ipvsadm: GOOD_IPVSADM_SINGLE });
+  const box = new FakeBox(files, answers);
+  const manifest = manifestListing([KEEPALIVED_CONF_PATH, DEBCONF_SELECTIONS_PATH, HOSTS_PATH]);
+  const r = await verifyBox(box, { loaded, manifest });
+  assert.deepEqual(r.leftovers.map((l) => [l.path, l.from]), [[KEEPALIVED_CONF_PATH, 'manifest']]);
+  const drift = r.checks.find((c) => c.name === DRIFT_CHECK)!;
+  assert.equal(drift.status, 'pass');
+  assert.match(drift.evidence, /info: left over, the site no longer renders \/etc\/keepalived\/keepalived\.conf$/);
+  assert.match(formatVerifyReport(r), /^ {2}\/etc\/keepalived\/keepalived\.conf \(listed in the manifest\)$/m);
+});
+
+test('the applied record: the id the site gives is live; another id, or garbage, fails', async () => {
+  const loaded = await site('nat-single');
+  const desiredId = appliedConfigId(desiredNode(loaded, undefined, BOX_SHADOW), loaded.sha256);
+  const record = (id: string) => Buffer.from(JSON.stringify({ format: 1, id, node: { role: 'single', hostname: 'obs600' }, site: { file: 'x', sha256: 'y' }, appliedAt: '2026-12-04T20:00:00Z', obsbuild: '0.1.0', files: [] }));
+
+  let box = singleBox(loaded);
+  box.files.set(APPLIED_RECORD_PATH, record(desiredId));
+  let r = await verifyBox(box, { loaded });
+  assert.equal(r.appliedId, desiredId);
+  assert.equal(status(r, APPLIED_CHECK), 'pass', formatVerifyReport(r));
+
+  box = singleBox(loaded);
+  box.files.set(APPLIED_RECORD_PATH, record('ffffffffffffffff'));
+  r = await verifyBox(box, { loaded });
+  assert.equal(status(r, APPLIED_CHECK), 'fail');
+  assert.match(r.checks.find((c) => c.name === APPLIED_CHECK)!.evidence, new RegExp(`last applied config ffffffffffffffff, the site file gives ${desiredId}`));
+  assert.equal(r.passed, false);
+
+  // apply verifies its new files before it records them: the old record is not held against it
+  r = await verifyBox(box, { loaded, beforeRecord: true });
+  assert.equal(status(r, APPLIED_CHECK), 'skip');
+  assert.equal(r.appliedId, 'ffffffffffffffff');
+  assert.equal(r.passed, true);
+
+  for (const bad of ['{not json', '{"id": 5}', JSON.stringify({ id: desiredId, files: [{ path: 'relative', sha256: 'x' }] })]) {
+    box = singleBox(loaded);
+    box.files.set(APPLIED_RECORD_PATH, Buffer.from(bad));
+    r = await verifyBox(box, { loaded });
+    assert.equal(status(r, APPLIED_CHECK), 'fail', bad);
+    assert.equal(r.appliedId, null);
+  }
+  box = singleBox(loaded);
+  box.files.set(APPLIED_RECORD_PATH, Buffer.alloc(300 * 1024, 0x20));
+  r = await verifyBox(box, { loaded });
+  assert.match(r.checks.find((c) => c.name === APPLIED_CHECK)!.evidence, /is 307200 bytes, not a record apply writes/);
+});
+
+test('files an applied record lists that the site no longer renders are read and reported too', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  box.files.set('/etc/ipvsadm.rules', Buffer.from('-A -t 1.2.3.4:80\n'));
+  box.files.set(APPLIED_RECORD_PATH, Buffer.from(JSON.stringify({ id: 'ffffffffffffffff', files: [{ path: '/etc/ipvsadm.rules', sha256: 'a' }] })));
+  const r = await verifyBox(box, { loaded });
+  assert.deepEqual(r.leftovers.map((l) => [l.path, l.from]), [['/etc/ipvsadm.rules', 'applied']]);
+});
+
+test('an HA pair member reports the floating addresses it holds; a part of them fails', async () => {
+  const loaded = await site('dr-http-pair');
+  const ipvsadm = 'TCP  172.16.80.100:80 rr persistent 50\n  -> 172.16.80.79:80 Route 1 0 0\n  -> 172.16.80.78:80 Route 1 0 0\n';
+  const base = '2: eth0    inet 172.16.80.81/18 brd 172.16.127.255 scope global eth0\n';
+  const master = (ip: string) => new FakeBox(installedFiles(loaded, 'master'), goodAnswers({ hostname: 'lvs-master', ipAddr: ip, ipvsadm }));
+  let r = await verifyBox(master(base + '2: eth0    inet 172.16.80.100/32 scope global eth0\n'), { loaded, node: 'master' });
+  assert.equal(r.passed, true, formatVerifyReport(r));
+  assert.deepEqual(r.ha, { role: 'master', hostname: 'lvs-master', holds: ['172.16.80.100'], lacks: [] });
+  assert.match(formatVerifyReport(r), /PASS {2}floating addresses held all or not at all: lvs-master \(master\) holds 172\.16\.80\.100: it is the active director/);
+  r = await verifyBox(master(base), { loaded, node: 'master' });
+  assert.equal(r.passed, true);
+  assert.match(r.checks.at(-3)!.evidence, /holds none of 172\.16\.80\.100: standby/);
+
+  // with an inside address floating too, holding one of the two is a split
+  loaded.site.lvs.vrrp!.inside_address = '172.16.80.250';
+  r = await verifyBox(master(base + '2: eth0    inet 172.16.80.100/32 scope global eth0\n'), { loaded, node: 'master' });
+  const ha = r.checks.find((c) => c.name === 'floating addresses held all or not at all')!;
+  assert.equal(ha.status, 'fail');
+  assert.match(ha.evidence, /holds 172\.16\.80\.100 but not 172\.16\.80\.250/);
+});
+
+test('a pair without --node is refused before anything runs on the box', async () => {
+  const loaded = await site('dr-http-pair');
+  const box = new FakeBox(new Map(), new Map());
+  await assert.rejects(verifyBox(box, { loaded }), /choose --node master or --node backup/);
+  assert.deepEqual(box.runs, []);
+});
+
+test('the console checks in read-only mode check modules.dep instead of running depmod -a; the console keeps depmod -a', async () => {
+  const loaded = await site('nat-single');
+  const ran: string[] = [];
+  const stale = async (command: string) => {
+    ran.push(command);
+    return { command, exitCode: 0, output: command === MODULES_DEP_FRESH ? '/lib/modules/2.6.29/kernel/net/ipv4/ipvs/ip_vs.ko\n' : '', durationMs: 1 };
+  };
+  const ro = await runChecks(stale, { site: loaded.site, manifestId: null, readOnly: true });
+  assert.equal(ro[0].name, 'modules.dep is up to date');
+  assert.equal(ro[0].status, 'fail');
+  assert.match(ro[0].evidence, /1 module\(s\) newer than modules\.dep \(run depmod -a\), e\.g\. .*ip_vs\.ko/);
+  assert.ok(!ran.some((c) => c.includes('depmod -a')));
+  ran.length = 0;
+  const console = await runChecks(stale, { site: loaded.site, manifestId: null });
+  assert.equal(console[0].name, 'depmod -a succeeds');
+  assert.equal(ran[0], 'depmod -a && sync');
+});
+
+test('the report prints each check as the console does, and escapes control characters from the box', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  box.files.set(HOSTS_PATH, Buffer.from('127.0.0.1 localhost\x1b[2J\n'));
+  const r = await verifyBox(box, { loaded, target: 'ssh root@lb' });
+  const text = formatVerifyReport(r);
+  assert.ok(text.startsWith('obsbuild: verify ssh root@lb: obs600\n'));
+  for (const c of r.checks) assert.ok(text.includes(`${formatCheckLine(c)}\n`), c.name);
+  assert.match(text, /^-127\.0\.0\.1 localhost\\x1b\[2J$/m);
+  assert.ok(!text.includes('\x1b'));
+});
