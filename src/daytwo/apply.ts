@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_FORMAT } from '../contracts/applied-record.js';
-import { APPLIED_RECORD_PATH, KEEPALIVED_CONF_PATH, PREVIOUS_FILES_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
+import { APPLIED_RECORD_PATH, KEEPALIVED_CONF_PATH, PREVIOUS_FILES_DIR, ROOT_SSH_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { BoxShell } from '../remote/box-shell.js';
 import { shQuote } from '../remote/sh-quote.js';
 import type { LoadedSite } from '../site/load.js';
@@ -122,15 +122,18 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   }
   if (o.dryRun) return result('dry-run', `dry run: ${plan.changes.length} file(s) would change on ${who}; nothing written`, 0);
   if (!o.yes) {
-    if (!o.confirm) throw new UserError('apply needs --yes when it cannot ask (standard input is not a terminal)', { code: 'usage' });
+    if (!o.confirm) throw new UserError('apply needs --yes when it cannot ask (standard input is not a terminal)');
     if (!(await o.confirm(plan))) return result('declined', `not applied: nothing changed on ${who}`, 1);
   }
 
   // Keep what is replaced, on the box, before anything is written.
   const previousDir = `${PREVIOUS_FILES_DIR}/${previousStamp((o.now ?? (() => new Date()))())}`;
   const replaced = plan.changes.filter((c) => c.kind === 'modify');
+  const created = [...new Set(plan.changes.filter((c) => c.kind === 'create').map((c) => posix.dirname(c.path)))];
   const backupCmd = [
     `mkdir -p ${shQuote(previousDir)}`,
+    // a new file's directory may not exist yet (root's .ssh must stay private to sshd)
+    ...created.map((d) => `mkdir -p ${d === ROOT_SSH_DIR ? '-m 700 ' : ''}${shQuote(d)}`),
     ...replaced.map((c) => `mkdir -p ${shQuote(previousDir + posix.dirname(c.path))} && cp -p ${shQuote(c.path)} ${shQuote(previousDir + c.path)}`),
   ].join(' && ');
   const b = await shell.run(backupCmd, { timeoutMs: 60_000 });
@@ -254,4 +257,11 @@ async function activateAll(
     }
   }
   return first;
+}
+
+/** What happened, step by step, for the terminal. */
+export function formatApplyResult(r: ApplyResult): string {
+  const out = r.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}: ${s.detail}`);
+  out.push(`${r.exitCode === 0 ? '' : 'obsbuild: '}${r.summary}`);
+  return `${out.join('\n')}\n`;
 }

@@ -7,7 +7,7 @@ import { fileBytes, type GeneratedFile } from '../contracts/generated-file.js';
 import { INTERFACES_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import { sha256Hex } from '../util/hash.js';
 import { unifiedDiff } from '../util/unified-diff.js';
-import { ACTIVATION_RULES, changedInterfaces, deviceOf, orderActivations, type Activation } from './activation.js';
+import { ACTIVATION_RULES, changedInterfaces, describeActivation, deviceOf, orderActivations, type Activation } from './activation.js';
 import type { DesiredNode } from './desired.js';
 
 /** What apply needs of a box file (the shape the verify helper's readBoxFiles returns). */
@@ -116,4 +116,24 @@ function refuse(f: GeneratedFile, have: BoxFileReading | null, session: Session,
     };
   }
   return null;
+}
+
+/** The plan as a person reads it before saying yes: files with their diffs, activations, refusals. */
+export function formatPlan(plan: Plan, target: string): string {
+  const out: string[] = [];
+  if (plan.changes.length === 0 && plan.refusals.length === 0) return `Plan for ${target}: no changes (${plan.unchanged.length} file(s) already as the site says)\n`;
+  out.push(`Plan for ${target}: ${plan.changes.length} file(s) to change, ${plan.unchanged.length} unchanged`);
+  for (const c of plan.changes) {
+    out.push('', `${c.kind === 'create' ? 'create' : 'modify'} ${c.path}  (activation: ${c.activation.kind})`);
+    if (c.diff === null) out.push(c.path === SHADOW_PATH ? '  (secret: root\'s password hash changes, diff not shown)' : '  (the box\'s copy is too big to send, diff not shown)');
+    else out.push(c.diff.trimEnd());
+  }
+  out.push('', 'Activations, in order:');
+  if (plan.activations.length === 0) out.push('  none (every changed file is read when used)');
+  for (const a of plan.activations) out.push(`  ${a.kind}: ${describeActivation(a)}`);
+  if (plan.refusals.length) {
+    out.push('', 'REFUSED (nothing will be changed):');
+    for (const r of plan.refusals) out.push(`  ${r.path}: ${r.reason}; instead: ${r.instead}`);
+  }
+  return `${out.join('\n')}\n`;
 }
