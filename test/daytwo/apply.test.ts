@@ -91,7 +91,8 @@ test('apply: backup, write, SIGHUP reload proven by the table, verify, then the 
   assert.equal(record.id, r.appliedId);
   assert.equal(record.appliedAt, NOW.toISOString());
   assert.ok(record.files.some((f) => f.path === KEEPALIVED_CONF_PATH));
-  assert.match(r.steps.find((s) => s.step === 'activate')!.detail, /new config in force after \d+\.\d s \(same parent pid 4242\)/);
+  // not before the site's HTTP checks could have run once: 1 s + 3 x (3 + 2) s + 1 s
+  assert.match(r.steps.find((s) => s.step === 'activate')!.detail, /new config in force after 17\.\d s \(same parent pid 4242\)/);
 });
 
 test('apply --dry-run and a declined question write nothing', async () => {
@@ -249,4 +250,37 @@ test('the apply interpreter edits only the fake: an interfaces change reached ov
   assert.equal(r.outcome, 'applied', r.summary);
   assert.ok(box.steps().includes(`ifdown 'eth1' 2>&1; ifup 'eth1'`));
   assert.match(box.text(INTERFACES_PATH)!, /address 172\.16\.14\.126/);
+});
+
+test('apply with the ipvsadm manager: the rules are restored and the table must equal the site; a sysctl failure rolls back before the restore', async () => {
+  const IPV = readFileSync(join(repoRoot, 'test/fixtures/sites/ipvsadm-nat.yaml'), 'utf8');
+  const rr = IPV.replace('scheduler: wlc', 'scheduler: rr');
+  const make = (): FakeBox => {
+    const box = new FakeBox(desiredNode(site(IPV), undefined, SHADOW));
+    box.files.set(SHADOW_PATH, { bytes: Buffer.from(SHADOW), mode: 0o640 });
+    box.sshConnection = '203.0.113.9 50022 203.0.113.2 22';
+    box.ipAddr = '2: eth0    inet 203.0.113.2/24 scope global eth0\n3: eth1    inet 192.168.100.1/24 scope global eth1\n';
+    box.table = ipvsadmListing(site(IPV).site);
+    box.tableFor = (rules) => (rules.includes('-s rr') ? ipvsadmListing(site(rr).site) : ipvsadmListing(site(IPV).site));
+    return box;
+  };
+  const box = make();
+  const r = await applyToBox(box, options(box, rr, [PASS]));
+  assert.equal(r.outcome, 'applied', r.summary);
+  assert.ok(box.steps().includes(`ipvsadm -C && ipvsadm -R < '/etc/ipvsadm.rules' && echo @@obsbuild-sep && ipvsadm -L -n`));
+  assert.match(box.table, /203\.0\.113\.100:80 rr/);
+
+  // sysctl.conf and the rules change; sysctl -p fails: no restore of the table is attempted before the files go back
+  const both = rr.replace('nameservers: [203.0.113.53]', 'nameservers: [203.0.113.53]\n  ip_forward: false');
+  const failing = make();
+  failing.failCommand = (cmd) => cmd.startsWith('sysctl -p');
+  const f = await applyToBox(failing, options(failing, both, [FAIL]));
+  assert.equal(f.outcome, 'rollback-failed', f.summary); // sysctl -p keeps failing in the rollback too
+  assert.match(f.summary, /activation sysctl failed: sysctl -p failed/);
+  const steps = failing.steps();
+  const restore = steps.findIndex((s) => s.startsWith(`cp -p '${PREV}`));
+  const restores = steps.map((s, i) => (s.startsWith('ipvsadm -C') ? i : -1)).filter((i) => i >= 0);
+  assert.deepEqual(restores.length, 1);
+  assert.ok(restores[0] > restore, 'the table is restored only in the rollback, from the previous rules');
+  assert.match(failing.table, /203\.0\.113\.100:80 wlc/);
 });
