@@ -7,12 +7,13 @@ import { APPLIED_RECORD_PATH, AUTHORIZED_KEYS_PATH, INTERFACES_PATH, KEEPALIVED_
 import type { AppliedRecord } from '../../src/contracts/applied-record.js';
 import { applyToBox, previousStamp, type ApplyOptions } from '../../src/daytwo/apply.js';
 import type { VerifyReportLike } from '../../src/daytwo/apply-deps.js';
-import { keepalivedProblems, keepalivedSettleMs } from '../../src/daytwo/activation.js';
+import { keepalivedProblems, keepalivedSettleMs, keepalivedVips } from '../../src/daytwo/activation.js';
 import { appliedConfigId, desiredNode } from '../../src/daytwo/desired.js';
 import { parseSite } from '../../src/site/load.js';
 import { parseIpvsadm } from '../../src/console/box-output.js';
 import { FakeBox, ipvsadmListing, VirtualClock } from './apply-fake-box.js';
 import { repoRoot } from '../helpers/cli.js';
+import { UserError } from '../../src/util/errors.js';
 
 const NAT = readFileSync(join(repoRoot, 'test/fixtures/sites/nat-single.yaml'), 'utf8');
 const SHADOW = 'root:$1$fixture$7sa4GtBomJXmarYg/KhNO/:14000:0:99999:7:::\ndaemon:*:14000:0:99999:7:::\n';
@@ -200,6 +201,21 @@ test('apply rolls back a failed write: the written file restored, the new one re
   assert.deepEqual(r.steps.map((s) => `${s.step} ${s.ok}`), ['backup true', 'write true', 'write false', 'restore true', 'reactivate true', 'reverify false']);
 });
 
+test('apply: a verify that cannot run (the link dropped) is a failed verify and rolls back', async () => {
+  const box = boxFrom(NAT, CHANGED);
+  const o = options(box, CHANGED, []);
+  let calls = 0;
+  o.deps!.verify = async () => {
+    calls++;
+    if (calls === 1) throw new UserError('ssh root@192.168.253.254: the connection closed');
+    return FAIL;
+  };
+  const r = await applyToBox(box, o);
+  assert.equal(r.outcome, 'rolled-back', r.summary);
+  assert.match(r.summary, /verify failed after the change: verify could run: ssh root@192\.168\.253\.254: the connection closed; rolled back/);
+  assert.match(box.table, /192\.168\.253\.120:80 wlc/);
+});
+
 test('apply: a restore that fails is reported as an incomplete rollback naming the previous dir', async () => {
   const box = boxFrom(NAT, CHANGED);
   box.failCommand = (cmd) => cmd.startsWith(`cp -p '${PREV}`);
@@ -241,6 +257,19 @@ test('keepalived wait, VRRP: a dropped VIP must be released; a MASTER node must 
   assert.match(keepalivedProblems(s, 'master', before, now(['172.16.80.81']), []).join(), /172\.16\.80\.100 is not on this MASTER node yet/);
   assert.deepEqual(keepalivedProblems(s, 'master', before, now(['172.16.80.81', '172.16.80.100']), []), []);
   assert.deepEqual(keepalivedProblems(s, 'backup', before, now(['172.16.80.82']), []), []);
+  // the VIPs a box's config floats, read from what the renderer writes (the dropped ones come from this)
+  const conf = desiredNode(site(pair), 'master').files.find((f) => f.path === KEEPALIVED_CONF_PATH)!;
+  assert.deepEqual(keepalivedVips(fileBytes(conf).toString()), ['172.16.80.100']);
+});
+
+test('keepalived wait is bounded: a reload that never shows the new table fails after the bound and rolls back', async () => {
+  const box = boxFrom(NAT, CHANGED);
+  const old = ipvsadmListing(site(NAT).site);
+  box.tableFor = () => old; // keepalived takes the signal but its table never changes
+  const clock = new VirtualClock();
+  const r = await applyToBox(box, options(box, CHANGED, [FAIL], { clock }));
+  assert.equal(r.outcome, 'rolled-back', r.summary);
+  assert.match(r.summary, /after 32\.\d s the new config is not in force: web \(TCP 192\.168\.253\.120:80\) uses scheduler wlc, the site file says rr/);
 });
 
 test('the apply interpreter edits only the fake: an interfaces change reached over SSH elsewhere is allowed', async () => {
