@@ -4,7 +4,7 @@
  * sysctl, hostname, ifdown/ifup). Every operation is logged in order; an unknown command fails the test.
  */
 import { fileBytes } from '../../src/contracts/generated-file.js';
-import { IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH } from '../../src/contracts/box-paths.js';
+import { HOSTNAME_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, KEEPALIVED_INIT_PATH } from '../../src/contracts/box-paths.js';
 import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
 import type { Site } from '../../src/site/model.js';
 import type { DesiredNode } from '../../src/daytwo/desired.js';
@@ -99,7 +99,7 @@ export class FakeBox implements BoxShell {
       this.reloadKeepalived();
       return ok();
     }
-    if (cmd === `'/etc/init.d/keepalived' start`) {
+    if (cmd === `'${KEEPALIVED_INIT_PATH}' start`) {
       this.keepalivedPid = 5151;
       this.reloadKeepalived();
       return ok('Starting keepalive daemon: keepalived.\n');
@@ -111,7 +111,7 @@ export class FakeBox implements BoxShell {
       return ok(`${SEP}\n${this.table}`);
     }
     if (cmd.startsWith('sysctl -p ')) return ok('net.ipv4.ip_forward = 1\n');
-    if (cmd.startsWith('hostname -F ')) return ok(`${this.text('/etc/hostname')?.trim()}\n`);
+    if (cmd.startsWith('hostname -F ')) return ok(`${this.text(HOSTNAME_PATH)?.trim()}\n`);
     if (cmd.startsWith('ifdown ')) return ok();
     // backup and restore: && chains of mkdir, cp -p, mv -f, rm -f
     for (const part of cmd.split(' && ')) {

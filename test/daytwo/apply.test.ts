@@ -313,3 +313,21 @@ test('apply with the ipvsadm manager: the rules are restored and the table must 
   assert.ok(restores[0] > restore, 'the table is restored only in the rollback, from the previous rules');
   assert.match(failing.table, /203\.0\.113\.100:80 wlc/);
 });
+
+test('every command apply sends is valid POSIX sh (dash -n), rollback and keepalived start included', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const commands = new Set<string>();
+  const collect = (box: FakeBox) => box.ops.filter((o) => o.startsWith('run ')).forEach((o) => commands.add(o.slice(4)));
+  const moved = NAT.replace('192.168.253.254/24', '192.168.253.250/24').replace('scheduler: wlc', 'scheduler: sh');
+  const a = boxFrom(NAT);
+  await applyToBox(a, options(a, moved, [FAIL], { transport: 'serial' }));
+  collect(a);
+  const b = boxFrom(NAT, CHANGED);
+  await applyToBox(b, options(b, CHANGED, [PASS]));
+  collect(b);
+  assert.ok(commands.size >= 8, [...commands].join('\n'));
+  for (const cmd of commands) {
+    const r = spawnSync('sh', ['-n', '-c', cmd], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${cmd}\n${r.stderr}`);
+  }
+});
