@@ -33,7 +33,7 @@ program
 
 // Each command's module pulls in its own dependencies (serialport, tar-stream, zod...). Loading only the one
 // being run keeps start-up short, which matters for `flash` where the CLI's start is part of the wall time.
-const COMMANDS = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'vm', 'verify'] as const;
+const COMMANDS = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'verify', 'apply', 'vm'] as const;
 const invoked = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
 const versionOnly = invoked === undefined && process.argv.slice(2).some((arg) => arg === '--version' || arg === '-V');
 const toLoad = COMMANDS.find((name) => name === invoked) ? [invoked as string] : versionOnly ? [] : COMMANDS;

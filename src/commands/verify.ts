@@ -3,6 +3,8 @@ import { Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { action } from './action.js';
+import { addInventoryOptions, inventoryRequested, runInventoryCommand, type InventoryCliOptions } from './inventory-option.js';
+import { overBoxShell } from '../daytwo/inventory.js';
 import { addBoxTargetOptions, boxTargetFromOptions, type BoxTargetOptions } from './box-target.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { readManifestFile } from '../daytwo/manifest-file.js';
@@ -17,7 +19,7 @@ import { UsageError } from '../util/errors.js';
 import type { NodeRole } from '../site/model.js';
 import { checkOutputPath, writeOutputFile } from '../util/output-path.js';
 
-interface VerifyCliOptions extends BoxTargetOptions {
+interface VerifyCliOptions extends BoxTargetOptions, Omit<InventoryCliOptions, 'user' | 'password' | 'out' | 'json'> {
   site: string;
   node?: NodeRole;
   manifest?: string;
@@ -49,7 +51,23 @@ Examples:
   obsbuild verify --port /dev/ttyUSB0 --json verify.json
   obsbuild verify --host lb2 --node backup --manifest out/lb2/manifest.json
   obsbuild verify --host lb1 --node master --peer-host lb2     both nodes of a pair, and which holds the addresses
+  obsbuild verify --inventory boxes.yaml --jobs 8               every box of an inventory, a table at the end
 `;
+
+/** Every box of an inventory, at most --jobs at a time; one log per box, the table at the end. */
+function verifyInventory(o: VerifyCliOptions): Promise<number> {
+  return runInventoryCommand(o, {
+    command: 'verify',
+    order: 'any',
+    job: overBoxShell(async (shell, box, ctx) => {
+      const manifest = await manifestFor(o, box.manifest, box.hostname, ctx.log);
+      const report = await verifyBox(shell, { loaded: box.loaded, node: box.node, manifest, log: ctx.log, target: describeBoxTarget(box.target) });
+      ctx.log(formatVerifyReport(report));
+      const first = report.checks.find((c) => c.status === 'fail');
+      return { passed: report.passed, problem: first ? `${first.name}: ${first.evidence}` : null, report };
+    }),
+  });
+}
 
 export function register(program: Command): void {
   const cmd = program
@@ -61,9 +79,9 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory of the build (for the default manifest and known_hosts)', 'out')
     .option('--json <file>', 'write the report as JSON here')
     .option('--peer-host <[user@]host[:port]>', 'HA pair: verify the other node over SSH too, at the same time, and check that exactly one of the two holds the floating addresses');
-  addBoxTargetOptions(cmd)
+  addInventoryOptions(addBoxTargetOptions(cmd))
     .addHelpText('after', HELP)
-    .action(action(async (o: VerifyCliOptions) => verifyCommand(o)));
+    .action(action(async (o: VerifyCliOptions) => (inventoryRequested(cmd, o) ? verifyInventory(o) : verifyCommand(o))));
 }
 
 /** The manifest named, or the build's default one for `hostname` when it exists, or none. */

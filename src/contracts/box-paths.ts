@@ -6,6 +6,10 @@
 
 /** keepalived's configuration, in the dialect of the box's keepalived. */
 export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
+/** keepalived's parent writes its pid here; SIGHUP to it reloads the configuration (1.1.15 and later). */
+export const KEEPALIVED_PID_PATH = '/var/run/keepalived.pid';
+/** lenny's init script, to start keepalived when it is not running (a reload needs a running parent). */
+export const KEEPALIVED_INIT_PATH = '/etc/init.d/keepalived';
 /** The VRRP notify script keepalived runs on MASTER/BACKUP/FAULT transitions. */
 export const NOTIFY_SCRIPT_PATH = '/etc/keepalived/notify.sh';
 /** What lenny's ipvsadm init script reads. */

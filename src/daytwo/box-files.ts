@@ -62,10 +62,10 @@ export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX
 }
 
 function checkPaths(paths: readonly string[], who: string): void {
-  if (paths.length > BOX_FILES_MAX_PATHS) throw new UserError(`${who}: asked to read ${paths.length} files at once; at most ${BOX_FILES_MAX_PATHS}`);
+  if (paths.length > BOX_FILES_MAX_PATHS) throw new UserError(`${who}: asked to read ${paths.length} files at once; at most ${BOX_FILES_MAX_PATHS}`, { code: 'box-failed' });
   for (const p of paths) {
     if (!posix.isAbsolute(p) || p.length > MAX_PATH_LENGTH || /[\x00-\x1f\x7f]/.test(p)) {
-      throw new UserError(`${who}: cannot read ${JSON.stringify(p.slice(0, 200))}: needs an absolute path without control characters`);
+      throw new UserError(`${who}: cannot read ${JSON.stringify(p.slice(0, 200))}: needs an absolute path without control characters`, { code: 'box-failed' });
     }
   }
 }
@@ -83,7 +83,7 @@ export async function readBoxFiles(shell: BoxShell, paths: readonly string[], wh
   const timeoutMs = 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000;
   const r = await shell.run(readFilesScript(unique), { timeoutMs });
   const parsed = parseBoxFiles(r.stdout, unique, who);
-  if (r.exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${r.exitCode}`);
+  if (r.exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${r.exitCode}`, { code: 'box-failed' });
   unique.forEach((p, i) => out.set(p, parsed[i]));
   return out;
 }
@@ -94,7 +94,7 @@ export async function readBoxFiles(shell: BoxShell, paths: readonly string[], wh
  */
 export function parseBoxFiles(output: string, paths: readonly string[], who = 'the box'): (BoxFile | null)[] {
   const count = paths.length;
-  const bad = (why: string) => new UserError(`${who}: unexpected output while reading files: ${oneLine(why.slice(0, 200))}`);
+  const bad = (why: string) => new UserError(`${who}: unexpected output while reading files: ${oneLine(why.slice(0, 200))}`, { code: 'box-failed' });
   const maxChars = Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
   if (output.length > maxChars) throw bad(`${output.length} characters, more than the files can account for`);
   // a serial console's tty may end lines with CR LF
@@ -138,7 +138,7 @@ export function parseBoxFiles(output: string, paths: readonly string[], who = 't
     const truncated = sent < size;
     // without this a file rewritten between hashing and sending would pass off one content as the other
     if (!truncated && sha256Hex(bytes) !== m[3]) {
-      throw new UserError(`${who}: ${paths[index]} changed while it was read (its SHA-256 and its content disagree); run again`);
+      throw new UserError(`${who}: ${paths[index]} changed while it was read (its SHA-256 and its content disagree); run again`, { code: 'box-failed' });
     }
     results.push({ sha256: m[3], size, bytes, truncated });
   }

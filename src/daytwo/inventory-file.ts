@@ -128,29 +128,29 @@ const inventorySchema = strict({
 
 /** Parses inventory text; `file` names it in messages and is the base of its relative paths. */
 export function parseInventory(text: string, file: string): InventoryEntry[] {
-  if (Buffer.byteLength(text) > MAX_INVENTORY_BYTES) throw new UserError(`${file}: larger than ${MAX_INVENTORY_BYTES / (1 << 20)} MiB; not an inventory`);
+  if (Buffer.byteLength(text) > MAX_INVENTORY_BYTES) throw new UserError(`${file}: larger than ${MAX_INVENTORY_BYTES / (1 << 20)} MiB; not an inventory`, { code: 'site-invalid' });
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    throw new UserError(located(file, lineCounter.linePos(e.pos[0]).line, `not valid YAML: ${e.message.split('\n')[0]}`));
+    throw new UserError(located(file, lineCounter.linePos(e.pos[0]).line, `not valid YAML: ${e.message.split('\n')[0]}`), { code: 'site-invalid' });
   }
   const lineOf = (p: SitePath) => lineOfPath(doc, lineCounter, p);
   const raw = toPlain(doc, file, 'an inventory');
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new UserError(located(file, 1, 'the inventory must be a YAML mapping with a list of boxes: (name, site, node, host or port)'));
+    throw new UserError(located(file, 1, 'the inventory must be a YAML mapping with a list of boxes: (name, site, node, host or port)'), { code: 'site-invalid' });
   }
   let result: ReturnType<typeof inventorySchema.safeParse>;
   try {
     result = inventorySchema.safeParse(raw);
   } catch (err) {
-    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'too large or nested too deeply to check; not an inventory'));
+    if (err instanceof RangeError) throw new UserError(located(file, undefined, 'too large or nested too deeply to check; not an inventory'), { code: 'site-invalid' });
     throw err;
   }
   if (!result.success) {
     const issues = result.error.issues;
     const { path: at, message } = describeIssue(issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0], raw);
-    throw new UserError(located(file, lineOf(at), message));
+    throw new UserError(located(file, lineOf(at), message), { code: 'site-invalid' });
   }
 
   const base = dirname(resolve(file));
@@ -158,7 +158,7 @@ export function parseInventory(text: string, file: string): InventoryEntry[] {
   return result.data.boxes.map((b, i): InventoryEntry => {
     const line = lineOf(['boxes', i]);
     const seen = byName.get(b.name);
-    if (byName.has(b.name)) throw new UserError(located(file, lineOf(['boxes', i, 'name']), `boxes[${i}].name: "${b.name}" is already the name of the box at line ${seen}`));
+    if (byName.has(b.name)) throw new UserError(located(file, lineOf(['boxes', i, 'name']), `boxes[${i}].name: "${b.name}" is already the name of the box at line ${seen}`), { code: 'site-invalid' });
     byName.set(b.name, line);
     const transport: InventoryEntry['transport'] =
       b.port !== undefined
@@ -196,7 +196,7 @@ export async function loadInventory(file: string, ctx: InventoryContext): Promis
     text = await readBounded(file, MAX_INVENTORY_BYTES, 'not an inventory');
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${file}: cannot read the inventory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`${file}: cannot read the inventory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'site-invalid', cause: err });
   }
   return resolveInventory(parseInventory(text, file), file, ctx);
 }
@@ -207,7 +207,7 @@ export async function resolveInventory(entries: InventoryEntry[], file: string, 
   const claimed = new Map<string, InventoryEntry>();
   const claim = (key: string, e: InventoryEntry, what: string) => {
     const other = claimed.get(key);
-    if (other) throw new UserError(located(file, e.line, `box "${e.name}": ${what} is already box "${other.name}" (line ${other.line}); one entry per box`));
+    if (other) throw new UserError(located(file, e.line, `box "${e.name}": ${what} is already box "${other.name}" (line ${other.line}); one entry per box`), { code: 'site-invalid' });
     claimed.set(key, e);
   };
   const boxes: InventoryBox[] = [];
@@ -223,8 +223,8 @@ export async function resolveInventory(entries: InventoryEntry[], file: string, 
       sites.set(e.site, loaded);
     }
     const pair = loaded.site.lvs.vrrp !== undefined && loaded.site.lvs.vrrp !== null;
-    if (pair && e.node === undefined) throw new UserError(located(file, e.line, `box "${e.name}": ${e.site} is an HA pair; give node: master or node: backup`));
-    if (!pair && e.node !== undefined) throw new UserError(located(file, e.line, `box "${e.name}": node: is only for an HA pair site (${e.site} has no lvs.vrrp)`));
+    if (pair && e.node === undefined) throw new UserError(located(file, e.line, `box "${e.name}": ${e.site} is an HA pair; give node: master or node: backup`), { code: 'site-invalid' });
+    if (!pair && e.node !== undefined) throw new UserError(located(file, e.line, `box "${e.name}": node: is only for an HA pair site (${e.site} has no lvs.vrrp)`), { code: 'site-invalid' });
     claim(`site ${e.site} ${e.node ?? ''}`, e, e.node === undefined ? `site ${e.site}` : `site ${e.site} node ${e.node}`);
     const t = e.transport;
     let spec: BoxTargetSpec;

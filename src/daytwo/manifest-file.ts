@@ -17,7 +17,7 @@ async function readBounded(file: string, max: number): Promise<string> {
   try {
     fh = await open(file, 'r');
   } catch (err) {
-    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'input-invalid', cause: err });
   }
   try {
     const buf = Buffer.alloc(max + 1);
@@ -27,11 +27,11 @@ async function readBounded(file: string, max: number): Promise<string> {
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    if (got > max) throw new UserError(`${file}: larger than ${max / 1024 / 1024} MiB; not a manifest.json`);
+    if (got > max) throw new UserError(`${file}: larger than ${max / 1024 / 1024} MiB; not a manifest.json`, { code: 'input-invalid' });
     return buf.toString('utf8', 0, got);
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'input-invalid', cause: err });
   } finally {
     await fh.close();
   }
@@ -44,12 +44,12 @@ export async function readManifestFile(file: string): Promise<Manifest> {
   try {
     data = JSON.parse(text);
   } catch {
-    throw new UserError(`${file}: not valid JSON`);
+    throw new UserError(`${file}: not valid JSON`, { code: 'input-invalid' });
   }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new UserError(`${file}: not a manifest (a JSON object with "id" and "config")`);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new UserError(`${file}: not a manifest (a JSON object with "id" and "config")`, { code: 'input-invalid' });
   const m = data as Record<string, unknown>;
-  if (typeof m.id !== 'string' || !new RegExp(`^[0-9a-f]{${MANIFEST_ID_HEX}}$`).test(m.id)) throw new UserError(`${file}: "id" is not a manifest id (${MANIFEST_ID_HEX} hex digits)`);
-  if (!Array.isArray(m.config) || m.config.length > MAX_CONFIG_FILES) throw new UserError(`${file}: "config" is not a list of files`);
+  if (typeof m.id !== 'string' || !new RegExp(`^[0-9a-f]{${MANIFEST_ID_HEX}}$`).test(m.id)) throw new UserError(`${file}: "id" is not a manifest id (${MANIFEST_ID_HEX} hex digits)`, { code: 'input-invalid' });
+  if (!Array.isArray(m.config) || m.config.length > MAX_CONFIG_FILES) throw new UserError(`${file}: "config" is not a list of files`, { code: 'input-invalid' });
   m.config.forEach((f: unknown, i: number) => {
     const e = f as Record<string, unknown> | null;
     const ok =
@@ -60,7 +60,7 @@ export async function readManifestFile(file: string): Promise<Manifest> {
       e.path.length <= 4096 &&
       !/[\x00-\x1f\x7f]/.test(e.path) &&
       (e.type === 'file' || e.type === 'dir' || e.type === 'symlink');
-    if (!ok) throw new UserError(`${file}: config[${i}] is not a file entry (absolute "path", "type" file, dir or symlink)`);
+    if (!ok) throw new UserError(`${file}: config[${i}] is not a file entry (absolute "path", "type" file, dir or symlink)`, { code: 'input-invalid' });
   });
   return data as Manifest;
 }

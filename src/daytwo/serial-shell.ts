@@ -153,12 +153,12 @@ export class SerialShell implements BoxShell {
           } finally {
             this.quietNote = null;
           }
-          if (r.exitCode !== 0) throw new UserError(`${this.who}: putFile ${path}: cannot stage the file in ${stage} (exit ${r.exitCode}): ${lastLines(r.stdout)}`);
+          if (r.exitCode !== 0) throw new UserError(`${this.who}: putFile ${path}: cannot stage the file in ${stage} (exit ${r.exitCode}): ${lastLines(r.stdout)}`, { code: 'box-failed' });
         }
         // base64 -d feeds the box-side script shared with SSH: SHA-256 check, mode, rename into place.
         const finish = `s=${stage}; base64 -d < "$s" | sh -c ${shQuote(putFileScript(path, sha256, mode))}; r=$?; rm -f "$s"; exit $r`;
         const r = await this.exec(finish, 60_000 + Math.ceil(bytes.byteLength / 65_536) * 1000);
-        if (r.exitCode !== 0) throw new UserError(`${this.who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${lastLines(r.stdout)}`);
+        if (r.exitCode !== 0) throw new UserError(`${this.who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${lastLines(r.stdout)}`, { code: 'box-failed' });
       } catch (e) {
         if (this.broken === null) await this.typed(`rm -f ${stage}`, 10_000).catch(() => undefined);
         throw e;
@@ -186,14 +186,14 @@ export class SerialShell implements BoxShell {
     } catch {
       /* the port is already gone */
     }
-    this.io.expecter.fail(new UserError(`${this.who}: used after close()`));
+    this.io.expecter.fail(new UserError(`${this.who}: used after close()`, { code: 'box-failed' }));
     await this.transport.close();
     this.transport.removeAllListeners('data');
     await this.transcript?.finish().catch(() => undefined);
   }
 
   private serially<T>(job: () => Promise<T>): Promise<T> {
-    if (this.closeRequested) return Promise.reject(new UserError(`${this.who}: used after close()`));
+    if (this.closeRequested) return Promise.reject(new UserError(`${this.who}: used after close()`, { code: 'box-failed' }));
     const next = this.queue.then(job, job);
     this.queue = next.catch(() => undefined);
     return next;
@@ -201,17 +201,17 @@ export class SerialShell implements BoxShell {
 
   /** One command in its own `sh -c`, standard input from /dev/null, standard error folded into the output. */
   private async exec(command: string, timeoutMs: number): Promise<RunResult> {
-    if (TTY_CONTROL_RE.test(command)) throw new UserError(`${this.who}: \`${clip(command)}\` contains a control character the box's tty would act on`);
-    if (Buffer.byteLength(command) > MAX_RUN_COMMAND) throw new UserError(`${this.who}: \`${clip(command)}\` is over ${MAX_RUN_COMMAND / 1024} KiB, more than obsbuild types on a serial console`);
+    if (TTY_CONTROL_RE.test(command)) throw new UserError(`${this.who}: \`${clip(command)}\` contains a control character the box's tty would act on`, { code: 'box-failed' });
+    if (Buffer.byteLength(command) > MAX_RUN_COMMAND) throw new UserError(`${this.who}: \`${clip(command)}\` is over ${MAX_RUN_COMMAND / 1024} KiB, more than obsbuild types on a serial console`, { code: 'box-failed' });
     return this.typed(`sh -c ${shQuote(command)}`, timeoutMs);
   }
 
   /** Types `text` as it is into the login shell, between the shell driver's markers. */
   private async typed(text: string, timeoutMs: number): Promise<RunResult> {
-    if (this.down) throw new UserError(`${this.who}: used after close()`);
+    if (this.down) throw new UserError(`${this.who}: used after close()`, { code: 'box-failed' });
     if (this.broken !== null) throw new UserError(`${this.who}: the session is unusable: ${this.broken}`, { code: 'console-failed' });
     const long = text.split('\n').find((l) => Buffer.byteLength(l) + MARKER_OVERHEAD > MAX_TYPED_COMMAND);
-    if (long !== undefined) throw new UserError(`${this.who}: \`${clip(text)}\` has a line of ${Buffer.byteLength(long)} bytes; a serial console takes at most ${MAX_TYPED_COMMAND - MARKER_OVERHEAD}`);
+    if (long !== undefined) throw new UserError(`${this.who}: \`${clip(text)}\` has a line of ${Buffer.byteLength(long)} bytes; a serial console takes at most ${MAX_TYPED_COMMAND - MARKER_OVERHEAD}`, { code: 'box-failed' });
     let r;
     try {
       r = await this.shell.run(text, timeoutMs);

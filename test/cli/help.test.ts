@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../helpers/cli.js';
 
-const commands = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'vm'];
+const commands = ['init', 'render', 'lint', 'realserver', 'inspect', 'image', 'flash', 'console', 'verify', 'apply', 'vm'];
 
 test('obsbuild --help lists every command and exits 0', async () => {
   const r = await runCli(['--help']);
