@@ -6,12 +6,12 @@
  */
 
 export const IAC = 255;
-const DONT = 254;
-const DO = 253;
-const WONT = 252;
-const WILL = 251;
-const SB = 250;
-const SE = 240;
+export const DONT = 254;
+export const DO = 253;
+export const WONT = 252;
+export const WILL = 251;
+export const SB = 250;
+export const SE = 240;
 
 export const OPT_BINARY = 0;
 export const OPT_ECHO = 1;

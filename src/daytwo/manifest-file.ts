@@ -3,43 +3,24 @@
  * the generated files it lists (to find files the site no longer renders). Read bounded; only the fields
  * used here are checked, each problem one line naming the file.
  */
-import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { MANIFEST_ID_HEX, type Manifest } from '../contracts/manifest.js';
 import { UserError } from '../util/errors.js';
+import { readTextBounded } from '../util/read-bounded.js';
 
 /** A manifest lists a few hundred packages and files: a few hundred kilobytes. */
 export const MANIFEST_MAX_BYTES = 16 * 1024 * 1024;
 const MAX_CONFIG_FILES = 10_000;
 
-async function readBounded(file: string, max: number): Promise<string> {
-  let fh;
+/** The manifest at `file`; `id` and `config` are checked, the other fields are passed through as read. */
+export async function readManifestFile(file: string): Promise<Manifest> {
+  let text: string;
   try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'input-invalid', cause: err });
-  }
-  try {
-    const buf = Buffer.alloc(max + 1);
-    let got = 0;
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    if (got > max) throw new UserError(`${file}: larger than ${max / 1024 / 1024} MiB; not a manifest.json`, { code: 'input-invalid' });
-    return buf.toString('utf8', 0, got);
+    text = await readTextBounded(file, MANIFEST_MAX_BYTES, { why: 'not a manifest.json', code: 'input-invalid' });
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw new UserError(`${file}: cannot read the manifest: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { code: 'input-invalid', cause: err });
-  } finally {
-    await fh.close();
   }
-}
-
-/** The manifest at `file`; `id` and `config` are checked, the other fields are passed through as read. */
-export async function readManifestFile(file: string): Promise<Manifest> {
-  const text = await readBounded(file, MANIFEST_MAX_BYTES);
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -3,12 +3,12 @@
  * reported as `file:line: key.path: message`, with the line taken from the YAML node the problem is about.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { Site, VrrpNode } from './model.js';
 import { siteSchema, type ParsedSite } from './schema.js';
 import { located, UsageError, UserError } from '../util/errors.js';
+import { readTextBounded } from '../util/read-bounded.js';
 
 export type SitePath = (string | number)[];
 
@@ -41,20 +41,7 @@ export async function loadSite(file: string): Promise<LoadedSite> {
 
 /** Reads at most `max` bytes (a pipe or /dev/zero has no size to check first); more is an error saying `why` it is capped. */
 export async function readBounded(file: string, max: number, why = 'a site file describes one box or one pair'): Promise<string> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(max + 1);
-    let got = 0;
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    if (got > max) throw new UserError(`${file}: larger than ${max / (1 << 20)} MiB; ${why}`, { code: 'site-invalid' });
-    return buf.toString('utf8', 0, got);
-  } finally {
-    await fh.close();
-  }
+  return readTextBounded(file, max, { why, code: 'site-invalid' });
 }
 
 /** Parses site file text; `file` is only used in messages. */

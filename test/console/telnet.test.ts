@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IAC, OPT_BINARY, OPT_COM_PORT, TelnetDecoder, comPortCommand, encodeData, lineSettings } from '../../src/console/telnet.js';
-
-const WILL = 251;
-const WONT = 252;
-const DO = 253;
-const DONT = 254;
-const SB = 250;
-const SE = 240;
+import { DO, DONT, IAC, OPT_BINARY, OPT_COM_PORT, SB, SE, TelnetDecoder, WILL, WONT, comPortCommand, encodeData, lineSettings } from '../../src/console/telnet.js';
 
 function decoder() {
   const data: Buffer[] = [];
