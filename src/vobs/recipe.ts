@@ -64,7 +64,9 @@ export function vobsRecipe(keepalived: RecipeKeepalived = { kind: 'debian' }): V
     suite: 'bookworm',
     arch: 'amd64',
     // openssh-server: Plat'Home's rootfs ships sshd, and day-two commands reach the guest over SSH.
-    rootfsPackages: ['sysvinit-core', 'ifupdown', 'iproute2', 'kmod', 'procps', 'busybox', 'netbase', 'openssh-server'],
+    // rsyslog: lenny's syslog daemon; without one, keepalived 1.1.15 (which always opens syslog with
+    // LOG_CONS) writes every log line to the serial console, in the middle of the console's commands.
+    rootfsPackages: ['sysvinit-core', 'ifupdown', 'iproute2', 'kmod', 'procps', 'busybox', 'netbase', 'openssh-server', 'rsyslog'],
     pathExcludes: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
     kernelMetapackage: 'linux-image-amd64',
     // With 1.1.15 its .deb joins the mirror with its dependencies, and Debian's keepalived stays out.

@@ -135,6 +135,7 @@ test('sshd readiness: only an SSH identification line counts, not an accepted co
 test('stand-in recipe: sshd and its config are in the rootfs recipe, and the keepalived choice keys the cache', () => {
   const debian = vobsRecipe();
   assert.ok(debian.rootfsPackages.includes('openssh-server'));
+  assert.ok(debian.rootfsPackages.includes('rsyslog'), 'a syslog daemon, or keepalived 1.1.15 logs onto the serial console');
   assert.equal(debian.guestSshdConfig, guestSshdConfig());
   assert.deepEqual(debian.keepalived, { kind: 'debian' });
   assert.ok(debian.mirrorPackages.includes('keepalived'));
