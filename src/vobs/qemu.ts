@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { MgmtSwitch, type SwitchPorts } from './mgmt-switch.js';
 import { Qmp } from './qmp.js';
 import { UserError } from '../util/errors.js';
 
@@ -58,8 +59,10 @@ export interface MgmtLink {
   dhcpStart: string;
   /** the guest's eth0 address */
   guest: string;
-  /** the port on 127.0.0.1 forwarded to the guest's port 22 */
+  /** the port on 127.0.0.1 forwarded to the guest's port 22 (0: VobsVm.start picks a free one) */
   hostPort: number;
+  /** the UDP ports of the switch between eth0's wire and the user network (VobsVm.start opens it) */
+  switchPorts?: SwitchPorts;
 }
 
 export interface BoardLink {
@@ -69,6 +72,8 @@ export interface BoardLink {
 }
 
 export const HUB_OF_NIC = [0, 1, 0, 1] as const;
+/** QEMU's user network and its end of the switch to eth0's wire (mgmt-switch.ts). */
+export const MGMT_HUB = 2;
 
 export function macAddress(boardIndex: number, nic: number): string {
   return `52:54:00:0b:${(6 + boardIndex).toString(16).padStart(2, '0')}:0${nic}`;
@@ -110,14 +115,22 @@ export function qemuArgs(spec: VobsMachineSpec): string[] {
   });
   if (spec.mgmt) {
     const m = spec.mgmt;
+    const sw = m.switchPorts;
+    if (!sw) throw new Error('qemuArgs: the management link needs its switch ports (VobsVm.start opens the switch)');
     // restrict=on: nothing the guest sends leaves QEMU (no NAT to the host or beyond); the forward still
     // works. ipv6=off: no router advertisements on the board's wire. dhcpstart: free in the site (the
     // default, net+15, may be taken or lie outside a small subnet); nothing on the wire asks for DHCP.
+    // The user network sits on hub 2, joined to eth0's wire (hub 0) through mgmt-switch.ts, which passes
+    // it only the frames addressed to it.
     args.push(
       '-netdev',
       `user,id=mgmt,restrict=on,ipv4=on,ipv6=off,net=${m.net},host=${m.host},dns=${m.dns},dhcpstart=${m.dhcpStart},` +
         `hostfwd=tcp:127.0.0.1:${m.hostPort}-${m.guest}:22`,
-      '-netdev', 'hubport,id=mgmtport,hubid=0,netdev=mgmt',
+      '-netdev', `hubport,id=mgmtport,hubid=${MGMT_HUB},netdev=mgmt`,
+      '-netdev', `socket,id=mgmtnet,udp=127.0.0.1:${sw.net.switchPort},localaddr=127.0.0.1:${sw.net.qemuPort}`,
+      '-netdev', `hubport,id=mgmtnetport,hubid=${MGMT_HUB},netdev=mgmtnet`,
+      '-netdev', `socket,id=mgmtwire,udp=127.0.0.1:${sw.wire.switchPort},localaddr=127.0.0.1:${sw.wire.qemuPort}`,
+      '-netdev', 'hubport,id=mgmtwireport,hubid=0,netdev=mgmtwire',
     );
   }
   for (const link of spec.links ?? []) {
@@ -137,6 +150,7 @@ export class VobsVm {
   private qmp?: Qmp;
   private exitPromise?: Promise<number | null>;
   private stderrClosed?: Promise<void>;
+  private mgmtSwitch?: MgmtSwitch;
   private stderr = '';
 
   constructor(readonly spec: VobsMachineSpec) {
@@ -156,16 +170,24 @@ export class VobsVm {
     for (const f of [this.spec.kernel, this.spec.initrd, this.spec.cfImage, this.spec.flashImage]) {
       if (!existsSync(f)) throw new UserError(`${f}: missing (needed to start the virtual board)`);
     }
-    const choosePort = this.spec.mgmt?.hostPort === 0;
+    const mgmt = this.spec.mgmt;
+    const choosePort = mgmt?.hostPort === 0;
     for (let attempt = 1; ; attempt++) {
-      if (choosePort) this.spec.mgmt!.hostPort = await freePort();
+      if (mgmt) {
+        this.mgmtSwitch = await MgmtSwitch.open([mgmt.host, mgmt.dns]);
+        mgmt.switchPorts = this.mgmtSwitch.ports;
+      }
+      if (choosePort) mgmt!.hostPort = await freePort();
       try {
         return await this.spawnQemu();
       } catch (err) {
         if (this.running) throw err;
+        this.mgmtSwitch?.close();
+        this.mgmtSwitch = undefined;
         await this.stderrClosed; // its last words are read by then
-        const portTaken = /host forwarding rule|hostfwd|Address already in use/i.test(this.stderr);
-        if (!choosePort || !portTaken || attempt >= 3) throw err;
+        // Another process took a port between our check and QEMU's bind: try others.
+        const portTaken = /host forwarding rule|hostfwd|Address already in use|Could not bind/i.test(this.stderr);
+        if (!mgmt || !portTaken || attempt >= 3) throw err;
         this.stderr = '';
       }
     }
@@ -176,6 +198,9 @@ export class VobsVm {
     this.child = child;
     this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     this.stderrClosed = new Promise((resolve) => child.once('close', () => resolve()));
+    // The switch lives as long as this QEMU (its sockets would otherwise keep the process alive).
+    const mgmtSwitch = this.mgmtSwitch;
+    child.once('exit', () => mgmtSwitch?.close());
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (err) =>
         reject(
@@ -240,6 +265,8 @@ export class VobsVm {
     const code = await this.exitPromise!;
     clearTimeout(timer);
     this.qmp?.close();
+    this.mgmtSwitch?.close();
+    this.mgmtSwitch = undefined;
     return code;
   }
 

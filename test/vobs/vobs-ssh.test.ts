@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { guestSshdConfig, GUEST_RSA_HOST_KEY } from '../../src/vobs/guest-sshd.j
 import { chooseKeepalived } from '../../src/vobs/keepalived-choice.js';
 import { KEEPALIVED_115_SOURCE_ENV } from '../../src/vobs/keepalived115.js';
 import { mgmtAddresses } from '../../src/vobs/mgmt.js';
+import { forUserNet, MgmtSwitch, userNetMac } from '../../src/vobs/mgmt-switch.js';
 import { mirrorResolves } from '../../src/vobs/mirror.js';
 import { qemuArgs } from '../../src/vobs/qemu.js';
 import { boardFile, recipeHash, vobsRecipe } from '../../src/vobs/recipe.js';
@@ -30,9 +32,12 @@ import { sshBanner, waitForSsh } from '../../src/vobs/ssh-ready.js';
 import { trafficPlan } from '../../src/vobs/traffic.js';
 
 const spec = { kernel: '/k', initrd: '/i', cfImage: '/cf.img', flashImage: '/flash.img', runDir: '/run' };
-const mgmt = { net: '192.168.253.0/24', host: '192.168.253.253', dns: '192.168.253.252', dhcpStart: '192.168.253.250', guest: '192.168.253.254', hostPort: 40222 };
+const mgmt = {
+  net: '192.168.253.0/24', host: '192.168.253.253', dns: '192.168.253.252', dhcpStart: '192.168.253.250', guest: '192.168.253.254', hostPort: 40222,
+  switchPorts: { wire: { switchPort: 41001, qemuPort: 41002 }, net: { switchPort: 41003, qemuPort: 41004 } },
+};
 
-test('QEMU: the SSH path is a restricted user network on eth0\'s hub, forwarded from 127.0.0.1 only', () => {
+test('QEMU: the SSH path is a restricted user network joined to eth0\'s wire through the switch, forwarded from 127.0.0.1 only', () => {
   const args = qemuArgs({ ...spec, mgmt });
   const netdevs = args.filter((_, i) => args[i - 1] === '-netdev');
   const user = netdevs.filter((n) => n.startsWith('user,'));
@@ -43,8 +48,52 @@ test('QEMU: the SSH path is a restricted user network on eth0\'s hub, forwarded 
   assert.ok(opts.includes('net=192.168.253.0/24') && opts.includes('host=192.168.253.253') && opts.includes('dns=192.168.253.252'));
   assert.ok(opts.includes('dhcpstart=192.168.253.250'));
   assert.deepEqual(opts.filter((o) => o.startsWith('hostfwd=')), ['hostfwd=tcp:127.0.0.1:40222-192.168.253.254:22']);
-  assert.ok(netdevs.includes('hubport,id=mgmtport,hubid=0,netdev=mgmt'), 'on hub 0, eth0\'s wire');
-  assert.equal(netdevs.filter((n) => n.startsWith('user,') || n.includes('netdev=mgmt')).length, 2);
+  // Not on eth0's hub itself: a hub repeats every frame, and the user network resets every TCP segment it
+  // is handed. Its own hub, and the switch (UDP on 127.0.0.1) between that hub and eth0's.
+  assert.ok(netdevs.includes('hubport,id=mgmtport,hubid=2,netdev=mgmt'));
+  assert.ok(netdevs.includes('socket,id=mgmtnet,udp=127.0.0.1:41003,localaddr=127.0.0.1:41004'));
+  assert.ok(netdevs.includes('hubport,id=mgmtnetport,hubid=2,netdev=mgmtnet'));
+  assert.ok(netdevs.includes('socket,id=mgmtwire,udp=127.0.0.1:41001,localaddr=127.0.0.1:41002'));
+  assert.ok(netdevs.includes('hubport,id=mgmtwireport,hubid=0,netdev=mgmtwire'));
+  assert.equal(netdevs.filter((n) => /hubid=0,netdev=mgmt/.test(n)).length, 1, 'only the switch\'s wire end is on hub 0');
+  assert.throws(() => qemuArgs({ ...spec, mgmt: { ...mgmt, switchPorts: undefined } }), /switch/);
+});
+
+function frame(dst: Buffer, tag: string): Buffer {
+  return Buffer.concat([dst, Buffer.from([0x52, 0x54, 0, 0x0b, 6, 0]), Buffer.from([0x08, 0x00]), Buffer.from(tag)]);
+}
+
+test('switch: QEMU\'s user network gets only frames addressed to it or broadcast; it may send anything to the wire', async () => {
+  assert.equal(userNetMac('192.168.253.253').toString('hex'), '5255c0a8fdfd');
+  const sw = await MgmtSwitch.open(['192.168.253.253', '192.168.253.252']);
+  // QEMU's two ends, on the ports the switch picked for them.
+  const qWire = createSocket('udp4');
+  const qNet = createSocket('udp4');
+  const stranger = createSocket('udp4');
+  await new Promise<void>((r) => qWire.bind(sw.ports.wire.qemuPort, '127.0.0.1', r));
+  await new Promise<void>((r) => qNet.bind(sw.ports.net.qemuPort, '127.0.0.1', r));
+  const atNet: string[] = [];
+  const atWire: string[] = [];
+  qNet.on('message', (m) => atNet.push(m.subarray(14).toString()));
+  qWire.on('message', (m) => atWire.push(m.subarray(14).toString()));
+  try {
+    const toSwitchWire = (f: Buffer, from = qWire) => from.send(f, sw.ports.wire.switchPort, '127.0.0.1');
+    toSwitchWire(frame(userNetMac('192.168.253.253'), 'to-host'));
+    toSwitchWire(frame(userNetMac('192.168.253.252'), 'to-dns'));
+    toSwitchWire(frame(Buffer.alloc(6, 0xff), 'broadcast'));
+    toSwitchWire(frame(Buffer.from('52540000b0602', 'hex').subarray(0, 6), 'to-client'));
+    toSwitchWire(frame(userNetMac('192.168.253.251'), 'to-another-board'));
+    toSwitchWire(frame(userNetMac('192.168.253.253'), 'injected'), stranger);
+    qNet.send(frame(Buffer.from('5254000b0600', 'hex'), 'from-net'), sw.ports.net.switchPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(atNet.sort(), ['broadcast', 'to-dns', 'to-host']);
+    assert.deepEqual(atWire, ['from-net']);
+    assert.equal(forUserNet(Buffer.alloc(10), [userNetMac('192.168.253.253')]), false, 'a runt frame');
+  } finally {
+    sw.close();
+    sw.close();
+    for (const s of [qWire, qNet, stranger]) s.close();
+  }
 });
 
 async function addressesOf(file: string) {
