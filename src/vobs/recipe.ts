@@ -66,7 +66,9 @@ export function vobsRecipe(keepalived: RecipeKeepalived = { kind: 'debian' }): V
     // openssh-server: Plat'Home's rootfs ships sshd, and day-two commands reach the guest over SSH.
     // rsyslog: lenny's syslog daemon; without one, keepalived 1.1.15 (which always opens syslog with
     // LOG_CONS) writes every log line to the serial console, in the middle of the console's commands.
-    rootfsPackages: ['sysvinit-core', 'ifupdown', 'iproute2', 'kmod', 'procps', 'busybox', 'netbase', 'openssh-server', 'rsyslog'],
+    // bookworm's rsyslog has no init script of its own; orphan-sysvinit-scripts supplies it.
+    rootfsPackages: ['sysvinit-core', 'ifupdown', 'iproute2', 'kmod', 'procps', 'busybox', 'netbase', 'openssh-server', 'rsyslog',
+      'orphan-sysvinit-scripts'],
     pathExcludes: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
     kernelMetapackage: 'linux-image-amd64',
     // With 1.1.15 its .deb joins the mirror with its dependencies, and Debian's keepalived stays out.
