@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { action } from './action.js';
 import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
-import { runVm } from '../vobs/vm-run.js';
+import { chooseKeepalived } from '../vobs/keepalived-choice.js';
+import { runVmKept, type KeptBoard } from '../vobs/vm-run.js';
 import { loadSite } from '../site/load.js';
 import { checkOutputParent, checkOutputPath, writeOutputFile } from '../util/output-path.js';
 
@@ -13,6 +14,8 @@ interface VmOptions {
   rebuildInputs?: boolean;
   inputsOnly?: boolean;
   json?: string;
+  keep?: boolean;
+  keepalived?: string;
 }
 
 const HELP = `
@@ -23,7 +26,9 @@ USB, the serial console on a pty, and four NICs on two QEMU hubs with no link to
 Steps:
   1. stand-in inputs (once per machine, cached in $XDG_CACHE_HOME/obsbuild/vobs/): a bookworm rootfs made by
      mmdebstrap, Debian's kernel packed as uImage.initrd-cfboot by mkimage, its modules as kern.tgz, and a
-     local Debian mirror with keepalived and ipvsadm, served on 127.0.0.1 while the image is built
+     local Debian mirror with keepalived and ipvsadm, served on 127.0.0.1 while the image is built.
+     keepalived is 1.1.15, the box's, built from its source when OBSBUILD_KEEPALIVED_115_SOURCE names
+     keepalived-1.1.15.tar.gz, else Debian's 2.x; --keepalived 1.1.15|debian chooses (each is cached apart)
   2. obsbuild image for the site file (default: the guide's network for vobs, ${DEFAULT_VOBS_SITE})
   3. power on with the stick: the firmware runs msf/msf_init.sh; obsbuild console follows the install
   4. pull the stick, power-cycle: the first boot, login, depmod -a and the checks (the real servers do not
@@ -39,6 +44,11 @@ virtual wires (QEMU socket links on 127.0.0.1): each installs from its own stick
 obsbuild console --node master|backup; the client and real servers run inside the backup, traffic goes
 through the master, then the master is frozen and the backup must take the floating addresses within 30 s
 and carry the traffic. The final verdict is the backup's.
+Each board's sshd (offering only what lenny's OpenSSH 5.1 offers) is reachable from this host alone: QEMU
+forwards a free port on 127.0.0.1 to port 22 of the board's eth0 address, over a restricted user network on
+eth0's wire (the guest reaches nothing through it). --keep leaves the board(s) running after the verdict and
+prints "obsbuild: board ready: serial=PTY ssh=127.0.0.1:PORT" per board (with the hostname for a pair) on
+standard error; Ctrl-C (SIGINT or SIGTERM) powers them off, and the exit code is still the verdict's.
 Files go to <out>/<hostname>/vobs/: cf.img, flash.img, serial.log, console.log, console.json; --json FILE
 writes what the run saw (boards, first verdicts, traffic, IPVS counters, failover time, final verdict).
 Needs: mmdebstrap, u-boot-tools, qemu-system-x86, cpio, dpkg-dev, e2fsprogs (apt-get install ...).
@@ -53,7 +63,9 @@ export function register(program: Command): void {
     .option('--check', 'no live console: exit with the console\'s verdict (0 = every check passed)')
     .option('--rebuild-inputs', 'rebuild the cached stand-in inputs')
     .option('--inputs-only', 'only build (or show) the stand-in inputs')
-    .option('--json <file>', 'write the run\'s report (boards, traffic, failover, verdicts) as JSON')
+    .option('--json <file>', 'write the run\'s report (boards, traffic, failover, verdicts, ssh ports) as JSON')
+    .option('--keep', 'keep the board(s) running after the verdict, reachable on the serial pty and 127.0.0.1 ssh, until Ctrl-C')
+    .option('--keepalived <version>', 'keepalived on the board: 1.1.15 (built from OBSBUILD_KEEPALIVED_115_SOURCE; the default when set) or debian')
     .addHelpText('after', HELP)
     .action(action(async (o: VmOptions) => vmCommand(o)));
 }
@@ -64,12 +76,14 @@ async function vmCommand(o: VmOptions): Promise<number> {
   if (!o.inputsOnly) await checkOutputParent(o.out, '--out');
   if (o.json && !o.inputsOnly) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
   if (o.site !== undefined && !o.inputsOnly) await loadSite(o.site); // its errors too, before the long part
-  const standin = await ensureStandin({ rebuild: o.rebuildInputs, log });
+  const keepalived = await chooseKeepalived(o.keepalived);
+  log(keepalived.notice);
+  const standin = await ensureStandin({ rebuild: o.rebuildInputs, log, keepalived });
   if (o.inputsOnly) {
     process.stdout.write(`${JSON.stringify({ ...standin }, null, 2)}\n`);
     return 0;
   }
-  const report = await runVm({
+  const session = await runVmKept({
     siteFile: o.site,
     outDir: o.out,
     standin,
@@ -77,9 +91,45 @@ async function vmCommand(o: VmOptions): Promise<number> {
     log,
     rootPassword: process.env.OBSBUILD_ROOT_PASSWORD ?? 'root',
   });
-  if (o.json) {
-    await writeOutputFile(o.json, '--json', `${JSON.stringify(report, null, 2)}\n`);
-    log(`report: ${o.json}`);
+  const { report } = session;
+  try {
+    if (o.json) {
+      await writeOutputFile(o.json, '--json', `${JSON.stringify(report, null, 2)}\n`);
+      log(`report: ${o.json}`);
+    }
+    if (o.keep) await keepUntilSignal(session.boards, report.exitCode, log);
+  } finally {
+    await session.powerOff();
   }
   return report.exitCode;
+}
+
+/** The lines a user or a script reads to reach a kept board; one per board. */
+export function boardReadyLine(b: Pick<KeptBoard, 'hostname' | 'pty' | 'sshPort'>, pair: boolean): string {
+  return `board ready: ${pair ? `${b.hostname} ` : ''}serial=${b.pty} ssh=${b.sshPort === undefined ? 'none' : `127.0.0.1:${b.sshPort}`}`;
+}
+
+/** --keep: say how to reach the boards, then wait for Ctrl-C (or SIGTERM, or every board's QEMU exiting). */
+async function keepUntilSignal(boards: KeptBoard[], verdict: number, log: (line: string) => void): Promise<void> {
+  if (boards.length === 0) {
+    log('--keep: no board is running any more');
+    return;
+  }
+  for (const b of boards) log(boardReadyLine(b, boards.length > 1));
+  const b0 = boards[0];
+  log(`reach it: ssh -o HostKeyAlgorithms=+ssh-rsa -o PubkeyAcceptedAlgorithms=+ssh-rsa -p ${b0.sshPort} root@127.0.0.1 ` +
+    `(a key from the site file's root.authorized_keys, or the root password), or obsbuild verify|apply --host root@127.0.0.1:${b0.sshPort}; ` +
+    `the serial console: obsbuild console --port ${b0.pty} --from login`);
+  log(`the verdict was exit ${verdict}; Ctrl-C powers the board${boards.length > 1 ? 's' : ''} off`);
+  let onSignal: () => void = () => undefined;
+  const signalled = new Promise<void>((resolve) => (onSignal = resolve));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await Promise.race([signalled, Promise.all(boards.map((b) => b.vm.exited))]);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  log(`powering off ${boards.map((b) => b.hostname).join(' and ')}`);
 }

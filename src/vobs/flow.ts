@@ -7,10 +7,12 @@ import { loadSite } from '../site/load.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
 import { UserError } from '../util/errors.js';
 import { CF_DEFAULT_BYTES, cfKernelMatches, createBlankDisk, FLASH_BYTES, readBootSource } from './disks.js';
+import { mgmtAddresses } from './mgmt.js';
 import { serveMirror } from './mirror.js';
-import { VobsVm, type VobsMachineSpec } from './qemu.js';
+import { VobsVm, type MgmtLink, type VobsMachineSpec } from './qemu.js';
 import { boardFile } from './recipe.js';
 import { logSize, waitForLog } from './serial-watch.js';
+import { waitForSsh } from './ssh-ready.js';
 import { ensureStandin, type StandinInputs } from './standin.js';
 
 /**
@@ -137,6 +139,15 @@ export interface BootResult {
   /** The kernel in the CF's uImage.initrd-cfboot is the one the board runs. */
   cfKernelMatches?: boolean;
   installFailed?: string;
+  /** The port on 127.0.0.1 forwarded to the board's sshd (its eth0 address, port 22). */
+  sshPort?: number;
+}
+
+/** The board's SSH path on eth0's wire (mgmt.ts); the forward's port is chosen when QEMU starts. */
+async function mgmtLink(image: BuiltImage): Promise<MgmtLink> {
+  const site = (await loadSite(image.siteFile)).site;
+  const index = siteNodes(site).findIndex((n) => n.role === image.role);
+  return { ...mgmtAddresses(site)[Math.max(index, 0)], hostPort: 0 };
 }
 
 /** Wait until process `pid` holds `path` open (the console has the pty), or give up after `ms`. */
@@ -172,6 +183,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
     flashImage: flash,
     stickImage: opts.image.stickImage,
     runDir,
+    mgmt: await mgmtLink(opts.image),
     ...opts.machine,
   });
   const consoleJson = join(runDir, 'console.json');
@@ -181,7 +193,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
   const mark = (name: string) => (marks[name] = Math.round((performance.now() - t0) / 100) / 10);
 
   await vm.start();
-  opts.log(`board: powered off, serial console on ${vm.pty} (transcript ${vm.serialLog})`);
+  opts.log(`board: powered off, serial console on ${vm.pty} (transcript ${vm.serialLog}), its sshd forwarded from 127.0.0.1:${vm.sshPort}`);
   const consoleRun = runCli(
     ['console', '--port', vm.pty, '--site', opts.image.siteFile, '--manifest', opts.image.manifest, '--json', consoleJson,
       '--log', consoleLog, opts.check ? '--check' : '--interactive',
@@ -220,6 +232,8 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
       await waitForLog(vm.serialLog, /login: /, { timeoutMs: opts.timeoutMs ?? 600_000, from, signal: abort.signal });
       mark('login prompt');
       operatorDone = true;
+      // The first-boot script has made the board's own host keys and restarted sshd by the login prompt.
+      if (vm.sshPort !== undefined && (await waitForSsh(vm.sshPort, { limitMs: 120_000, signal: abort.signal })) !== null) mark('ssh ready');
     })();
     operator.catch(() => undefined);
 
@@ -236,7 +250,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
     }
     if (!operatorDone && !installFailed) opts.log('board: the install did not finish while the console watched');
 
-    const result: BootResult = { vm, runDir, consoleExitCode, consoleJson, consoleLog, marks, installFailed };
+    const result: BootResult = { vm, runDir, consoleExitCode, consoleJson, consoleLog, marks, installFailed, sshPort: vm.sshPort };
     result.bootSource = await readBootSource(flash);
     if (operatorDone) {
       const kernel = await readFile(opts.standin.firmwareKernel);

@@ -2,9 +2,13 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, normalize, sep } from 'node:path';
+import { copyFile } from 'node:fs/promises';
+import { basename, join, normalize, sep } from 'node:path';
 import { digestFile } from '../debian/deb.js';
 import { formatRelease } from '../debian/mirror.js';
+import { readPackagesIndex } from '../debian/packages-index.js';
+import { resolvePackages } from '../debian/resolver.js';
+import { UserError } from '../util/errors.js';
 import { dependencyClosure, downloadDebs } from './apt.js';
 import { createArchiveKey } from './archive-key.js';
 import { runTool } from '../util/run-tool.js';
@@ -18,7 +22,15 @@ import { runTool } from '../util/run-tool.js';
  *   <dir>/dists/<suite>/main/binary-<arch>/Packages.gz
  *   <dir>/dists/<suite>/Release, Release.gpg
  */
-export async function buildMirror(opts: { dir: string; keyDir: string; suite: string; arch: string; packages: string[] }): Promise<string[]> {
+export async function buildMirror(opts: {
+  dir: string;
+  keyDir: string;
+  suite: string;
+  arch: string;
+  packages: string[];
+  /** .deb files of our own that join the pool as they are (their dependencies belong in `packages`). */
+  extraDebs?: string[];
+}): Promise<string[]> {
   const pool = join(opts.dir, 'pool/main');
   const names = await dependencyClosure(opts.packages);
   // apt-get download keeps the epoch in the name (foo_1%3a2.0_amd64.deb); a pool omits it, as Debian's does.
@@ -26,6 +38,7 @@ export async function buildMirror(opts: { dir: string; keyDir: string; suite: st
     const plain = f.replace(/_\d+%3a/, '_');
     if (plain !== f) await rename(join(pool, f), join(pool, plain));
   }
+  for (const deb of opts.extraDebs ?? []) await copyFile(deb, join(pool, basename(deb)));
   const index = join(opts.dir, 'dists', opts.suite, 'main', `binary-${opts.arch}`);
   await mkdir(index, { recursive: true });
   await runTool('sh', ['-c', 'dpkg-scanpackages -m pool/main /dev/null 2>/dev/null | gzip -n -9 > "$1"', 'sh', join(index, 'Packages.gz')], {
@@ -46,6 +59,27 @@ export async function buildMirror(opts: { dir: string; keyDir: string; suite: st
     await key.close();
   }
   return names;
+}
+
+/** The index of a mirror buildMirror made. */
+export function mirrorIndexPath(dir: string, suite: string, arch: string): string {
+  return join(dir, 'dists', suite, 'main', `binary-${arch}`, 'Packages.gz');
+}
+
+/**
+ * Resolves `wanted` against the mirror alone (nothing installed), as obsbuild image will against the
+ * rootfs: every dependency must be in it. Returns the version each wanted package resolved to.
+ */
+export async function mirrorResolves(dir: string, suite: string, arch: string, wanted: string[]): Promise<Record<string, string>> {
+  const index = await readPackagesIndex(mirrorIndexPath(dir, suite, arch));
+  const resolution = resolvePackages({ wanted, index, installed: [], arch });
+  const versions: Record<string, string> = {};
+  for (const name of wanted) {
+    const got = resolution.packages.find((p) => p.entry.name === name);
+    if (!got) throw new UserError(`local mirror ${dir}: ${name} did not resolve`);
+    versions[name] = got.entry.version;
+  }
+  return versions;
 }
 
 export interface ServedMirror {

@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import type { Site } from '../site/model.js';
+import { freePort } from './free-port.js';
 import type { GuestShell } from './guest-shell.js';
 import { pollUntil } from './poll.js';
 import type { BoardLink, VobsMachineSpec } from './qemu.js';
@@ -11,15 +11,6 @@ import { parseIpAddr } from '../console/box-output.js';
  * the master is started first.
  */
 export type BoardWiring = Pick<VobsMachineSpec, 'boardIndex' | 'links'>;
-
-/** A TCP port free on 127.0.0.1 right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export async function pairWiring(): Promise<{ master: BoardWiring; backup: BoardWiring }> {
   const ports = [await freePort(), await freePort()];

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
+import { MgmtSwitch, type SwitchPorts } from './mgmt-switch.js';
 import { Qmp } from './qmp.js';
 import { UserError } from '../util/errors.js';
 
@@ -13,11 +15,13 @@ import { UserError } from '../util/errors.js';
  *  - stick:     a raw disk on USB (xHCI + usb-storage), /dev/sdb, pulled out with QMP device_del;
  *  - "flash":   a 64 KiB virtio disk where the stand-in flashcfg keeps the boot source;
  *  - serial:    ttyS0 on a pty (the console's port) with a log file of every byte;
- *  - network:   four NICs on two QEMU hubs and nothing else (no user-mode networking, no host link):
+ *  - network:   four NICs on two QEMU hubs and no host link:
  *               hub 0 = eth0 (appliance, client side) + eth2 (harness client);
  *               hub 1 = eth1 (appliance, real-server side) + eth3 (harness real servers);
  *               for an HA pair, each hub also gets a socket link on 127.0.0.1 to the same hub of the other
- *               board, so both boards' eth0 share one wire and both eth1 another.
+ *               board, so both boards' eth0 share one wire and both eth1 another;
+ *  - admin LAN: QEMU user networking on hub 0 (see `mgmt`), restricted: the guest reaches nothing through
+ *               it, and one forward from 127.0.0.1 reaches the guest's sshd on its eth0 address.
  * The machine starts paused; `cont` once the console has the pty open, so no early output is lost.
  */
 export interface VobsMachineSpec {
@@ -42,6 +46,23 @@ export interface VobsMachineSpec {
   boardIndex?: number;
   /** Wires to another board: hub `hub` joined over TCP on 127.0.0.1:`port`, listening or connecting. */
   links?: BoardLink[];
+  /** The admin's SSH path on eth0's wire (addresses from mgmt.ts); none when omitted. */
+  mgmt?: MgmtLink;
+}
+
+export interface MgmtLink {
+  /** eth0's subnet, a.b.c.d/nn: QEMU's user network takes the same one, as a host on that LAN */
+  net: string;
+  /** QEMU's own addresses on it (free in the site) */
+  host: string;
+  dns: string;
+  dhcpStart: string;
+  /** the guest's eth0 address */
+  guest: string;
+  /** the port on 127.0.0.1 forwarded to the guest's port 22 (0: VobsVm.start picks a free one) */
+  hostPort: number;
+  /** the UDP ports of the switch between eth0's wire and the user network (VobsVm.start opens it) */
+  switchPorts?: SwitchPorts;
 }
 
 export interface BoardLink {
@@ -51,6 +72,8 @@ export interface BoardLink {
 }
 
 export const HUB_OF_NIC = [0, 1, 0, 1] as const;
+/** QEMU's user network and its end of the switch to eth0's wire (mgmt-switch.ts). */
+export const MGMT_HUB = 2;
 
 export function macAddress(boardIndex: number, nic: number): string {
   return `52:54:00:0b:${(6 + boardIndex).toString(16).padStart(2, '0')}:0${nic}`;
@@ -90,6 +113,26 @@ export function qemuArgs(spec: VobsMachineSpec): string[] {
       '-device', `virtio-net-pci,netdev=nic${i},mac=${macAddress(spec.boardIndex ?? 0, i)},addr=0x${(0x10 + i).toString(16)}`,
     );
   });
+  if (spec.mgmt) {
+    const m = spec.mgmt;
+    const sw = m.switchPorts;
+    if (!sw) throw new Error('qemuArgs: the management link needs its switch ports (VobsVm.start opens the switch)');
+    // restrict=on: nothing the guest sends leaves QEMU (no NAT to the host or beyond); the forward still
+    // works. ipv6=off: no router advertisements on the board's wire. dhcpstart: free in the site (the
+    // default, net+15, may be taken or lie outside a small subnet); nothing on the wire asks for DHCP.
+    // The user network sits on hub 2, joined to eth0's wire (hub 0) through mgmt-switch.ts, which passes
+    // it only the frames addressed to it.
+    args.push(
+      '-netdev',
+      `user,id=mgmt,restrict=on,ipv4=on,ipv6=off,net=${m.net},host=${m.host},dns=${m.dns},dhcpstart=${m.dhcpStart},` +
+        `hostfwd=tcp:127.0.0.1:${m.hostPort}-${m.guest}:22`,
+      '-netdev', `hubport,id=mgmtport,hubid=${MGMT_HUB},netdev=mgmt`,
+      '-netdev', `socket,id=mgmtnet,udp=127.0.0.1:${sw.net.switchPort},localaddr=127.0.0.1:${sw.net.qemuPort}`,
+      '-netdev', `hubport,id=mgmtnetport,hubid=${MGMT_HUB},netdev=mgmtnet`,
+      '-netdev', `socket,id=mgmtwire,udp=127.0.0.1:${sw.wire.switchPort},localaddr=127.0.0.1:${sw.wire.qemuPort}`,
+      '-netdev', 'hubport,id=mgmtwireport,hubid=0,netdev=mgmtwire',
+    );
+  }
   for (const link of spec.links ?? []) {
     // Loopback only: nothing leaves the host, and the listening board accepts its peer when it starts.
     args.push(
@@ -106,20 +149,58 @@ export class VobsVm {
   private child?: ChildProcess;
   private qmp?: Qmp;
   private exitPromise?: Promise<number | null>;
+  private stderrClosed?: Promise<void>;
+  private mgmtSwitch?: MgmtSwitch;
   private stderr = '';
 
   constructor(readonly spec: VobsMachineSpec) {
     this.serialLog = join(spec.runDir, 'serial.log');
   }
 
-  /** Spawn QEMU paused; resolves once the pty and the QMP socket are known. */
+  /** The port on 127.0.0.1 forwarded to the guest's sshd, once started with a management link. */
+  get sshPort(): number | undefined {
+    return this.spec.mgmt?.hostPort;
+  }
+
+  /**
+   * Spawn QEMU paused; resolves once the pty and the QMP socket are known. A forward port of 0 is chosen
+   * here; when another process took it between the check and QEMU's bind, QEMU is started again on another.
+   */
   async start(): Promise<void> {
     for (const f of [this.spec.kernel, this.spec.initrd, this.spec.cfImage, this.spec.flashImage]) {
       if (!existsSync(f)) throw new UserError(`${f}: missing (needed to start the virtual board)`, { code: 'input-invalid' });
     }
+    const mgmt = this.spec.mgmt;
+    const choosePort = mgmt?.hostPort === 0;
+    for (let attempt = 1; ; attempt++) {
+      if (mgmt) {
+        this.mgmtSwitch = await MgmtSwitch.open([mgmt.host, mgmt.dns]);
+        mgmt.switchPorts = this.mgmtSwitch.ports;
+      }
+      if (choosePort) mgmt!.hostPort = await freePort();
+      try {
+        return await this.spawnQemu();
+      } catch (err) {
+        if (this.running) throw err;
+        this.mgmtSwitch?.close();
+        this.mgmtSwitch = undefined;
+        await this.stderrClosed; // its last words are read by then
+        // Another process took a port between our check and QEMU's bind: try others.
+        const portTaken = /host forwarding rule|hostfwd|Address already in use|Could not bind/i.test(this.stderr);
+        if (!mgmt || !portTaken || attempt >= 3) throw err;
+        this.stderr = '';
+      }
+    }
+  }
+
+  private async spawnQemu(): Promise<void> {
     const child = spawn('qemu-system-x86_64', qemuArgs(this.spec), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.stderrClosed = new Promise((resolve) => child.once('close', () => resolve()));
+    // The switch lives as long as this QEMU (its sockets would otherwise keep the process alive).
+    const mgmtSwitch = this.mgmtSwitch;
+    child.once('exit', () => mgmtSwitch?.close());
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (err) =>
         reject(
@@ -148,9 +229,13 @@ export class VobsVm {
     return this.stderr.trim().split('\n').filter((l) => !/hub \d+ is not connected|char device redirected/.test(l)).slice(-1)[0] ?? '';
   }
 
-  /** Power on (leave the paused state). */
+  /** Stopped by freeze() and not continued since. */
+  frozen = false;
+
+  /** Power on (leave the paused state), or resume a frozen board. */
   async cont(): Promise<void> {
     await this.qmp!.execute('cont');
+    this.frozen = false;
   }
 
   /** Pull the install stick out (USB unplug; QEMU completes it before device_del returns). */
@@ -166,6 +251,7 @@ export class VobsVm {
   /** The board dies on the spot: its CPUs stop and it sends nothing more (QMP stop). */
   async freeze(): Promise<void> {
     await this.qmp!.execute('stop');
+    this.frozen = true;
   }
 
   async quit(): Promise<number | null> {
@@ -179,6 +265,8 @@ export class VobsVm {
     const code = await this.exitPromise!;
     clearTimeout(timer);
     this.qmp?.close();
+    this.mgmtSwitch?.close();
+    this.mgmtSwitch = undefined;
     return code;
   }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../debian/mirror.js';
 import { assetPath } from '../util/assets.js';
+import { guestSshdConfig } from './guest-sshd.js';
 
 /**
  * What the vobs stand-in inputs are made of. Everything that changes the built files is in here, so the
@@ -32,7 +33,14 @@ export interface VobsRecipe {
   firmwareModules: string[];
   /** Hashes of the scripts built into the images. */
   scripts: Record<string, string>;
+  /** The guest's /etc/ssh/sshd_config (lenny's algorithm offer), installed by rootfs-customize.sh. */
+  guestSshdConfig: string;
+  /** Which keepalived the local mirror serves: Debian's, or 1.1.15 built from its source (see keepalived115.ts). */
+  keepalived: RecipeKeepalived;
 }
+
+/** The keepalived in the mirror; 1.1.15 is named by what its .deb is made of, so a new build is a new cache. */
+export type RecipeKeepalived = { kind: 'debian' } | { kind: '1.1.15'; sourceSha256: string; packageRecipeHash: string };
 
 /**
  * The stand-in rootfs takes the file name Plat'Home's tarball goes by (the input finder in src/inputs/names.ts
@@ -49,16 +57,22 @@ export function readFirmwareModules(): string[] {
     .filter((l) => l && !l.startsWith('#'));
 }
 
-export function vobsRecipe(): VobsRecipe {
+export function vobsRecipe(keepalived: RecipeKeepalived = { kind: 'debian' }): VobsRecipe {
   const scripts: Record<string, string> = {};
   for (const f of SCRIPT_FILES) scripts[f] = createHash('sha256').update(readFileSync(boardFile(f))).digest('hex');
   return {
     suite: 'bookworm',
     arch: 'amd64',
-    rootfsPackages: ['sysvinit-core', 'ifupdown', 'iproute2', 'kmod', 'procps', 'busybox', 'netbase'],
+    // openssh-server: Plat'Home's rootfs ships sshd, and day-two commands reach the guest over SSH.
+    // rsyslog: lenny's syslog daemon; without one, keepalived 1.1.15 (which always opens syslog with
+    // LOG_CONS) writes every log line to the serial console, in the middle of the console's commands.
+    // bookworm's rsyslog has no init script of its own; orphan-sysvinit-scripts supplies it.
+    rootfsPackages: ['sysvinit-core', 'ifupdown', 'iproute2', 'kmod', 'procps', 'busybox', 'netbase', 'openssh-server', 'rsyslog',
+      'orphan-sysvinit-scripts'],
     pathExcludes: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
     kernelMetapackage: 'linux-image-amd64',
-    mirrorPackages: ['keepalived', 'ipvsadm'],
+    // With 1.1.15 its .deb joins the mirror with its dependencies, and Debian's keepalived stays out.
+    mirrorPackages: keepalived.kind === 'debian' ? ['keepalived', 'ipvsadm'] : ['ipvsadm'],
     mirrorSigned: true,
     kernTgzDirs: [
       'net/ipv4', 'net/ipv6', 'net/netfilter', 'net/bridge', 'net/8021q', 'net/core', 'net/sched', 'net/llc',
@@ -69,6 +83,8 @@ export function vobsRecipe(): VobsRecipe {
     ],
     firmwareModules: readFirmwareModules(),
     scripts,
+    guestSshdConfig: guestSshdConfig(),
+    keepalived,
   };
 }
 

@@ -7,7 +7,12 @@ import { downloadDebs, metapackageTarget, unpackDeb } from './apt.js';
 import { buildFirmwareInitramfs } from './firmware.js';
 import { unpackKernel } from './kernel.js';
 import { buildKernTgz } from './kerntgz.js';
-import { buildMirror } from './mirror.js';
+import { parseRelations } from '../debian/relations.js';
+import { UserError } from '../util/errors.js';
+import type { KeepalivedChoice } from './keepalived-choice.js';
+import { ensureKeepalived115Deb, KEEPALIVED_115_SOURCE_ENV } from './keepalived115.js';
+import { KEEPALIVED_115_DEB_VERSION } from './keepalived115-deb.js';
+import { buildMirror, mirrorResolves } from './mirror.js';
 import { recipeHash, VOBS_ROOTFS_NAME, vobsCacheDir, vobsRecipe, type VobsRecipe } from './recipe.js';
 import { buildRootfs } from './rootfs.js';
 import { buildUImage } from './uimage.js';
@@ -17,7 +22,8 @@ import { buildUImage } from './uimage.js';
  *
  *   <cache>/inputs/    the three "Plat'Home" files: rootfs tarball, uImage.initrd-cfboot, kern.tgz
  *   <cache>/firmware/  vmlinuz + firmware.cpio.gz: what the board's flash ROM boots
- *   <cache>/mirror/    a Debian archive holding keepalived, ipvsadm and their dependencies, its Release signed
+ *   <cache>/mirror/    a Debian archive holding keepalived (Debian's, or 1.1.15 built from its source: the
+ *                      recipe says which), ipvsadm and their dependencies, its Release signed
  *   <cache>/mirror-key/  that signing key; archive-key.gpg is the keyring `obsbuild image --keyring` gets
  *   <cache>/standin.json  what was built and how long each part took (written last: the cache is complete)
  */
@@ -41,6 +47,8 @@ export interface StandinInfo {
   kernelPackageVersion: string;
   kernTgzModules: number;
   mirrorPackages: string[];
+  /** The keepalived version the mirror serves (what obsbuild image installs). */
+  keepalivedVersion?: string;
   /** Seconds per part. */
   timings: Record<string, number>;
   builtAt: string;
@@ -50,6 +58,8 @@ export interface StandinOptions {
   recipe?: VobsRecipe;
   /** Rebuild even when the cache is complete. */
   rebuild?: boolean;
+  /** Which keepalived the mirror serves (keepalived-choice.ts); Debian's when omitted. It is part of the recipe. */
+  keepalived?: KeepalivedChoice;
   log?: (line: string) => void;
 }
 
@@ -75,7 +85,7 @@ export async function cachedStandin(recipe: VobsRecipe = vobsRecipe()): Promise<
 }
 
 export async function ensureStandin(opts: StandinOptions = {}): Promise<StandinInputs> {
-  const recipe = opts.recipe ?? vobsRecipe();
+  const recipe = opts.recipe ?? vobsRecipe(opts.keepalived?.recipe);
   const log = opts.log ?? (() => {});
   if (!opts.rebuild) {
     const cached = await cachedStandin(recipe);
@@ -86,7 +96,7 @@ export async function ensureStandin(opts: StandinOptions = {}): Promise<StandinI
   }
   const dir = vobsCacheDir(recipe);
   log(`stand-in inputs: building into ${dir} (once per machine)`);
-  const info = await writeAtomically(dir, (tmp) => buildInto(tmp, recipe, log));
+  const info = await writeAtomically(dir, (tmp) => buildInto(tmp, recipe, log, opts.keepalived?.source));
   return paths(dir, info);
 }
 
@@ -99,7 +109,14 @@ async function timed<T>(timings: Record<string, number>, name: string, log: (l: 
   return r;
 }
 
-async function buildInto(dir: string, recipe: VobsRecipe, log: (l: string) => void): Promise<StandinInfo> {
+/** keepalived 1.1.15's .deb and the packages its Depends name (the mirror's closure takes them in). */
+async function keepalived115ForMirror(source: string | undefined, log: (l: string) => void): Promise<{ deb: string; dependsOn: string[] }> {
+  if (!source) throw new UserError(`the stand-in recipe asks for keepalived 1.1.15: name its source in ${KEEPALIVED_115_SOURCE_ENV}`);
+  const built = await ensureKeepalived115Deb({ source, log });
+  return { deb: built.deb, dependsOn: parseRelations(built.info.depends).map((group) => group[0].name) };
+}
+
+async function buildInto(dir: string, recipe: VobsRecipe, log: (l: string) => void, keepalived115Source?: string): Promise<StandinInfo> {
   const timings: Record<string, number> = {};
   const inputs = join(dir, 'inputs');
   const firmware = join(dir, 'firmware');
@@ -151,9 +168,23 @@ async function buildInto(dir: string, recipe: VobsRecipe, log: (l: string) => vo
     }),
   );
 
+  const own = recipe.keepalived.kind === '1.1.15' ? await keepalived115ForMirror(keepalived115Source, log) : undefined;
   const mirrorPackages = await timed(timings, 'local mirror (apt-get download)', log, () =>
-    buildMirror({ dir: join(dir, 'mirror'), keyDir: join(dir, 'mirror-key'), suite: recipe.suite, arch: recipe.arch, packages: recipe.mirrorPackages }),
+    buildMirror({
+      dir: join(dir, 'mirror'),
+      keyDir: join(dir, 'mirror-key'),
+      suite: recipe.suite,
+      arch: recipe.arch,
+      packages: [...recipe.mirrorPackages, ...(own?.dependsOn ?? [])],
+      extraDebs: own ? [own.deb] : [],
+    }),
   );
+  // What obsbuild image will resolve: every dependency in the mirror, and the keepalived the recipe chose.
+  const resolved = await mirrorResolves(join(dir, 'mirror'), recipe.suite, recipe.arch, ['keepalived', 'ipvsadm']);
+  if (own && resolved.keepalived !== KEEPALIVED_115_DEB_VERSION) {
+    throw new UserError(`local mirror: keepalived resolves to ${resolved.keepalived}, not the 1.1.15 package ${KEEPALIVED_115_DEB_VERSION}`);
+  }
+  log(`stand-in inputs: the local mirror serves keepalived ${resolved.keepalived}`);
 
   await rm(work, { recursive: true, force: true });
   const info: StandinInfo = {
@@ -165,6 +196,7 @@ async function buildInto(dir: string, recipe: VobsRecipe, log: (l: string) => vo
     kernelPackageVersion: kernel.packageVersion,
     kernTgzModules,
     mirrorPackages,
+    keepalivedVersion: resolved.keepalived,
     timings,
     builtAt: new Date().toISOString(),
   };

@@ -5,6 +5,7 @@ import { bootAndVerify, buildVobsImage, verifyAtLogin, type BootResult, type Bui
 import { openGuestShell, type GuestShell } from './guest-shell.js';
 import { floatingAddresses, ipv4Addresses, pairWiring, waitForAddresses } from './pair.js';
 import { pollUntil } from './poll.js';
+import type { VobsVm } from './qemu.js';
 import type { StandinInputs } from './standin.js';
 import { ipvsServiceStats, requests, setUpTrafficNetwork, trafficPlan, waitForIpvs, type TrafficPlan } from './traffic.js';
 import type { IpvsServiceStats } from '../console/box-output.js';
@@ -27,6 +28,8 @@ export interface BoardOutcome {
   cfKernelMatches?: boolean;
   /** Seconds from power-on. */
   marks: Record<string, number>;
+  /** The port on 127.0.0.1 forwarded to the board's sshd (port 22 on its eth0 address). */
+  sshPort?: number;
 }
 
 export interface TrafficOutcome {
@@ -64,97 +67,140 @@ export interface VmRunOptions {
   rootPassword: string;
 }
 
+/** A board left running after the verdict (`obsbuild vm --keep`): how to reach it. */
+export interface KeptBoard {
+  hostname: string;
+  role: BuiltImage['role'];
+  image: BuiltImage;
+  /** the serial console's pty */
+  pty: string;
+  /** 127.0.0.1:sshPort reaches its sshd */
+  sshPort?: number;
+  vm: VobsVm;
+}
+
+/** The run's outcome with its boards still up; `powerOff` ends them (a clean QEMU quit). */
+export interface VmSession {
+  report: VmReport;
+  boards: KeptBoard[];
+  powerOff(): Promise<void>;
+}
+
+/** `obsbuild vm`: the run, then every board powered off. */
 export async function runVm(o: VmRunOptions): Promise<VmReport> {
+  const session = await runVmKept(o);
+  await session.powerOff();
+  return session.report;
+}
+
+/**
+ * `obsbuild vm --keep`, and what tests use to get an installed, verified board to work on: the run as
+ * runVm does it, but the boards that are still running stay up until `powerOff`. On an exception they
+ * are powered off before it is thrown.
+ */
+export async function runVmKept(o: VmRunOptions): Promise<VmSession> {
   const boards = await buildVobsImage({ siteFile: o.siteFile, outDir: o.outDir, standin: o.standin, log: o.log });
   o.log(`image: built ${boards.map((n) => n.hostDir).join(' and ')} in ${boards[0].seconds.toFixed(1)} s`);
   const report: VmReport = { site: boards[0].siteFile, boards: [], traffic: [], exitCode: 1 };
-  report.exitCode = boards.length > 1 ? await runPair(boards, report, o) : await runSingle(boards[0], report, o);
-  return report;
+  const running: KeptBoard[] = [];
+  const keep = (boot: BootResult, image: BuiltImage) =>
+    running.push({ hostname: image.hostname, role: image.role, image, pty: boot.vm.pty, sshPort: boot.sshPort, vm: boot.vm });
+  const powerOff = async () => {
+    // backup before master, as the pair's runs always stopped them
+    for (const b of [...running].reverse()) await b.vm.quit();
+  };
+  try {
+    report.exitCode = boards.length > 1 ? await runPair(boards, report, o, keep) : await runSingle(boards[0], report, o, keep);
+  } catch (err) {
+    await powerOff();
+    throw err;
+  }
+  // The pair's master was frozen to test the failover: a kept pair is two working boards again.
+  for (const b of running) {
+    if (b.vm.running && b.vm.frozen) {
+      await b.vm.cont();
+      o.log(`board: ${b.hostname} resumed (it was frozen for the failover test)`);
+    }
+  }
+  return { report, boards: running.filter((b) => b.vm.running), powerOff };
 }
 
-async function runSingle(image: BuiltImage, report: VmReport, o: VmRunOptions): Promise<number> {
+type Keep = (boot: BootResult, image: BuiltImage) => void;
+
+async function runSingle(image: BuiltImage, report: VmReport, o: VmRunOptions, keep: Keep): Promise<number> {
   // Follow install and first boot. The real servers do not exist yet, so this first verdict may report them
   // down; they are started next and the final verdict is asked with them up.
   const boot = await bootAndVerify({ image, standin: o.standin, log: o.log, check: true, keepRunning: true });
+  keep(boot, image);
+  if (!(await recordBoot(boot, image, report, o.log))) return boot.consoleExitCode || 1;
+  const plan = trafficPlan((await loadSite(image.siteFile)).site);
+  const shell = await openGuestShell(boot.vm.pty, { password: o.rootPassword });
   try {
-    if (!(await recordBoot(boot, image, report, o.log))) return boot.consoleExitCode || 1;
-    const plan = trafficPlan((await loadSite(image.siteFile)).site);
-    const shell = await openGuestShell(boot.vm.pty, { password: o.rootPassword });
-    try {
-      report.traffic.push(await sendTraffic({ guest: shell, director: shell, directorName: image.hostname, plan, log: o.log }));
-    } finally {
-      await shell.close();
-    }
-    // awaited here: the finally below powers the board off
-    return await finalVerdict(boot, image, report, o);
+    report.traffic.push(await sendTraffic({ guest: shell, director: shell, directorName: image.hostname, plan, log: o.log }));
   } finally {
-    await boot.vm.quit();
+    await shell.close();
   }
+  return await finalVerdict(boot, image, report, o);
 }
 
 /** Both boards of an HA pair, traffic through the master, then the master dies and the backup takes over. */
-async function runPair(boards: BuiltImage[], report: VmReport, o: VmRunOptions): Promise<number> {
+async function runPair(boards: BuiltImage[], report: VmReport, o: VmRunOptions, keep: Keep): Promise<number> {
   const [masterImage, backupImage] = boards;
   const log = o.log;
   const wiring = await pairWiring();
   log(`HA pair: ${masterImage.hostname} (master) and ${backupImage.hostname} (backup); their eth0s and eth1s share virtual wires`);
-  let master: BootResult | undefined;
-  let backup: BootResult | undefined;
-  try {
-    log(`${masterImage.hostname}: install and first boot`);
-    master = await bootAndVerify({ image: masterImage, standin: o.standin, log, check: true, keepRunning: true, machine: wiring.master });
-    if (!(await recordBoot(master, masterImage, report, log))) return master.consoleExitCode || 1;
-    log(`${backupImage.hostname}: install and first boot`);
-    backup = await bootAndVerify({ image: backupImage, standin: o.standin, log, check: true, keepRunning: true, machine: wiring.backup });
-    if (!(await recordBoot(backup, backupImage, report, log))) return backup.consoleExitCode || 1;
+  log(`${masterImage.hostname}: install and first boot`);
+  const master = await bootAndVerify({ image: masterImage, standin: o.standin, log, check: true, keepRunning: true, machine: wiring.master });
+  keep(master, masterImage);
+  if (!(await recordBoot(master, masterImage, report, log))) return master.consoleExitCode || 1;
+  log(`${backupImage.hostname}: install and first boot`);
+  const backup = await bootAndVerify({ image: backupImage, standin: o.standin, log, check: true, keepRunning: true, machine: wiring.backup });
+  keep(backup, backupImage);
+  if (!(await recordBoot(backup, backupImage, report, log))) return backup.consoleExitCode || 1;
 
-    const site = (await loadSite(masterImage.siteFile)).site;
-    const plan = trafficPlan(site);
-    const floating = floatingAddresses(site);
-    const masterShell = await openGuestShell(master.vm.pty, { password: o.rootPassword });
-    let backupShell: GuestShell | undefined;
-    let ok = true;
-    try {
-      backupShell = await openGuestShell(backup.vm.pty, { password: o.rootPassword });
-      const held = async (shell: GuestShell) => (await ipv4Addresses(shell)).filter((a) => floating.includes(a));
-      report.floatingBeforeFailover = { [masterImage.hostname]: await held(masterShell), [backupImage.hostname]: await held(backupShell) };
-      log(`VRRP: ${Object.entries(report.floatingBeforeFailover).map(([h, a]) => `${h} holds ${a.join(', ') || 'none'}`).join('; ')}`);
-      if (report.floatingBeforeFailover[masterImage.hostname].length !== floating.length || report.floatingBeforeFailover[backupImage.hostname].length > 0) {
-        log(`VRRP: FAIL, the master should hold ${floating.join(', ')} and the backup none`);
-        ok = false;
-      }
-      // The client and the real servers live in the backup: they must outlive the master.
-      log(`traffic: through the master ${masterImage.hostname}; client and real servers in namespaces inside ${backupImage.hostname}`);
-      const viaMaster = await sendTraffic({ guest: backupShell, director: masterShell, directorName: masterImage.hostname, plan, log });
-      report.traffic.push(viaMaster);
-      const all = plan.realServers.map((r) => r.address);
-      if ((await waitForIpvs(backupShell, plan, (l) => all.every((a) => l.includes(a)), 60)) === null) {
-        log(`failover: ${backupImage.hostname}'s own health checks never listed every real server`);
-        ok = false;
-      }
-      await masterShell.close();
-      await master.vm.freeze();
-      log(`failover: ${masterImage.hostname} frozen (a dead box); waiting for ${backupImage.hostname} to hold ${floating.join(', ')}`);
-      report.failoverSeconds = await waitForAddresses(backupShell, floating, 30);
-      if (report.failoverSeconds === null) {
-        log(`failover: FAIL, ${backupImage.hostname} did not take the floating addresses within 30 s`);
-        ok = false;
-      } else {
-        log(`failover: ${backupImage.hostname} holds them ${report.failoverSeconds.toFixed(1)} s after the master froze`);
-        report.traffic.push(
-          await sendTraffic({ guest: backupShell, director: backupShell, directorName: backupImage.hostname, plan, log, alreadySetUp: true }),
-        );
-      }
-    } finally {
-      await masterShell.close().catch(() => undefined);
-      await backupShell?.close();
+  const site = (await loadSite(masterImage.siteFile)).site;
+  const plan = trafficPlan(site);
+  const floating = floatingAddresses(site);
+  const masterShell = await openGuestShell(master.vm.pty, { password: o.rootPassword });
+  let backupShell: GuestShell | undefined;
+  let ok = true;
+  try {
+    backupShell = await openGuestShell(backup.vm.pty, { password: o.rootPassword });
+    const held = async (shell: GuestShell) => (await ipv4Addresses(shell)).filter((a) => floating.includes(a));
+    report.floatingBeforeFailover = { [masterImage.hostname]: await held(masterShell), [backupImage.hostname]: await held(backupShell) };
+    log(`VRRP: ${Object.entries(report.floatingBeforeFailover).map(([h, a]) => `${h} holds ${a.join(', ') || 'none'}`).join('; ')}`);
+    if (report.floatingBeforeFailover[masterImage.hostname].length !== floating.length || report.floatingBeforeFailover[backupImage.hostname].length > 0) {
+      log(`VRRP: FAIL, the master should hold ${floating.join(', ')} and the backup none`);
+      ok = false;
     }
-    const code = await finalVerdict(backup, backupImage, report, o);
-    return code !== 0 ? code : ok ? 0 : 1;
+    // The client and the real servers live in the backup: they must outlive the master.
+    log(`traffic: through the master ${masterImage.hostname}; client and real servers in namespaces inside ${backupImage.hostname}`);
+    const viaMaster = await sendTraffic({ guest: backupShell, director: masterShell, directorName: masterImage.hostname, plan, log });
+    report.traffic.push(viaMaster);
+    const all = plan.realServers.map((r) => r.address);
+    if ((await waitForIpvs(backupShell, plan, (l) => all.every((a) => l.includes(a)), 60)) === null) {
+      log(`failover: ${backupImage.hostname}'s own health checks never listed every real server`);
+      ok = false;
+    }
+    await masterShell.close();
+    await master.vm.freeze();
+    log(`failover: ${masterImage.hostname} frozen (a dead box); waiting for ${backupImage.hostname} to hold ${floating.join(', ')}`);
+    report.failoverSeconds = await waitForAddresses(backupShell, floating, 30);
+    if (report.failoverSeconds === null) {
+      log(`failover: FAIL, ${backupImage.hostname} did not take the floating addresses within 30 s`);
+      ok = false;
+    } else {
+      log(`failover: ${backupImage.hostname} holds them ${report.failoverSeconds.toFixed(1)} s after the master froze`);
+      report.traffic.push(
+        await sendTraffic({ guest: backupShell, director: backupShell, directorName: backupImage.hostname, plan, log, alreadySetUp: true }),
+      );
+    }
   } finally {
-    await backup?.vm.quit();
-    await master?.vm.quit();
+    await masterShell.close().catch(() => undefined);
+    await backupShell?.close();
   }
+  const code = await finalVerdict(backup, backupImage, report, o);
+  return code !== 0 ? code : ok ? 0 : 1;
 }
 
 /** What the boot showed, into the report and the log; false when the installer stopped (the console said why). */
@@ -174,6 +220,7 @@ async function recordBoot(boot: BootResult, image: BuiltImage, report: VmReport,
     bootSource: boot.bootSource,
     cfKernelMatches: boot.cfKernelMatches,
     marks: boot.marks,
+    sshPort: boot.sshPort,
   });
   if (boot.installFailed) {
     log(`board: the installer stopped: ${boot.installFailed}`);

@@ -22,6 +22,12 @@ test('obsbuild vm --check, HA pair: both boards install, traffic via the master,
   for (const b of report.boards) e2e.log(`${b.hostname} (${b.role}): from power-on ${Object.entries(b.marks).map(([k, v]) => `${k} ${v} s`).join(', ')}`);
 
   assert.deepEqual(report.boards.map((b) => [b.hostname, b.role]), [['lb1', 'master'], ['lb2', 'backup']]);
+  // Each board its own SSH path (QEMU's user network behind a switch on the shared eth0 wire, which must
+  // not disturb the pair's traffic or VRRP).
+  const sshPorts = report.boards.map((b) => b.sshPort);
+  assert.ok(sshPorts.every((p) => typeof p === 'number' && p > 0), `ssh ports ${sshPorts.join(', ')}`);
+  assert.equal(new Set(sshPorts).size, 2);
+  for (const b of report.boards) assert.ok(b.marks['ssh ready'] !== undefined, `${b.hostname}: sshd answered on its forward`);
   for (const b of report.boards) {
     assert.equal(b.installFailed, undefined, `${b.hostname}: the installer reported a failure`);
     assert.deepEqual(firstVerdictProblems(b), [], `${b.hostname}: console checks that did not pass`);

@@ -11,6 +11,8 @@ import { readConsoleReport, type ConsoleReport } from '../../src/console/report.
 import { runCli, verifyAtLogin, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
 import type { VmReport } from '../../src/vobs/vm-run.js';
 import { ensureStandin, type StandinInputs } from '../../src/vobs/standin.js';
+import { chooseKeepalived, type KeepalivedChoice } from '../../src/vobs/keepalived-choice.js';
+import { runVmKept, type VmSession } from '../../src/vobs/vm-run.js';
 
 export interface VobsE2e {
   log(line: string): void;
@@ -20,6 +22,8 @@ export interface VobsE2e {
   /** Set in before(): a fresh work folder and the (cached) stand-in inputs. */
   work: string;
   standin: StandinInputs;
+  /** Which keepalived the stand-in serves: 1.1.15 when OBSBUILD_KEEPALIVED_115_SOURCE names its source. */
+  keepalived: KeepalivedChoice;
 }
 
 /**
@@ -41,10 +45,15 @@ export function vobsE2e(prefix: string, cleanUp: () => Promise<void>): VobsE2e {
     timings: {},
     work: '',
     standin: undefined as unknown as StandinInputs,
+    keepalived: undefined as unknown as KeepalivedChoice,
   };
   before(async () => {
     e2e.work = await mkdtemp(join(tmpdir(), `obsbuild-${prefix}-e2e-`));
-    e2e.standin = await e2e.timed('stand-in inputs (cached after the first run)', () => ensureStandin({ log: e2e.log }));
+    e2e.keepalived = await chooseKeepalived(undefined);
+    e2e.log(e2e.keepalived.notice);
+    e2e.standin = await e2e.timed('stand-in inputs (cached after the first run)', () =>
+      ensureStandin({ log: e2e.log, keepalived: e2e.keepalived }),
+    );
   });
   after(async () => {
     await cleanUp();
@@ -104,6 +113,22 @@ export async function runVmCheck(site: string, work: string, log: (line: string)
   const report = JSON.parse(await readFile(json, 'utf8').catch(() => 'null')) as VmReport | null;
   if (!report) throw new Error(`obsbuild vm wrote no report (exit ${exitCode}): ${output.trim().split('\n').slice(-5).join(' | ')}`);
   return { exitCode, report };
+}
+
+/**
+ * `obsbuild vm --check --keep` in this process: the site installed, first-booted, its traffic sent and the
+ * verdict given, and the board (or both of a pair) left running: `boards[i].sshPort` and `.pty` reach it.
+ * The caller calls `powerOff()` (in its after hook). For tests that work on an installed box (verify, apply).
+ */
+export async function keptVobsBoards(e2e: VobsE2e, site: string, opts: { rootPassword?: string } = {}): Promise<VmSession> {
+  return runVmKept({
+    siteFile: site,
+    outDir: join(e2e.work, 'out'),
+    standin: e2e.standin,
+    check: true,
+    log: e2e.log,
+    rootPassword: opts.rootPassword ?? 'root',
+  });
 }
 
 /** Problems in a board's first verdict other than real servers being down (none exist yet then). */

@@ -5,6 +5,10 @@
  * `obsbuild console`; then LVS traffic inside the guest: a client namespace on the eth0 wire reaches all
  * three real-server namespaces on the eth1 wire through the virtual address, and a stopped real server is
  * taken out by keepalived within its health check's budget while requests keep succeeding.
+ * Day two's way in: the admin's SSH path (QEMU's restricted user network on eth0's wire, a forward from
+ * 127.0.0.1) reaches the board's sshd, which offers only what lenny's OpenSSH 5.1 offers, with the product's
+ * SSH client; the guest runs the keepalived the stand-in chose (1.1.15 when its source is named) and reaches
+ * nothing through that network.
  * Negative path: a stick with one corrupted file makes the installer stop before it touches the CF card.
  *
  * Stand-in inputs are built once per machine into ~/.cache/obsbuild/vobs (about a minute with apt).
@@ -12,9 +16,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, stat } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadSite } from '../../src/site/load.js';
+import { openBoxShell } from '../../src/daytwo/transport.js';
+import type { BoxShell } from '../../src/remote/box-shell.js';
+import { KEEPALIVED_115_DEB_VERSION } from '../../src/vobs/keepalived115-deb.js';
+import { mgmtAddresses } from '../../src/vobs/mgmt.js';
+import { VOBS_ROOTFS_NAME } from '../../src/vobs/recipe.js';
 import { bootAndVerify, buildVobsImage, DEFAULT_VOBS_SITE, type BootResult, type BuiltImage } from '../../src/vobs/flow.js';
 import { openGuestShell, type GuestShell } from '../../src/vobs/guest-shell.js';
 import {
@@ -34,6 +45,8 @@ let image: BuiltImage;
 let boot: BootResult | undefined;
 let shell: GuestShell | undefined;
 let plan: TrafficPlan;
+let siteFile: string;
+let userKey: string;
 
 const e2e = vobsE2e('vobs', async () => {
   await shell?.close().catch(() => undefined);
@@ -42,8 +55,15 @@ const e2e = vobsE2e('vobs', async () => {
 const { log, timed } = e2e;
 
 test('the guide site installs from the stick, first-boots and passes every console check', { timeout: 600_000 }, async () => {
+  // The guide's site with an admin key for root (site file root.authorized_keys), as a user would set it.
+  userKey = join(e2e.work, 'admin_rsa');
+  execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-C', 'vobs-e2e', '-f', userKey]);
+  const pub = (await readFile(`${userKey}.pub`, 'utf8')).trim();
+  const text = await readFile(DEFAULT_VOBS_SITE, 'utf8');
+  siteFile = join(e2e.work, 'site.yaml');
+  await writeFile(siteFile, text.replace(/authorized_keys: \[\]/, `authorized_keys: [${JSON.stringify(pub)}]`));
   [image] = await timed('obsbuild image', () =>
-    buildVobsImage({ siteFile: DEFAULT_VOBS_SITE, outDir: join(e2e.work, 'out'), standin: e2e.standin, log, stdio: 'pipe' }),
+    buildVobsImage({ siteFile, outDir: join(e2e.work, 'out'), standin: e2e.standin, log, stdio: 'pipe' }),
   );
   boot = await timed('boot, install, power-cycle, first boot, console checks', () =>
     bootAndVerify({ image, standin: e2e.standin, log, check: true, keepRunning: true, consoleStdio: 'pipe' }),
@@ -58,6 +78,105 @@ test('the guide site installs from the stick, first-boots and passes every conso
   assert.ok(report.checks.length >= 8, `only ${report.checks.length} checks ran`);
   assert.equal(boot.bootSource, 'cf', 'flashcfg -c cf recorded the CF card as the boot source');
   assert.equal(boot.cfKernelMatches, true, "the CF card's uImage.initrd-cfboot holds the kernel the board runs");
+});
+
+/** `ssh` by hand with extra options: proves what the guest's sshd refuses. Resolves with the exit code and stderr. */
+function plainSsh(port: number, knownHosts: string, extra: string[]): Promise<{ code: number | null; stderr: string }> {
+  const args = ['-F', 'none', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'HostKeyAlias=obs600', '-o', 'ConnectTimeout=20', '-i', userKey, '-o', 'IdentitiesOnly=yes', ...extra, '-p', String(port), 'root@127.0.0.1', 'true'];
+  return new Promise((resolve) => {
+    const child = spawn('ssh', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('the admin reaches the board over SSH with lenny\'s options; the guest reaches nothing', { timeout: 300_000 }, async (t) => {
+  if (!boot || boot.installFailed) return t.skip('no installed board');
+  const port = boot.sshPort;
+  assert.ok(port, 'the board has a forwarded SSH port');
+  log(`ssh: 127.0.0.1:${port}; ssh ready ${boot.marks['ssh ready'] ?? '?'} s from power-on (login prompt ${boot.marks['login prompt']} s)`);
+  assert.ok(boot.marks['ssh ready'] !== undefined, 'sshd answered on the forward after the first boot');
+  const knownHosts = join(e2e.work, 'known_hosts');
+  await writeFile(knownHosts, '');
+  const target = { kind: 'ssh' as const, target: { user: 'root', host: '127.0.0.1', port }, knownHostsFile: knownHosts, hostKeyAlias: image.hostname,
+    identityFile: userKey, configFile: 'none' };
+  // First contact records the key (accept-new); the second connection must match it (the pinned path).
+  const first = await timed('ssh connect through the forward (first contact, accept-new)', () => openBoxShell({ ...target, acceptNewHostKey: true }, log));
+  await first.close();
+  let box: BoxShell | undefined;
+  try {
+    box = await timed('ssh connect through the forward (pinned key)', () => openBoxShell({ ...target, acceptNewHostKey: false }, log));
+    const run = async (cmd: string) => (await box!.run(cmd, { timeoutMs: 30_000 })).stdout.toString();
+
+    // The key it recorded is the board's own, made by the first-boot script, not the rootfs tarball's.
+    const recorded = (await readFile(knownHosts, 'utf8')).trim().split('\n');
+    assert.equal(recorded.length, 1, 'one key recorded');
+    const [alias, type, key] = recorded[0].split(' ');
+    assert.deepEqual([alias, type], [image.hostname, 'ssh-rsa']);
+    assert.equal((await run('cat /etc/ssh/ssh_host_rsa_key.pub')).split(' ')[1], key);
+    const tarball = execFileSync('tar', ['-xzOf', join(e2e.standin.inputsDir, VOBS_ROOTFS_NAME), './etc/ssh/ssh_host_rsa_key.pub'], { encoding: 'utf8' });
+    assert.notEqual(tarball.split(' ')[1], key, 'sshd runs with a key of the box\'s own, not the image\'s');
+
+    // keepalived: the version the stand-in chose, running from the lenny init script with ip_vs loaded.
+    const version = await run('keepalived -v 2>&1 | head -n 1; dpkg-query -W -f \'${Version}\\n\' keepalived');
+    log(`keepalived on the board: ${version.trim().replace(/\n/g, ' | ')}`);
+    if (e2e.keepalived.recipe.kind === '1.1.15') {
+      assert.match(version, /Keepalived v1\.1\.15/);
+      assert.ok(version.includes(KEEPALIVED_115_DEB_VERSION), version);
+    } else {
+      assert.match(version, /Keepalived v2\./);
+    }
+    const pid = (await run('cat /var/run/keepalived.pid')).trim();
+    assert.match(pid, /^\d+$/, 'the init script\'s pidfile names the daemon');
+    assert.equal((await run(`readlink /proc/${pid}/exe`)).trim(), '/usr/sbin/keepalived');
+    assert.match(await run('cat /proc/modules'), /^ip_vs /m);
+
+    // The guest reaches nothing through QEMU's network: a listener on the host's 127.0.0.1 (where an
+    // unrestricted QEMU would take a connection to its own address) and an outside address both fail, fast.
+    const [mgmt] = mgmtAddresses((await loadSite(siteFile)).site);
+    let reached = 0;
+    const listener = createServer((s) => {
+      reached++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const hostPort = (listener.address() as { port: number }).port;
+    try {
+      const probe = (addr: string) =>
+        run(`t0=$(date +%s); if busybox nc -w 5 ${addr} ${hostPort} </dev/null; then echo REACHED; else echo refused; fi; echo took $(( $(date +%s) - t0 ))`);
+      // The probe works: the board's own sshd, on its own address, answers it.
+      const own = await run(`sleep 2 | busybox nc -w 5 ${mgmt.guest} 22 | head -c 8`);
+      assert.equal(own, 'SSH-2.0-', 'busybox nc reaches a listening port (the probe can succeed)');
+      const toQemu = await probe(mgmt.host);
+      // An outside address, routed to QEMU's address for the test (the board has no default route).
+      const outside = await run(`ip route add 10.0.2.0/24 via ${mgmt.host} dev eth0 && { ${'busybox nc -w 5 10.0.2.2 ' + hostPort + ' </dev/null && echo REACHED || echo refused'}; ip route del 10.0.2.0/24; }`);
+      log(`guest to ${mgmt.host}:${hostPort}: ${toQemu.trim().replace(/\n/g, ' ')}; to 10.0.2.2: ${outside.trim()}`);
+      assert.match(toQemu, /refused/);
+      assert.match(outside, /refused/);
+      assert.ok(Number(/took (\d+)/.exec(toQemu)?.[1] ?? 99) <= 5, 'fails within nc\'s timeout');
+      assert.equal(reached, 0, 'nothing from the guest arrived on the host');
+    } finally {
+      listener.close();
+    }
+  } finally {
+    await box?.close();
+  }
+
+  // The client options are needed, and the guest offers nothing newer than lenny: each of these fails.
+  const refusals = await Promise.all([
+    plainSsh(port, knownHosts, []), // OpenSSH 9.2's defaults: no ssh-rsa host key
+    plainSsh(port, knownHosts, ['-o', 'HostKeyAlgorithms=+ssh-rsa', '-o', 'KexAlgorithms=curve25519-sha256']),
+    plainSsh(port, knownHosts, ['-o', 'HostKeyAlgorithms=+ssh-rsa', '-o', 'Ciphers=chacha20-poly1305@openssh.com,aes256-gcm@openssh.com']),
+    plainSsh(port, knownHosts, ['-o', 'HostKeyAlgorithms=+ssh-rsa', '-o', 'MACs=hmac-sha2-256,hmac-sha2-512']),
+  ]);
+  for (const r of refusals) {
+    assert.equal(r.code, 255, r.stderr);
+    assert.match(r.stderr, /Unable to negotiate|no matching/);
+  }
+  const accepted = await plainSsh(port, knownHosts, ['-o', 'HostKeyAlgorithms=+ssh-rsa', '-o', 'PubkeyAcceptedAlgorithms=+ssh-rsa']);
+  assert.equal(accepted.code, 0, `with lenny's options: ${accepted.stderr}`);
 });
 
 test('traffic through the virtual address reaches all three real servers', { timeout: 300_000 }, async (t) => {

@@ -1,24 +1,20 @@
 /**
  * A private OpenSSH server on 127.0.0.1 that offers what Debian lenny's OpenSSH 5.1 offers: an ssh-rsa host
  * key; kex diffie-hellman-group-exchange-sha256, group14-sha1, group1-sha1; ciphers aes128-ctr, aes128-cbc,
- * 3des-cbc; MACs hmac-sha1, hmac-md5. One difference cannot be configured away: a modern sshd advertises
- * server-sig-algs, so the client signs with rsa-sha2-512 where it would fall back to ssh-rsa with 5.1; the
- * user-key list here is therefore RSA only (what 5.1 knows) with both signature kinds.
+ * 3des-cbc; MACs hmac-sha1, hmac-md5 (src/remote/lenny-sshd-offer.ts, with the one difference a modern sshd
+ * cannot configure away).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LENNY_SSHD_OFFER, lennySshdAlgorithmLines } from '../../src/remote/lenny-sshd-offer.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
-export const LENNY_OFFER = {
-  hostKeyAlgorithms: 'ssh-rsa',
-  kexAlgorithms: 'diffie-hellman-group-exchange-sha256,diffie-hellman-group14-sha1,diffie-hellman-group1-sha1',
-  ciphers: 'aes128-ctr,aes128-cbc,3des-cbc',
-  macs: 'hmac-sha1,hmac-md5',
-};
+/** The offer's one home is src/remote/lenny-sshd-offer.ts (the virtual board's guest sshd uses it too). */
+export const LENNY_OFFER = LENNY_SSHD_OFFER;
 
 /** Why a real sshd cannot run here, or null when it can. */
 export function sshdUnavailable(): string | null {
@@ -64,11 +60,7 @@ export class LennySshd {
         `Port ${port}`,
         'ListenAddress 127.0.0.1',
         `HostKey ${join(dir, 'host_rsa')}`,
-        `HostKeyAlgorithms ${LENNY_OFFER.hostKeyAlgorithms}`,
-        `KexAlgorithms ${LENNY_OFFER.kexAlgorithms}`,
-        `Ciphers ${LENNY_OFFER.ciphers}`,
-        `MACs ${LENNY_OFFER.macs}`,
-        'PubkeyAcceptedAlgorithms ssh-rsa,rsa-sha2-512,rsa-sha2-256',
+        ...lennySshdAlgorithmLines(),
         `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
         'PermitRootLogin yes',
         'PasswordAuthentication no',
