@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action } from './action.js';
+import { action, handleInterrupts } from './action.js';
 import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
 import { chooseKeepalived } from '../vobs/keepalived-choice.js';
@@ -123,13 +123,15 @@ async function keepUntilSignal(boards: KeptBoard[], verdict: number, log: (line:
   log(`the verdict was exit ${verdict}; Ctrl-C powers the board${boards.length > 1 ? 's' : ''} off`);
   let onSignal: () => void = () => undefined;
   const signalled = new Promise<void>((resolve) => (onSignal = resolve));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // The command takes the signal (the boards are powered off below, and the verdict stays the exit code)
+  const release = handleInterrupts(() => {
+    onSignal();
+    return true;
+  });
   try {
     await Promise.race([signalled, Promise.all(boards.map((b) => b.vm.exited))]);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
   }
   log(`powering off ${boards.map((b) => b.hostname).join(' and ')}`);
 }

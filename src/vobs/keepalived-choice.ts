@@ -31,7 +31,7 @@ export async function chooseKeepalived(option: string | undefined, env: NodeJS.P
         : `keepalived: Debian's 2.x; the box runs 1.1.15: name its source in ${KEEPALIVED_115_SOURCE_ENV} to run that on the virtual board`,
     };
   }
-  if (!source) throw new UserError(`--keepalived 1.1.15: name keepalived-1.1.15.tar.gz in ${KEEPALIVED_115_SOURCE_ENV}`);
+  if (!source) throw new UserError(`--keepalived 1.1.15: name keepalived-1.1.15.tar.gz in ${KEEPALIVED_115_SOURCE_ENV}`, { code: 'usage' });
   const sourceSha256 = await verifyKeepalived115Source(source);
   return {
     recipe: { kind: '1.1.15', sourceSha256, packageRecipeHash: keepalived115RecipeHash() },

@@ -50,7 +50,7 @@ export function mgmtAddresses(site: Site): MgmtAddresses[] {
   }
   return siteNodes(site).map((node) => {
     const cidr = parseCidr(node.interfaces.eth0?.address ?? '');
-    if (!cidr) throw new UserError(`${node.hostname}: eth0 has no address/prefix, so the virtual board has no SSH path`);
+    if (!cidr) throw new UserError(`${node.hostname}: eth0 has no address/prefix, so the virtual board has no SSH path`, { code: 'site-invalid' });
     const first = networkInt(cidr) + 1;
     const last = networkInt(cidr) + (2 ** (32 - cidr.prefix) - 2); // below the broadcast address
     const free: string[] = [];
@@ -58,7 +58,7 @@ export function mgmtAddresses(site: Site): MgmtAddresses[] {
       const a = intToIp(n);
       if (!taken.has(a)) free.push(a);
     }
-    if (free.length < 3) throw new UserError(`${node.hostname}: eth0's subnet ${subnetOf(cidr)} has not three free addresses for the virtual board's SSH path`);
+    if (free.length < 3) throw new UserError(`${node.hostname}: eth0's subnet ${subnetOf(cidr)} has not three free addresses for the virtual board's SSH path`, { code: 'site-invalid' });
     for (const a of free) taken.add(a);
     return { net: subnetOf(cidr), host: free[0], dns: free[1], dhcpStart: free[2], guest: cidr.address };
   });

@@ -76,7 +76,7 @@ export async function mirrorResolves(dir: string, suite: string, arch: string, w
   const versions: Record<string, string> = {};
   for (const name of wanted) {
     const got = resolution.packages.find((p) => p.entry.name === name);
-    if (!got) throw new UserError(`local mirror ${dir}: ${name} did not resolve`);
+    if (!got) throw new UserError(`local mirror ${dir}: ${name} did not resolve`, { code: 'tool-failed' });
     versions[name] = got.entry.version;
   }
   return versions;

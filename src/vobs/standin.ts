@@ -111,7 +111,7 @@ async function timed<T>(timings: Record<string, number>, name: string, log: (l: 
 
 /** keepalived 1.1.15's .deb and the packages its Depends name (the mirror's closure takes them in). */
 async function keepalived115ForMirror(source: string | undefined, log: (l: string) => void): Promise<{ deb: string; dependsOn: string[] }> {
-  if (!source) throw new UserError(`the stand-in recipe asks for keepalived 1.1.15: name its source in ${KEEPALIVED_115_SOURCE_ENV}`);
+  if (!source) throw new UserError(`the stand-in recipe asks for keepalived 1.1.15: name its source in ${KEEPALIVED_115_SOURCE_ENV}`, { code: 'usage' });
   const built = await ensureKeepalived115Deb({ source, log });
   return { deb: built.deb, dependsOn: parseRelations(built.info.depends).map((group) => group[0].name) };
 }
@@ -182,7 +182,7 @@ async function buildInto(dir: string, recipe: VobsRecipe, log: (l: string) => vo
   // What obsbuild image will resolve: every dependency in the mirror, and the keepalived the recipe chose.
   const resolved = await mirrorResolves(join(dir, 'mirror'), recipe.suite, recipe.arch, ['keepalived', 'ipvsadm']);
   if (own && resolved.keepalived !== KEEPALIVED_115_DEB_VERSION) {
-    throw new UserError(`local mirror: keepalived resolves to ${resolved.keepalived}, not the 1.1.15 package ${KEEPALIVED_115_DEB_VERSION}`);
+    throw new UserError(`local mirror: keepalived resolves to ${resolved.keepalived}, not the 1.1.15 package ${KEEPALIVED_115_DEB_VERSION}`, { code: 'tool-failed' });
   }
   log(`stand-in inputs: the local mirror serves keepalived ${resolved.keepalived}`);
 

@@ -57,6 +57,7 @@ async function fakeRoot(opts: { dpkgFails?: boolean; sshKeygenHasA?: boolean; ma
     await writeFile(join(root, 'etc/init.d', svc), `#!/bin/sh\necho "${svc} $*" >>"${root}/calls.log"\n`, { mode: 0o755 });
   }
   await writeFile(join(root, 'etc/sysctl.conf'), 'net.ipv4.ip_forward = 1\n');
+  await writeFile(join(root, 'etc/modules'), '# from the rootfs\nloop\n');
   await writeFile(join(root, 'etc/ipvsadm.rules'), '-A -t 192.168.253.120:80 -s wlc\n');
   await mkdir(join(root, DEBCONF_SELECTIONS_PATH, '..'), { recursive: true });
   await writeFile(join(root, DEBCONF_SELECTIONS_PATH), 'ipvsadm ipvsadm/daemon_method select none\n');
@@ -136,6 +137,8 @@ for (const [label, shell] of SHELLS) {
       assert.match(calls, /^keepalived restart$/m);
       // keepalived 1.1.15 does not load ip_vs itself: the module is loaded before keepalived starts.
       assert.match(calls, /^modprobe ip_vs [^\n]*\nkeepalived restart$/m);
+      // ...and every later boot loads it from /etc/modules (listed once, whatever was there)
+      assert.equal(await readFile(join(root, 'etc/modules'), 'utf8'), '# from the rootfs\nloop\nip_vs\n');
       assert.equal(await readFile(join(root, 'etc/obsbuild/manifest-id'), 'utf8'), `${ID}\n`);
       for (const link of LINKS) assert.equal(await exists(join(root, link)), false, `${link} removed after success`);
       assert.equal(await exists(join(root, FIRSTBOOT_PATH)), true, 'the script itself stays for reference');
