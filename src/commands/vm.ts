@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { Option } from 'commander';
 import { action, handleInterrupts } from './action.js';
 import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
@@ -8,6 +9,7 @@ import { loadSite } from '../site/load.js';
 import { checkOutputParent, checkOutputPath, writeOutputFile } from '../util/output-path.js';
 
 interface VmOptions {
+  consoleServer?: 'rfc2217' | 'tcp';
   site?: string;
   out: string;
   check?: boolean;
@@ -51,7 +53,8 @@ prints "obsbuild: board ready: serial=PTY ssh=127.0.0.1:PORT" per board (with th
 standard error; Ctrl-C (SIGINT or SIGTERM) powers them off, and the exit code is still the verdict's.
 Files go to <out>/<hostname>/vobs/: cf.img, flash.img, serial.log, console.log, console.json; --json FILE
 writes what the run saw (boards, first verdicts, traffic, IPVS counters, failover time, final verdict).
-Needs: mmdebstrap, u-boot-tools, qemu-system-x86, cpio, dpkg-dev, e2fsprogs (apt-get install ...).
+Needs: mmdebstrap, u-boot-tools, qemu-system-x86, cpio, dpkg-dev, e2fsprogs (apt-get install ...); ser2net
+for --console-server.
 `;
 
 export function register(program: Command): void {
@@ -65,6 +68,7 @@ export function register(program: Command): void {
     .option('--inputs-only', 'only build (or show) the stand-in inputs')
     .option('--json <file>', 'write the run\'s report (boards, traffic, failover, verdicts, ssh ports) as JSON')
     .option('--keep', 'keep the board(s) running after the verdict, reachable on the serial pty and 127.0.0.1 ssh, until Ctrl-C')
+    .addOption(new Option('--console-server <kind>', 'follow the console through ser2net serving the board\'s pty on 127.0.0.1: rfc2217 or tcp (rehearses a lab console server)').choices(['rfc2217', 'tcp']))
     .option('--keepalived <version>', 'keepalived on the board: 1.1.15 (built from OBSBUILD_KEEPALIVED_115_SOURCE; the default when set) or debian')
     .addHelpText('after', HELP)
     .action(action(async (o: VmOptions) => vmCommand(o)));
@@ -90,6 +94,7 @@ async function vmCommand(o: VmOptions): Promise<number> {
     check: o.check === true,
     log,
     rootPassword: process.env.OBSBUILD_ROOT_PASSWORD ?? 'root',
+    consoleServer: o.consoleServer,
   });
   const { report } = session;
   try {

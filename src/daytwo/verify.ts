@@ -8,6 +8,7 @@ import { APPLIED_RECORD_MAX_BYTES } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { runChecks, type CheckResult, type Runner } from '../console/checks.js';
+import { runBatch } from './batch.js';
 import { formatCheckLine } from '../console/report.js';
 import type { CommandResult } from '../console/shell.js';
 import { chooseRootHash } from '../image/shadow.js';
@@ -155,14 +156,29 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const rendered = desiredNode(opts.loaded, opts.node);
 
   log(`${who}: running the checks`);
+  const ctx = { site, manifestId: opts.manifest?.id ?? null, node: opts.node, readOnly: true };
+  // The checks' commands do not depend on what the box answers, only on the site: learn them with a dry
+  // pass, run them all in one round trip, then let the checks read the answers.
+  const planned: string[] = [];
+  await runChecks(async (command) => {
+    planned.push(command);
+    return { command, exitCode: 0, output: '', durationMs: 0 };
+  }, ctx);
+  const batch = await runBatch(shell, [...new Set([...planned, IP_ADDR])], who).catch((err: unknown) => {
+    if (!(err instanceof UserError)) throw err;
+    log(`${who}: the batched checks failed (${err.message}); running them one by one`);
+    return new Map<string, CommandResult>();
+  });
   const outputs = new Map<string, CommandResult>();
   const inner = boxRunner(shell);
   const runner: Runner = async (command) => {
-    const r = await inner(command);
+    // a command the batch did not see finish runs again on its own, with its own timeout
+    const b = batch.get(command);
+    const r = b && b.exitCode !== null ? b : await inner(command);
     outputs.set(command, r);
     return r;
   };
-  const checks = await runChecks(runner, { site, manifestId: opts.manifest?.id ?? null, node: opts.node, readOnly: true });
+  const checks = await runChecks(runner, ctx);
 
   let ha: HaHolding | null = null;
   if (site.lvs.vrrp && rendered.role !== 'single') {

@@ -1,8 +1,9 @@
+import { serveOverSer2net, type ConsoleServerKind, type Ser2net } from './ser2net.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readlink, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadSite } from '../site/load.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
 import { UserError } from '../util/errors.js';
@@ -99,10 +100,10 @@ export async function buildVobsImage(opts: {
 export async function verifyAtLogin(
   vm: VobsVm,
   image: BuiltImage,
-  opts: { json: string; check: boolean; stdio?: 'inherit' | 'pipe' },
+  opts: { json: string; check: boolean; stdio?: 'inherit' | 'pipe'; port?: string },
 ): Promise<number> {
   const { done } = runCli(
-    ['console', '--port', vm.pty, '--from', 'login', '--site', image.siteFile, '--manifest', image.manifest,
+    ['console', '--port', opts.port ?? vm.pty, '--from', 'login', '--site', image.siteFile, '--manifest', image.manifest, '--out', dirname(image.hostDir),
       ...(image.role === 'single' ? [] : ['--node', image.role]),
       '--json', opts.json, '--log', opts.json.replace(/\.json$/, '.log'), opts.check ? '--check' : '--interactive'],
     { stdio: opts.stdio ?? 'inherit' },
@@ -125,6 +126,8 @@ export interface BootOptions {
   timeoutMs?: number;
   /** The second board of a pair, and its wires to the first. */
   machine?: Pick<VobsMachineSpec, 'boardIndex' | 'links'>;
+  /** Follow the console through ser2net serving the board's pty on 127.0.0.1 (a lab's console server). */
+  consoleServer?: ConsoleServerKind;
 }
 
 export interface BootResult {
@@ -141,6 +144,8 @@ export interface BootResult {
   installFailed?: string;
   /** The port on 127.0.0.1 forwarded to the board's sshd (its eth0 address, port 22). */
   sshPort?: number;
+  /** What `obsbuild console --port` takes for this board: its pty, or the console server's URL. */
+  consolePort: string;
 }
 
 /** The board's SSH path on eth0's wire (mgmt.ts); the forward's port is chosen when QEMU starts. */
@@ -194,8 +199,17 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
 
   await vm.start();
   opts.log(`board: powered off, serial console on ${vm.pty} (transcript ${vm.serialLog}), its sshd forwarded from 127.0.0.1:${vm.sshPort}`);
+  let consolePort = vm.pty;
+  let server: Ser2net | undefined;
+  if (opts.consoleServer) {
+    server = await serveOverSer2net(vm.pty, opts.consoleServer, runDir);
+    vm.attach(server);
+    consolePort = server.url;
+    opts.log(`board: its serial console served by ser2net at ${consolePort}`);
+  }
   const consoleRun = runCli(
-    ['console', '--port', vm.pty, '--site', opts.image.siteFile, '--manifest', opts.image.manifest, '--json', consoleJson,
+    // --out: the build's own folder, where the console records the board's host keys for verify and apply
+    ['console', '--port', consolePort, '--site', opts.image.siteFile, '--manifest', opts.image.manifest, '--out', dirname(opts.image.hostDir), '--json', consoleJson,
       '--log', consoleLog, opts.check ? '--check' : '--interactive',
       ...(opts.image.role === 'single' ? [] : ['--node', opts.image.role]), ...(opts.consoleArgs ?? [])],
     { stdio: opts.consoleStdio ?? 'inherit' },
@@ -203,7 +217,9 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
   let installFailed: string | undefined;
   let operatorDone = false;
   try {
-    await waitUntilOpen(consoleRun.child.pid!, vm.pty, 10_000);
+    // Power on only once the console holds the line (through ser2net: once ser2net has opened the pty)
+    if (server) await server.deviceOpen(10_000);
+    else await waitUntilOpen(consoleRun.child.pid!, vm.pty, 10_000);
     t0 = performance.now();
     await vm.cont();
     opts.log('board: power on with the install stick');
@@ -250,7 +266,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
     }
     if (!operatorDone && !installFailed) opts.log('board: the install did not finish while the console watched');
 
-    const result: BootResult = { vm, runDir, consoleExitCode, consoleJson, consoleLog, marks, installFailed, sshPort: vm.sshPort };
+    const result: BootResult = { vm, runDir, consoleExitCode, consoleJson, consoleLog, marks, installFailed, sshPort: vm.sshPort, consolePort };
     result.bootSource = await readBootSource(flash);
     if (operatorDone) {
       const kernel = await readFile(opts.standin.firmwareKernel);

@@ -151,6 +151,8 @@ export class VobsVm {
   private exitPromise?: Promise<number | null>;
   private stderrClosed?: Promise<void>;
   private mgmtSwitch?: MgmtSwitch;
+  /** Helpers that live as long as the board (a console server on its pty): stopped when it quits. */
+  private companions: { stop(): Promise<void> }[] = [];
   private stderr = '';
 
   constructor(readonly spec: VobsMachineSpec) {
@@ -267,7 +269,13 @@ export class VobsVm {
     this.qmp?.close();
     this.mgmtSwitch?.close();
     this.mgmtSwitch = undefined;
+    for (const c of this.companions.splice(0)) await c.stop().catch(() => undefined);
     return code;
+  }
+
+  /** Ties a helper's life to the board's: `quit()` stops it. */
+  attach(companion: { stop(): Promise<void> }): void {
+    this.companions.push(companion);
   }
 
   /** QEMU is still running (a frozen board counts: its process is alive). */

@@ -1,3 +1,4 @@
+import type { ConsoleServerKind } from './ser2net.js';
 import { join } from 'node:path';
 import { readConsoleReport, type ConsoleReport } from '../console/report.js';
 import { loadSite } from '../site/load.js';
@@ -65,6 +66,8 @@ export interface VmRunOptions {
   check: boolean;
   log: Log;
   rootPassword: string;
+  /** Follow each board's console through ser2net on 127.0.0.1 instead of its pty. */
+  consoleServer?: ConsoleServerKind;
 }
 
 /** A board left running after the verdict (`obsbuild vm --keep`): how to reach it. */
@@ -130,7 +133,7 @@ type Keep = (boot: BootResult, image: BuiltImage) => void;
 async function runSingle(image: BuiltImage, report: VmReport, o: VmRunOptions, keep: Keep): Promise<number> {
   // Follow install and first boot. The real servers do not exist yet, so this first verdict may report them
   // down; they are started next and the final verdict is asked with them up.
-  const boot = await bootAndVerify({ image, standin: o.standin, log: o.log, check: true, keepRunning: true });
+  const boot = await bootAndVerify({ image, standin: o.standin, log: o.log, check: true, keepRunning: true, consoleServer: o.consoleServer });
   keep(boot, image);
   if (!(await recordBoot(boot, image, report, o.log))) return boot.consoleExitCode || 1;
   const plan = trafficPlan((await loadSite(image.siteFile)).site);
@@ -150,11 +153,11 @@ async function runPair(boards: BuiltImage[], report: VmReport, o: VmRunOptions, 
   const wiring = await pairWiring();
   log(`HA pair: ${masterImage.hostname} (master) and ${backupImage.hostname} (backup); their eth0s and eth1s share virtual wires`);
   log(`${masterImage.hostname}: install and first boot`);
-  const master = await bootAndVerify({ image: masterImage, standin: o.standin, log, check: true, keepRunning: true, machine: wiring.master });
+  const master = await bootAndVerify({ image: masterImage, standin: o.standin, log, check: true, keepRunning: true, consoleServer: o.consoleServer, machine: wiring.master });
   keep(master, masterImage);
   if (!(await recordBoot(master, masterImage, report, log))) return master.consoleExitCode || 1;
   log(`${backupImage.hostname}: install and first boot`);
-  const backup = await bootAndVerify({ image: backupImage, standin: o.standin, log, check: true, keepRunning: true, machine: wiring.backup });
+  const backup = await bootAndVerify({ image: backupImage, standin: o.standin, log, check: true, keepRunning: true, consoleServer: o.consoleServer, machine: wiring.backup });
   keep(backup, backupImage);
   if (!(await recordBoot(backup, backupImage, report, log))) return backup.consoleExitCode || 1;
 
@@ -255,7 +258,7 @@ async function finalVerdict(boot: BootResult, image: BuiltImage, report: VmRepor
     o.log(`board: ${image.hostname}'s QEMU has exited: ${boot.vm.lastStderr() || 'it said nothing'}`);
     return 1;
   }
-  report.finalVerdictExitCode = await verifyAtLogin(boot.vm, image, { json: join(boot.runDir, 'verdict.json'), check: o.check });
+  report.finalVerdictExitCode = await verifyAtLogin(boot.vm, image, { json: join(boot.runDir, 'verdict.json'), check: o.check, port: boot.consolePort });
   const trafficOk = report.traffic.length > 0 && report.traffic.every((t) => t.passed);
   if (!trafficOk) o.log('traffic: FAIL (see above)');
   return report.finalVerdictExitCode !== 0 ? report.finalVerdictExitCode : trafficOk ? 0 : 1;

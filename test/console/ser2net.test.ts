@@ -55,7 +55,7 @@ for (const kind of ['rfc2217', 'tcp'] as const) {
         server,
         sim,
         async () => {
-          await server.deviceOpen(); // ser2net opens the pty when the client connects
+          assert.ok(await server.deviceOpen(), 'ser2net opened the pty'); // ser2net opens the pty when the client connects
           await sim.board.boot();
           await sim.board.installer(8);
           await sleep(200);
@@ -91,14 +91,14 @@ test('a ser2net restart mid-install: reported at once, and with a reconnect budg
       server,
       sim,
       async (transport) => {
-        await server.deviceOpen();
+        assert.ok(await server.deviceOpen(), 'ser2net opened the pty');
         await sim.board.boot();
         await sim.board.say(['obsbuild-install: [1/4] checking files', 'obsbuild-install: [2/4] partitioning CF']);
         await server.stop();
         await sleep(700);
         await server.start();
         await waitFor(() => transport.connected, 5000, 'console to reconnect to ser2net');
-        await server.deviceOpen();
+        assert.ok(await server.deviceOpen(), 'ser2net opened the pty');
         await sim.board.say(['obsbuild-install: [3/4] making filesystems', 'obsbuild-install: [4/4] extracting rootfs', 'obsbuild-install: done']);
         await sim.board.boot();
         await sim.board.firstboot(box.manifestId);
@@ -128,7 +128,7 @@ test('without a reconnect budget a dropped console-server connection fails the r
       server,
       sim,
       async () => {
-        await server.deviceOpen();
+        assert.ok(await server.deviceOpen(), 'ser2net opened the pty');
         await sim.board.boot();
         await server.stop();
       },

@@ -4,7 +4,8 @@
  * its stick and passes `obsbuild console`; the real servers join the client's segment, each set up with
  * exactly what `obsbuild realserver` writes for it (the virtual address on lo, the ARP sysctls). Requests to
  * the virtual address must reach every real server through IPVS while the director sends no reply packet:
- * DR replies go straight from the real server to the client.
+ * DR replies go straight from the real server to the client. The console follows the board through the real
+ * ser2net (`--console-server rfc2217`), as in a lab with a console server: the same phases, checks and verdict.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,9 +17,13 @@ const DR_SITE = DEFAULT_VOBS_SITE.replace(/site\.yaml$/, 'site-dr.yaml');
 
 const e2e = vobsE2e('vobs-dr', async () => {});
 
-test('obsbuild vm --check, DR site: install, first boot, every real server answers, replies bypass the director', { timeout: 900_000 }, async () => {
-  const { exitCode, report } = await e2e.timed('obsbuild vm --check --site site-dr.yaml', () => runVmCheck(DR_SITE, e2e.work, e2e.log));
+test('obsbuild vm --check, DR site, console through ser2net (RFC 2217): install, first boot, every real server answers, replies bypass the director', { timeout: 900_000 }, async () => {
+  const { exitCode, report } = await e2e.timed('obsbuild vm --check --console-server rfc2217 --site site-dr.yaml', () =>
+    runVmCheck(DR_SITE, e2e.work, e2e.log, ['--console-server', 'rfc2217']),
+  );
   const [board] = report.boards;
+  const followed = await readConsoleReport(join(board.runDir, 'console.json'));
+  assert.match(followed.port, /^rfc2217:\/\/127\.0\.0\.1:\d+$/, 'the console followed the install through ser2net');
   assert.equal(report.boards.length, 1);
   assert.equal(board.installFailed, undefined, 'the installer reported a failure');
   assert.deepEqual(firstVerdictProblems(board), []);

@@ -85,7 +85,7 @@ export interface Verdict {
 /** `obsbuild console --from login --check` on the running board, as a user would run it. */
 export async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Verdict> {
   const json = join(b.runDir, `verdict-${Date.now()}.json`);
-  const exitCode = await verifyAtLogin(b.vm, img, { json, check: true, stdio: 'pipe' });
+  const exitCode = await verifyAtLogin(b.vm, img, { json, check: true, stdio: 'pipe', port: b.consolePort });
   const { checks } = await readConsoleReport(json);
   return { exitCode, checks, failed: notPassed(checks) };
 }
@@ -94,10 +94,10 @@ export async function consoleVerdict(b: BootResult, img: BuiltImage): Promise<Ve
  * `obsbuild vm --check --site SITE --json`, the command a user runs, in `work`; its exit code, its report and
  * the last lines it printed (shown when it failed).
  */
-export async function runVmCheck(site: string, work: string, log: (line: string) => void): Promise<{ exitCode: number; report: VmReport }> {
+export async function runVmCheck(site: string, work: string, log: (line: string) => void, extra: string[] = []): Promise<{ exitCode: number; report: VmReport }> {
   const json = join(work, 'vm.json');
   let output = '';
-  const { done } = runCli(['vm', '--check', '--site', site, '--out', join(work, 'out'), '--json', json], {
+  const { done } = runCli(['vm', '--check', '--site', site, '--out', join(work, 'out'), '--json', json, ...extra], {
     stdio: 'pipe',
     onOutput: (s) => (output = (output + s).slice(-20_000)),
   });
