@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
 import { MODULES_DEP_FRESH } from '../../src/console/checks.js';
+import { GOOD_IPVSADM } from '../console/simulator.js';
 import { BOX_FILE_MAX_BYTES } from '../../src/daytwo/box-files.js';
 
 export const GOOD_IPADDR_SINGLE = `1: lo    inet 127.0.0.1/8 scope host lo
@@ -14,14 +15,8 @@ export const GOOD_IPADDR_SINGLE = `1: lo    inet 127.0.0.1/8 scope host lo
 3: eth1    inet 172.16.14.120/24 brd 172.16.14.255 scope global eth1
 `;
 
-export const GOOD_IPVSADM_SINGLE = `IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
-TCP  192.168.253.120:80 wlc
-  -> 172.16.14.121:80             Masq    1      0          0
-  -> 172.16.14.122:80             Masq    1      0          0
-  -> 172.16.14.123:80             Masq    1      0          0
-`;
+/** The guide's table, as the console simulator's box shows it: one fixture for both. */
+export const GOOD_IPVSADM_SINGLE = GOOD_IPVSADM;
 
 export const BOX_SHADOW = 'root:$1$old$abcdefghijklmnopqrstuv:14000:0:99999:7:::\ndaemon:*:14000:0:99999:7:::\n';
 
