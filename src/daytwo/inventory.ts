@@ -49,6 +49,9 @@ export interface BoxResult {
   site: string;
   transport: string;
   result: BoxResultKind;
+  /** When the box's job started and ended (UTC, ISO 8601); null for a skipped box. */
+  startedAt: string | null;
+  endedAt: string | null;
   seconds: number;
   problem: string | null;
   /** The box's log file, or null when it could not be written. */
@@ -207,6 +210,7 @@ async function runOne<B extends RunnableBox>(box: B, job: InventoryJob<B>, logDi
   log.write(`box ${box.name}: ${transport}, site ${box.site}${box.node ? `, node ${box.node}` : ''}`);
   progress(`${box.name}: started (${transport})`);
   const start = performance.now();
+  const startedAt = new Date().toISOString();
   let result: BoxResultKind;
   let problem: string | null = null;
   let report: unknown;
@@ -231,7 +235,7 @@ async function runOne<B extends RunnableBox>(box: B, job: InventoryJob<B>, logDi
   const written = await log.close();
   if (written.problem) progress(`${box.name}: ${written.problem}`);
   progress(`${box.name}: ${result} in ${seconds.toFixed(1)} s${problem ? `: ${problem}` : ''}`);
-  return { ...base(box), result, seconds, problem, log: written.path, ...(report === undefined ? {} : { report }) };
+  return { ...base(box), result, startedAt, endedAt: new Date().toISOString(), seconds, problem, log: written.path, ...(report === undefined ? {} : { report }) };
 }
 
 async function skip(box: RunnableBox, backup: RunnableBox, backupResult: BoxResult, logDir: string): Promise<BoxResult> {
@@ -239,7 +243,7 @@ async function skip(box: RunnableBox, backup: RunnableBox, backupResult: BoxResu
   const log = new BoxLog(logDir, box.name);
   log.write(`box ${box.name}: ${problem}`);
   const written = await log.close();
-  return { ...base(box), result: 'skipped', seconds: 0, problem, log: written.path };
+  return { ...base(box), result: 'skipped', startedAt: null, endedAt: null, seconds: 0, problem, log: written.path };
 }
 
 /** The exit code for the whole run: 0 only when every box passed; 70 when a job hit a bug. */

@@ -91,8 +91,12 @@ test('an inventory run: progress on stderr, the table on stdout, logs and summar
     assert.deepEqual((await readdir(logDir)).sort(), ['lb1.log', 'lb2.log', 'solo.log', 'summary.json']);
     const summary = JSON.parse(await readFile(json, 'utf8')) as InventoryJsonSummary;
     assert.deepEqual(await readFile(join(logDir, 'summary.json'), 'utf8'), await readFile(json, 'utf8'));
+    // the times say the backup ended before its master began
+    const at = Object.fromEntries(summary.boxes.map((b) => [b.name, b]));
+    assert.ok(at.lb2.endedAt! <= at.lb1.startedAt!, `lb2 ended ${at.lb2.endedAt}, lb1 started ${at.lb1.startedAt}`);
+    assert.ok(summary.boxes.every((b) => /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(b.startedAt ?? '') && b.endedAt! >= b.startedAt!));
     assert.deepEqual(
-      { ...summary, boxes: summary.boxes.map((b) => ({ ...b, seconds: 0 })) },
+      { ...summary, boxes: summary.boxes.map(({ startedAt: _s, endedAt: _e, ...b }) => ({ ...b, seconds: 0 })) },
       {
         command: 'apply',
         inventory: inv,
