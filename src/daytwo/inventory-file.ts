@@ -137,7 +137,7 @@ export function parseInventory(text: string, file: string): InventoryEntry[] {
   }
   const lineOf = (p: SitePath) => lineOfPath(doc, lineCounter, p);
   const raw = toPlain(doc, file, 'an inventory');
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || ArrayBuffer.isView(raw)) {
     throw new UserError(located(file, 1, 'the inventory must be a YAML mapping with a list of boxes: (name, site, node, host or port)'), { code: 'site-invalid' });
   }
   let result: ReturnType<typeof inventorySchema.safeParse>;

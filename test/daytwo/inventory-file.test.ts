@@ -243,3 +243,9 @@ test('an inventory box and the --host/--port options of one box give the same Bo
     assert.deepEqual(serial.target, boxTargetFromOptions({ port: '/dev/ttyS1', baud: '57600', user: 'root', password: 'pw' }, { outDir, hostname: 'lb2' }));
   });
 });
+
+test('a !!binary inventory is refused as not a mapping, in one short line', () => {
+  const message = parseError('!!binary aGVsbG8=\n');
+  assert.match(message, /^inv\.yaml:1: the inventory must be a YAML mapping/);
+  assert.ok(message.length < 200, message);
+});
