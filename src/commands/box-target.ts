@@ -32,7 +32,7 @@ export function addBoxTargetOptions(cmd: Command): Command {
 }
 
 /** `hostname` names the node, for the default known_hosts file and the host key alias. */
-export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string; hostname: string }): BoxTarget {
+export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string; hostname: string; hostArgument?: string }): BoxTarget {
   if ((o.port === undefined) === (o.host === undefined)) throw new UsageError('give exactly one of --port (serial console) and --host (SSH)');
   if (o.port !== undefined) {
     const baud = Number(o.baud);
@@ -40,6 +40,6 @@ export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string;
     if (problem) throw new UsageError(`--baud ${o.baud}: ${problem}`);
     return boxTargetFromSpec({ kind: 'serial', port: o.port, baud, user: o.user, password: o.password }, ctx);
   }
-  const spec = { kind: 'ssh', target: parseHost(o.host!), knownHostsFile: o.knownHosts, identityFile: o.identity, acceptNewHostKey: o.acceptNewHostKey === true } as const;
+  const spec = { kind: 'ssh', target: parseHost(o.host!, ctx.hostArgument), knownHostsFile: o.knownHosts, identityFile: o.identity, acceptNewHostKey: o.acceptNewHostKey === true } as const;
   return boxTargetFromSpec(spec, ctx);
 }

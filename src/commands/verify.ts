@@ -129,7 +129,7 @@ async function verifyPair(o: VerifyCliOptions, loaded: LoadedSite, target: BoxTa
   if (target.kind !== 'ssh') throw new UsageError('--peer-host goes with --host (both nodes over SSH)');
   const peerNode: NodeRole = o.node === 'master' ? 'backup' : 'master';
   const peerHostname = desiredNode(loaded, peerNode).hostname;
-  const peerTarget = boxTargetFromOptions({ ...o, port: undefined, host: o.peerHost }, { outDir: o.out, hostname: peerHostname });
+  const peerTarget = boxTargetFromOptions({ ...o, port: undefined, host: o.peerHost }, { outDir: o.out, hostname: peerHostname, hostArgument: '--peer-host' });
   const [manifest, peerManifest] = [await manifestFor(o, o.manifest, hostname, say), await manifestFor(o, undefined, peerHostname, say)];
   const settled = await Promise.allSettled([
     verifyOne(loaded, target, o.node, manifest, say),

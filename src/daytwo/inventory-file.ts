@@ -137,7 +137,7 @@ export function parseInventory(text: string, file: string): InventoryEntry[] {
   }
   const lineOf = (p: SitePath) => lineOfPath(doc, lineCounter, p);
   const raw = toPlain(doc, file, 'an inventory');
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || ArrayBuffer.isView(raw)) {
     throw new UserError(located(file, 1, 'the inventory must be a YAML mapping with a list of boxes: (name, site, node, host or port)'), { code: 'site-invalid' });
   }
   let result: ReturnType<typeof inventorySchema.safeParse>;
@@ -212,7 +212,9 @@ export async function resolveInventory(entries: InventoryEntry[], file: string, 
   };
   const boxes: InventoryBox[] = [];
   for (const e of entries) {
-    let loaded = sites.get(e.site);
+    // A link to a site file is that file: one box per site, and a pair's two nodes are ordered together.
+    const site = await realpath(e.site).catch(() => e.site);
+    let loaded = sites.get(site);
     if (!loaded) {
       try {
         loaded = await loadSite(e.site);
@@ -220,12 +222,12 @@ export async function resolveInventory(entries: InventoryEntry[], file: string, 
         if (!(err instanceof UserError)) throw err;
         throw new UserError(located(file, e.line, `box "${e.name}": ${err.message}`), { code: err.code, cause: err });
       }
-      sites.set(e.site, loaded);
+      sites.set(site, loaded);
     }
     const pair = loaded.site.lvs.vrrp !== undefined && loaded.site.lvs.vrrp !== null;
     if (pair && e.node === undefined) throw new UserError(located(file, e.line, `box "${e.name}": ${e.site} is an HA pair; give node: master or node: backup`), { code: 'site-invalid' });
     if (!pair && e.node !== undefined) throw new UserError(located(file, e.line, `box "${e.name}": node: is only for an HA pair site (${e.site} has no lvs.vrrp)`), { code: 'site-invalid' });
-    claim(`site ${e.site} ${e.node ?? ''}`, e, e.node === undefined ? `site ${e.site}` : `site ${e.site} node ${e.node}`);
+    claim(`site ${site} ${e.node ?? ''}`, e, e.node === undefined ? `site ${e.site}` : `site ${e.site} node ${e.node}`);
     const t = e.transport;
     let spec: BoxTargetSpec;
     if (t.kind === 'serial') {
@@ -240,7 +242,7 @@ export async function resolveInventory(entries: InventoryEntry[], file: string, 
     const hostname = pickNode(loaded.site, e.node).hostname;
     boxes.push({
       name: e.name,
-      site: e.site,
+      site,
       ...(e.node === undefined ? {} : { node: e.node }),
       target: boxTargetFromSpec(spec, { outDir: ctx.outDir, hostname }),
       loaded,

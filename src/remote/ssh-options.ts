@@ -46,8 +46,8 @@ const IPV6_RE = /^[0-9A-Fa-f:.]{2,45}(?:%[A-Za-z0-9._-]{1,32})?$/;
 const PORT_RE = /^[1-9][0-9]{0,4}$/;
 
 /** Parses `--host [user@]H[:port]` (H: a name, an IPv4 address, or `[IPv6]`) strictly. */
-export function parseHost(spec: string): SshTarget {
-  const bad = (why: string) => new UsageError(`--host ${JSON.stringify(spec.slice(0, 80))}: ${why}; expected [user@]host[:port]`);
+export function parseHost(spec: string, argument = '--host'): SshTarget {
+  const bad = (why: string) => new UsageError(`${argument} ${JSON.stringify(spec.slice(0, 80))}: ${why}; expected [user@]host[:port]`);
   if (spec.length === 0 || spec.length > MAX_HOST_SPEC) throw bad(`must be 1 to ${MAX_HOST_SPEC} characters`);
   if (/[^\x21-\x7e]/.test(spec)) throw bad('contains a space or a character outside printable ASCII');
   const at = spec.indexOf('@');

@@ -58,7 +58,8 @@ export function parseSite(text: string, file: string): LoadedSite {
   }
   const lineOf = (path: SitePath) => lineOfPath(doc, lineCounter, path);
   const raw = toPlain(doc, file);
-  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
+  // !!binary makes a Buffer: an object, but not a mapping (its methods would be named as unknown keys).
+  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw) || ArrayBuffer.isView(raw)) {
     throw new UserError(located(file, 1, 'the site file must be a YAML mapping (board:, hostname:, network:, lvs:, ...)'), { code: 'site-invalid' });
   }
   const result = validate(raw, file);
@@ -131,6 +132,7 @@ function valueAt(root: unknown, path: SitePath): unknown {
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
+  if (ArrayBuffer.isView(v)) return 'binary data (!!binary)';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `"${v}"`;
   return String(v);

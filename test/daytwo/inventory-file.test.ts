@@ -200,6 +200,21 @@ test('two entries for one box are refused: same serial port (also through a link
   });
 });
 
+test('a link to a site file is that file: one box per site, and a pair stays one pair (backup first)', async () => {
+  await withDir(async (dir) => {
+    await symlink(join(dir, 'single.yaml'), join(dir, 'single-link.yaml'));
+    await symlink(join(dir, 'pair.yaml'), join(dir, 'pair-link.yaml'));
+    assert.match(
+      await loadError(dir, `boxes:\n  - { name: a, site: single.yaml, host: h1 }\n  - { name: b, site: single-link.yaml, host: h2 }\n`),
+      /^inv\.yaml:3: box "b": site .*single-link\.yaml is already box "a" \(line 2\); one entry per box$/,
+    );
+    const file = join(dir, 'inv.yaml');
+    await writeFile(file, `boxes:\n  - { name: m, site: pair-link.yaml, node: master, host: h1 }\n  - { name: b, site: pair.yaml, node: backup, host: h2 }\n`);
+    const { boxes } = await loadInventory(file, ctx(dir));
+    assert.equal(boxes[0].site, boxes[1].site, 'both nodes name one site file, so apply orders them as one pair');
+  });
+});
+
 test('node is required for an HA pair site and refused for a single one; a bad site file names the box', async () => {
   await withDir(async (dir) => {
     assert.match(await loadError(dir, 'boxes:\n  - name: a\n    site: pair.yaml\n    host: h\n'), /^inv\.yaml:2: box "a": .*pair\.yaml is an HA pair; give node: master or node: backup$/);
@@ -227,4 +242,10 @@ test('an inventory box and the --host/--port options of one box give the same Bo
     assert.deepEqual(ssh.target, boxTargetFromOptions({ host: '192.0.2.1:2200', baud: '115200', user: 'root', acceptNewHostKey: true }, { outDir, hostname: 'lb1' }));
     assert.deepEqual(serial.target, boxTargetFromOptions({ port: '/dev/ttyS1', baud: '57600', user: 'root', password: 'pw' }, { outDir, hostname: 'lb2' }));
   });
+});
+
+test('a !!binary inventory is refused as not a mapping, in one short line', () => {
+  const message = parseError('!!binary aGVsbG8=\n');
+  assert.match(message, /^inv\.yaml:1: the inventory must be a YAML mapping/);
+  assert.ok(message.length < 200, message);
 });

@@ -39,6 +39,12 @@ test('verify without --host or --port is a usage error; a missing site file name
   assert.match(String(r.stderr), /^obsbuild: \/nonexistent\/site\.yaml: cannot read the site file/m);
 });
 
+test('a bad --peer-host is named as --peer-host, not --host', async () => {
+  const r = await runCli(['verify', '--site', join(repoRoot, 'test/fixtures/sites/dr-tcp-pair.yaml'), '--node', 'master', '--host', '127.0.0.1', '--peer-host', 'lb 2']);
+  assert.equal(r.exitCode, 2);
+  assert.match(String(r.stderr), /^obsbuild: --peer-host "lb 2": contains a space/m);
+});
+
 const unshareWorks = (): boolean => spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
 const skip = sshdUnavailable() ?? (unshareWorks() ? null : 'unshare --mount is not permitted here');
 

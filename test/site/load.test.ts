@@ -140,3 +140,8 @@ test('loadSite reads a file and reports a missing one in one line', async () => 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a !!binary document or value is named as such, not as a mapping with a Buffer\'s methods for keys', () => {
+  assert.equal(loadError('!!binary aGVsbG8=\n'), 'site.yaml:1: the site file must be a YAML mapping (board:, hostname:, network:, lvs:, ...)');
+  assert.match(loadError('hostname: !!binary aGVsbG8=\n'), /binary data \(!!binary\)/);
+});
