@@ -119,7 +119,7 @@ async function askOnTerminal(): Promise<boolean> {
 
 async function applyCommand(o: ApplyCliOptions): Promise<number> {
   const say = (line: string) => process.stderr.write(`obsbuild: ${line}\n`);
-  if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
+  if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file', inputs: [o.site] });
   // Refuse a script without --yes before touching the box.
   if (!o.yes && !o.dryRun && !process.stdin.isTTY) throw new UserError('standard input is not a terminal: pass --yes to apply without asking (or --dry-run); nothing was changed', { code: 'target-refused' });
   const loaded = await loadSite(o.site);

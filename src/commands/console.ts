@@ -180,7 +180,7 @@ async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   const manifestId = manifestFile ? await readManifestId(manifestFile) : null;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logPath = o.log ?? join(o.out, hostname ?? 'console', `console-${stamp}.log`);
-  await checkOutputFiles(logPath, o.json);
+  await checkOutputFiles(logPath, o.json, [siteFile, manifestFile]);
 
   const { name: path, transport } = await consolePort(o.port, baud, (line) => process.stderr.write(`${o.check ? '' : '\n'}obsbuild: ${line}\n`));
   const password = o.password ?? process.env.OBSBUILD_ROOT_PASSWORD ?? 'root';

@@ -89,7 +89,7 @@ export async function runInventoryCommand(o: InventoryCliOptions, run: Inventory
   const outDir = o.out ?? 'out';
   if (o.inventory === '') throw new UsageError("--inventory '': an empty path; name the inventory file");
   await checkOutputParent(outDir, '--out');
-  if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
+  if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file', inputs: [o.inventory] });
   const inventory = await loadInventory(o.inventory!, { outDir, serialUser: o.user, serialPassword: o.password });
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -106,7 +106,7 @@ async function verifyOne(loaded: LoadedSite, target: BoxTarget, node: NodeRole |
 
 async function verifyCommand(o: VerifyCliOptions): Promise<number> {
   const say = (line: string) => process.stderr.write(`obsbuild: ${line}\n`);
-  if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
+  if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file', inputs: [o.site, o.manifest] });
   const loaded = await loadSite(o.site);
   lintOrThrow(loaded, (line) => process.stderr.write(`${line}\n`));
   const { hostname } = desiredNode(loaded, o.node); // refuses a pair without --node before connecting

@@ -219,11 +219,11 @@ export class Transcript {
  * Refuses, before the run starts, a transcript or report path that could not be written at its end
  * (a directory, a device, a path under a file, /proc...): the run may take the whole install.
  */
-export async function checkOutputFiles(log: string, json: string | undefined): Promise<void> {
-  await checkOutputPath(log, { argument: '--log', kind: 'file' });
-  await checkOutputPath(`${log}.partial`, { argument: '--log', kind: 'file' });
+export async function checkOutputFiles(log: string, json: string | undefined, inputs: readonly (string | undefined)[] = []): Promise<void> {
+  await checkOutputPath(log, { argument: '--log', kind: 'file', inputs });
+  await checkOutputPath(`${log}.partial`, { argument: '--log', kind: 'file', inputs });
   if (json === undefined) return;
-  await checkOutputPath(json, { argument: '--json', kind: 'file' });
+  await checkOutputPath(json, { argument: '--json', kind: 'file', inputs });
   if (resolve(json) === resolve(log)) throw new UsageError(`--json ${json}: is also the --log transcript; name two files`);
 }
 

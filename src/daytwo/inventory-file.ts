@@ -240,6 +240,9 @@ export async function resolveInventory(entries: InventoryEntry[], file: string, 
       spec = { kind: 'ssh', target: t.target, identityFile: t.identityFile, knownHostsFile: t.knownHostsFile, acceptNewHostKey: t.acceptNewHostKey };
     }
     const hostname = pickNode(loaded.site, e.node).hostname;
+    // One hostname is one box: its known_hosts, host key alias and log are named after it (a copied site file
+    // would otherwise make two boxes share them)
+    claim(`hostname ${hostname}`, e, `hostname ${hostname}`);
     boxes.push({
       name: e.name,
       site,

@@ -20,6 +20,8 @@ export interface OutputRule {
   markers?: readonly string[];
   /** Who leaves those markers, for the refusal: "obsbuild image". */
   owner?: string;
+  /** Files this run reads (site file, inventory, manifest): an output may never replace one of them. */
+  inputs?: readonly (string | undefined)[];
 }
 
 /** Kernel filesystems (statfs f_type) where files cannot be created, whatever the permissions say. */
@@ -114,6 +116,13 @@ export async function checkOutputPath(path: string, rule: OutputRule): Promise<v
       }
     } else if (st.isFile()) {
       if (rule.kind === 'dir') throw new UserError(`${path}: is a file; ${rule.argument} names a directory`, { code: 'output-refused' });
+      for (const input of rule.inputs ?? []) {
+        if (input === undefined) continue;
+        const other = await lstat(input).catch(() => null);
+        if (other && other.dev === st.dev && other.ino === st.ino) {
+          throw new UserError(`${path}: is ${input}, which this run reads; choose another ${rule.argument} file`, { code: 'output-refused' });
+        }
+      }
     } else {
       throw new UserError(`${path}: is ${kindOf(st)}; ${rule.argument} names a ${noun}`, { code: 'output-refused' });
     }

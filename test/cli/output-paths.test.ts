@@ -90,3 +90,29 @@ test('console checks --json and --log before it starts following the box', async
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('--json may not replace a file the same run reads (the site file, the inventory)', async () => {
+  const { mkdtemp, rm, copyFile, readFile: read } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join: j } = await import('node:path');
+  const { runCli: run } = await import('../helpers/cli.js');
+  const { DEFAULT_VOBS_SITE } = await import('../../src/vobs/flow.js');
+  const dir = await mkdtemp(j(tmpdir(), 'obsbuild-json-input-'));
+  try {
+    const site = j(dir, 'site.yaml');
+    await copyFile(DEFAULT_VOBS_SITE, site);
+    const before = await read(site, 'utf8');
+    for (const args of [
+      ['verify', '--site', site, '--host', '127.0.0.1:1', '--json', site],
+      ['apply', '--site', site, '--host', '127.0.0.1:1', '--yes', '--json', site],
+      ['console', '--site', site, '--port', 'tcp://127.0.0.1:1', '--json', site, '--log', j(dir, 'c.log')],
+    ]) {
+      const r = await run(args);
+      assert.equal(r.exitCode, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(String(r.stderr), /is .*site\.yaml, which this run reads; choose another --json file/);
+    }
+    assert.equal(await read(site, 'utf8'), before, 'the site file is untouched');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -249,3 +249,21 @@ test('a !!binary inventory is refused as not a mapping, in one short line', () =
   assert.match(message, /^inv\.yaml:1: the inventory must be a YAML mapping/);
   assert.ok(message.length < 200, message);
 });
+
+test('two boxes with one hostname (a copied site file) are refused: their host keys and logs would be shared', async () => {
+  const { mkdtemp, rm, writeFile: write, readFile: read } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join: j } = await import('node:path');
+  const { loadInventory } = await import('../../src/daytwo/inventory-file.js');
+  const dir = await mkdtemp(j(tmpdir(), 'obsbuild-inv-host-'));
+  try {
+    const { DEFAULT_VOBS_SITE } = await import('../../src/vobs/flow.js');
+    const text = await read(DEFAULT_VOBS_SITE, 'utf8');
+    await write(j(dir, 'a.yaml'), text);
+    await write(j(dir, 'b.yaml'), text);
+    await write(j(dir, 'inv.yaml'), 'boxes:\n  - { name: one, site: a.yaml, host: h1 }\n  - { name: two, site: b.yaml, host: h2 }\n');
+    await assert.rejects(loadInventory(j(dir, 'inv.yaml'), { outDir: j(dir, 'out'), serialUser: 'root' }), /inv\.yaml:3: box "two": hostname obs600 is already box "one"/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
