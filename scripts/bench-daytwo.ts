@@ -3,7 +3,7 @@
  * `apply` of one changed file (keepalived.conf: the scheduler) end to end with its reload and verification, and
  * with --pair, `verify` of both boards of the HA pair at once against one alone.
  *
- *   node dist/scripts/bench-daytwo.js [--json] [--runs N] [--pair]
+ *   node dist/scripts/bench-daytwo.js [--json] [--runs N] [--pair] [--capture DIR]
  *
  * Goals: verify ≤ 5 s over SSH, ≤ 20 s over serial; apply of one file ≤ 30 s; both HA boards ≤ 1.3 × one.
  * Boots QEMU boards (minutes each under TCG): the stand-in inputs are built or taken from the cache first.
@@ -32,12 +32,20 @@ export interface DaytwoFigures {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function timedCli(args: string[], log: (l: string) => void): Promise<number> {
+/** Where --capture DIR keeps the first run of each command's output (for the README's captured run). */
+let captureDir: string | undefined;
+const captured = new Set<string>();
+
+async function timedCli(args: string[], log: (l: string) => void, name?: string): Promise<number> {
   const t0 = performance.now();
-  const r = await execa(process.execPath, [cliPath, ...args], { reject: false, env: { OBSBUILD_ROOT_PASSWORD: 'root' } });
+  const r = await execa(process.execPath, [cliPath, ...args], { reject: false, all: true, env: { OBSBUILD_ROOT_PASSWORD: 'root' } });
   const s = Math.round(performance.now() - t0) / 1000;
   log(`obsbuild ${args.slice(0, 2).join(' ')} ... -> exit ${r.exitCode} in ${s} s`);
   if (r.exitCode !== 0) throw new Error(`obsbuild ${args.join(' ')} exited ${r.exitCode}:\n${r.stdout}\n${r.stderr}`);
+  if (captureDir && name && !captured.has(name)) {
+    captured.add(name);
+    await writeFile(join(captureDir, `${name}.txt`), `$ obsbuild ${args.join(' ')}\n${r.all}\n`);
+  }
   return s;
 }
 
@@ -47,7 +55,8 @@ async function siteWithKey(dir: string, template: string, pub: string): Promise<
   return file;
 }
 
-export async function runDaytwoBench(opts: { runs?: number; pair?: boolean; log?: (l: string) => void } = {}): Promise<DaytwoFigures> {
+export async function runDaytwoBench(opts: { runs?: number; pair?: boolean; capture?: string; log?: (l: string) => void } = {}): Promise<DaytwoFigures> {
+  captureDir = opts.capture;
   const runs = opts.runs ?? 3;
   const log = opts.log ?? (() => {});
   const dir = await mkdtemp(join(tmpdir(), 'obsbuild-bench-daytwo-'));
@@ -70,8 +79,8 @@ export async function runDaytwoBench(opts: { runs?: number; pair?: boolean; log?
     const ssh = ['--host', `root@127.0.0.1:${board.sshPort}`, '--out', out, '--identity', key, '--accept-new-host-key'];
 
     const verifySshSeconds: number[] = [];
-    for (let i = 0; i < runs; i++) verifySshSeconds.push(await timedCli(['verify', '--site', site, ...ssh], log));
-    const verifySerialSeconds = [await timedCli(['verify', '--site', site, '--port', board.pty], log)];
+    for (let i = 0; i < runs; i++) verifySshSeconds.push(await timedCli(['verify', '--site', site, ...ssh], log, 'verify-ssh'));
+    const verifySerialSeconds = [await timedCli(['verify', '--site', site, '--port', board.pty], log, 'verify-serial')];
 
     // One changed file each time: the scheduler alternates, so every run really changes keepalived.conf.
     const applyOneFileSeconds: number[] = [];
@@ -79,7 +88,7 @@ export async function runDaytwoBench(opts: { runs?: number; pair?: boolean; log?
     for (let i = 0; i < runs; i++) {
       const changed = join(dir, `site-apply-${i}.yaml`);
       await writeFile(changed, text.replace('scheduler: wlc ', i % 2 === 0 ? 'scheduler: rr  ' : 'scheduler: lc  '));
-      applyOneFileSeconds.push(await timedCli(['apply', '--site', changed, '--yes', ...ssh], log));
+      applyOneFileSeconds.push(await timedCli(['apply', '--site', changed, '--yes', ...ssh], log, 'apply-ssh'));
     }
     await nat.powerOff();
 
@@ -140,6 +149,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const json = process.argv.includes('--json');
   const runsAt = process.argv.indexOf('--runs');
   const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : undefined;
-  const figures = await runDaytwoBench({ runs, pair: process.argv.includes('--pair'), log: (l) => process.stderr.write(`${l}\n`) });
+  const captureAt = process.argv.indexOf('--capture');
+  const capture = captureAt > 0 ? process.argv[captureAt + 1] : undefined;
+  const figures = await runDaytwoBench({ runs, pair: process.argv.includes('--pair'), capture, log: (l) => process.stderr.write(`${l}\n`) });
   process.stdout.write(json ? `${JSON.stringify(figures, null, 2)}\n` : `${formatFigures(figures)}\n`);
 }
