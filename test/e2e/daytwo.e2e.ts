@@ -23,8 +23,7 @@ import type { BoxShell } from '../../src/remote/box-shell.js';
 import type { GuestShell } from '../../src/vobs/guest-shell.js';
 import { ipvsRealServers, requests, trafficPlan, waitForIpvs, type TrafficPlan } from '../../src/vobs/traffic.js';
 import type { VmSession } from '../../src/vobs/vm-run.js';
-import { UserError } from '../../src/util/errors.js';
-import { keptVobsBoards, vobsE2e } from './vobs-harness.js';
+import { guestOverBoxShell, keptVobsBoards, vobsE2e } from './vobs-harness.js';
 
 let session: VmSession | undefined;
 let box: BoxShell | undefined;
@@ -42,23 +41,6 @@ const e2e = vobsE2e('daytwo', async () => {
 });
 const { log, timed } = e2e;
 
-/** The test's own view of the guest (real-server namespaces, requests) over the product's SSH client. */
-function guestOver(shell: BoxShell): GuestShell {
-  const run = async (command: string, timeoutMs = 60_000) => {
-    const started = Date.now();
-    const r = await shell.run(command, { timeoutMs });
-    return { command, exitCode: r.exitCode, output: r.stdout, durationMs: Date.now() - started };
-  };
-  return {
-    run,
-    async must(command, timeoutMs) {
-      const r = await run(command, timeoutMs);
-      if (r.exitCode !== 0) throw new UserError(`guest: \`${command}\` exited ${r.exitCode}: ${r.output.slice(-400)}`, { code: 'box-failed' });
-      return r.output;
-    },
-    close: () => shell.close(),
-  };
-}
 
 /** A site file derived from the guide's vobs site by text edits, as a user edits it. */
 async function writeSite(name: string, edit: (text: string) => string): Promise<string> {
@@ -124,7 +106,7 @@ test('the NAT site installs on the virtual board and verify --host passes on it'
     { kind: 'ssh', target: { user: 'root', host: '127.0.0.1', port: board.sshPort }, knownHostsFile: knownHosts, hostKeyAlias: board.hostname, acceptNewHostKey: true, identityFile: key, configFile: 'none' },
     log,
   );
-  guest = guestOver(box);
+  guest = guestOverBoxShell(box);
 });
 
 test('a hand edit on the box: verify names the file with its diff, apply puts it back, verify passes', { timeout: 600_000 }, async (t) => {

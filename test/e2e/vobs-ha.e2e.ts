@@ -21,11 +21,9 @@ import { openBoxShell } from '../../src/daytwo/transport.js';
 import type { BoxShell } from '../../src/remote/box-shell.js';
 import { parseIpAddr } from '../../src/console/box-output.js';
 import { requestOnce, trafficPlan } from '../../src/vobs/traffic.js';
-import type { GuestShell } from '../../src/vobs/guest-shell.js';
 import type { VmReport, VmSession } from '../../src/vobs/vm-run.js';
-import { UserError } from '../../src/util/errors.js';
 import { runCli } from '../helpers/cli.js';
-import { firstVerdictProblems, keptVobsBoards, vobsE2e } from './vobs-harness.js';
+import { firstVerdictProblems, guestOverBoxShell, keptVobsBoards, vobsE2e } from './vobs-harness.js';
 
 const HA_SITE = DEFAULT_VOBS_SITE.replace(/site\.yaml$/, 'site-ha.yaml');
 const REAL_SERVERS = ['rs1', 'rs2', 'rs3'];
@@ -40,23 +38,6 @@ const e2e = vobsE2e('vobs-ha', async () => {
   await session?.powerOff().catch(() => undefined);
 });
 
-/** The test's view of a board (commands, requests from the client namespace) over the product's SSH client. */
-function guestOver(shell: BoxShell): GuestShell {
-  const run = async (command: string, timeoutMs = 60_000) => {
-    const started = Date.now();
-    const r = await shell.run(command, { timeoutMs });
-    return { command, exitCode: r.exitCode, output: r.stdout, durationMs: Date.now() - started };
-  };
-  return {
-    run,
-    async must(command, timeoutMs) {
-      const r = await run(command, timeoutMs);
-      if (r.exitCode !== 0) throw new UserError(`guest: \`${command}\` exited ${r.exitCode}: ${r.output.slice(-400)}`, { code: 'box-failed' });
-      return r.output;
-    },
-    close: () => shell.close(),
-  };
-}
 
 test('obsbuild vm --check, HA pair: both boards install, traffic via the master, the master dies, the backup takes over', { timeout: 1_200_000 }, async () => {
   // The guide's pair with an admin key for root (site file root.authorized_keys), for the day-two test below.
@@ -113,7 +94,7 @@ test('apply --inventory on the pair: backup first, then the master, traffic thro
       e2e.log,
     );
     shells.push(shell);
-    return guestOver(shell);
+    return guestOverBoxShell(shell);
   };
   // The master was frozen by the failover test: it comes back and (no nopreempt) takes the addresses again.
   await master.vm.cont();

@@ -4,6 +4,9 @@
  * (the e2e glob runs *.e2e.js only).
  */
 import { after, before } from 'node:test';
+import type { BoxShell } from '../../src/remote/box-shell.js';
+import type { GuestShell } from '../../src/vobs/guest-shell.js';
+import { UserError } from '../../src/util/errors.js';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,4 +142,22 @@ export function firstVerdictProblems(board: VmReport['boards'][number]): string[
     return [`${board.hostname}: no full verdict (${v.checksRun} checks): ${v.failure?.class ?? '?'}: ${v.failure?.message ?? ''}; last lines:\n# ${v.failure?.lastLines.join('\n# ') ?? ''}`];
   }
   return v.notPassed.filter((c) => !onlyRealServersDown(c)).map((c) => `${board.hostname}: ${c.name}: ${c.evidence}`);
+}
+
+/** The test's own view of a board (commands, requests from its namespaces) over the product's SSH client. */
+export function guestOverBoxShell(shell: BoxShell): GuestShell {
+  const run = async (command: string, timeoutMs = 60_000) => {
+    const started = Date.now();
+    const r = await shell.run(command, { timeoutMs });
+    return { command, exitCode: r.exitCode, output: r.stdout, durationMs: Date.now() - started };
+  };
+  return {
+    run,
+    async must(command, timeoutMs) {
+      const r = await run(command, timeoutMs);
+      if (r.exitCode !== 0) throw new UserError(`guest: \`${command}\` exited ${r.exitCode}: ${r.output.slice(-400)}`, { code: 'box-failed' });
+      return r.output;
+    },
+    close: () => shell.close(),
+  };
 }
