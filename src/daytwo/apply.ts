@@ -16,7 +16,7 @@ import { UserError } from '../util/errors.js';
 import { labelOfAddress, readBalancerSnapshot, runActivation, type Activation, type ActivationOutcome, type Clock } from './activation.js';
 import { defaultApplyDeps, type ApplyDeps, type VerifyReportLike } from './apply-deps.js';
 import { appliedConfigId, appliedFiles, desiredNode } from './desired.js';
-import { planApply, type BoxFileReading, type Plan, type Session } from './plan.js';
+import { planApply, type Plan, type Session } from './plan.js';
 
 export interface ApplyOptions {
   loaded: LoadedSite;

@@ -4,7 +4,7 @@
  */
 import type { BoxShell } from '../remote/box-shell.js';
 import { openSshShell } from '../remote/ssh.js';
-import type { SshTarget } from '../remote/ssh-options.js';
+import { describeTarget, type SshTarget } from '../remote/ssh-options.js';
 import { openSerialShell } from './serial-shell.js';
 
 export interface SshBoxTarget {
@@ -34,9 +34,7 @@ export interface SerialBoxTarget {
 export type BoxTarget = SshBoxTarget | SerialBoxTarget;
 
 export function describeBoxTarget(t: BoxTarget): string {
-  if (t.kind === 'serial') return `serial ${t.port}`;
-  const host = t.target.host.includes(':') ? `[${t.target.host}]` : t.target.host;
-  return `ssh ${t.target.user ? `${t.target.user}@` : ''}${host}${t.target.port === 22 ? '' : `:${t.target.port}`}`;
+  return t.kind === 'serial' ? `serial ${t.port}` : describeTarget(t.target);
 }
 
 export async function openBoxShell(t: BoxTarget, log: (line: string) => void): Promise<BoxShell> {

@@ -1,7 +1,8 @@
+import { holdsOpen } from './holds-open.js';
 import { serveOverSer2net, type ConsoleServerKind, type Ser2net } from './ser2net.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readlink, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadSite } from '../site/load.js';
@@ -155,22 +156,6 @@ async function mgmtLink(image: BuiltImage): Promise<MgmtLink> {
   return { ...mgmtAddresses(site)[Math.max(index, 0)], hostPort: 0 };
 }
 
-/** Wait until process `pid` holds `path` open (the console has the pty), or give up after `ms`. */
-async function waitUntilOpen(pid: number, path: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      for (const fd of await readdir(`/proc/${pid}/fd`)) {
-        if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === path) return true;
-      }
-    } catch {
-      return false;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
 export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
   const runDir = join(opts.image.hostDir, 'vobs');
   await rm(runDir, { recursive: true, force: true });
@@ -219,7 +204,7 @@ export async function bootAndVerify(opts: BootOptions): Promise<BootResult> {
   try {
     // Power on only once the console holds the line (through ser2net: once ser2net has opened the pty)
     if (server) await server.deviceOpen(10_000);
-    else await waitUntilOpen(consoleRun.child.pid!, vm.pty, 10_000);
+    else await holdsOpen(consoleRun.child.pid!, vm.pty, 10_000);
     t0 = performance.now();
     await vm.cont();
     opts.log('board: power on with the install stick');

@@ -5,10 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, readdir, readlink, realpath, writeFile } from 'node:fs/promises';
+import { readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { freePort } from './free-port.js';
+import { holdsOpen } from './holds-open.js';
 
 export type ConsoleServerKind = 'rfc2217' | 'tcp';
 
@@ -75,16 +76,7 @@ export class Ser2net {
    */
   async deviceOpen(timeoutMs = 10_000): Promise<boolean> {
     const pid = this.proc?.pid;
-    if (pid === undefined) return false;
-    const target = await realpath(this.device);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
-        if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === target) return true;
-      }
-      if (Date.now() > deadline) return false;
-      await sleep(20);
-    }
+    return pid !== undefined && holdsOpen(pid, await realpath(this.device), timeoutMs);
   }
 
   async stop(): Promise<void> {
