@@ -46,6 +46,8 @@ for (const fs of ['ext3', 'vfat'] as const) {
       await execa('blockdev', ['--flushbufs', dev]);
       // the partition, read-only, at its offset in the flashed device's backing file
       part = String((await execa('losetup', ['-f', '--show', '-r', '-o', String(info.partitionStart), backing])).stdout).trim();
+      // a loop device number another test just let go may still hold that test's pages: read from the file
+      await execa('blockdev', ['--flushbufs', part]);
       if (fs === 'ext3') {
         const fsck = await execa('e2fsck', ['-fn', part], { reject: false });
         assert.equal(fsck.exitCode, 0, `${fsck.stdout}\n${fsck.stderr}`);
