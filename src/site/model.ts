@@ -84,6 +84,20 @@ export interface Vrrp {
   nodes: Record<NodeRole, VrrpNode>;
 }
 
+/** One file of the site's own, put on the box as given (`files.entries`). */
+export interface SiteFileEntry {
+  /** Absolute path on the box. */
+  path: string;
+  /** A file relative to the site file's folder; exactly one of source and content is set. */
+  source?: string;
+  content?: string;
+  /** Permission bits (no setuid, setgid or sticky). */
+  mode: number;
+  /** Names, resolved against the rootfs's own /etc/passwd and /etc/group. */
+  owner: string;
+  group: string;
+}
+
 export interface Site {
   board: Board;
   hostname: string;
@@ -116,4 +130,16 @@ export interface Site {
     /** The CF card device msf_init.sh partitions; the guide's box has it at /dev/sda. */
     cf_device: string;
   };
+  /** The operator's own files: a folder copied over / and single entries (entries win for the same path). */
+  files: {
+    /** Relative to the site file's folder. */
+    folder: string | null;
+    entries: SiteFileEntry[];
+  };
+  /** A zone under the rootfs's /usr/share/zoneinfo, e.g. Asia/Tokyo; null keeps the rootfs's own. */
+  timezone: string | null;
+  /** NTP servers (host names or IPv4); null installs no NTP daemon. */
+  ntp: { servers: string[] } | null;
+  /** Remote syslog: log hosts that receive the lines matching `selector`, over UDP to `port`. */
+  syslog: { servers: string[]; port: number; selector: string } | null;
 }

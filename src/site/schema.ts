@@ -179,6 +179,52 @@ const authorizedKey = z
 
 const sysctlValue = z.union([z.string(), z.number()], { error: 'must be a string or a number' }).transform(String);
 
+/** An absolute path on the box, spelt plainly: the archive path-safety rule checks it again where it is used. */
+const boxPath = z
+  .string({ error: 'must be an absolute path on the box such as /etc/motd' })
+  .regex(/^(\/[A-Za-z0-9._+@%=,-]+)+$/, 'must be an absolute path on the box such as /etc/motd: "/" then names of letters, digits and ._+@%=,-')
+  .refine((p) => !p.split('/').some((c) => c === '.' || c === '..'), 'must not contain "." or ".." components');
+
+/** A file name relative to the site file's folder (never absolute: nothing of the build host outside that folder). */
+const sitePath = z
+  .string({ error: 'must be a path relative to the site file, such as files/motd' })
+  .regex(/^[A-Za-z0-9._+@%=,-]+(\/[A-Za-z0-9._+@%=,-]+)*\/?$/, 'must be a path relative to the site file\'s folder, such as files/motd (no leading "/")')
+  .refine((p) => !p.split('/').some((c) => c === '.' || c === '..'), 'must not contain "." or ".." components: it must stay inside the site file\'s folder');
+
+/** YAML 1.2 reads 0644 as the number 644, so modes are strings. */
+const fileMode = z
+  .string({ error: 'must be an octal mode in quotes such as "0644" (YAML reads 0644 unquoted as the number 644)' })
+  .regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0644" or "0755" (no setuid, setgid or sticky bits)')
+  .transform((m) => parseInt(m, 8));
+
+/** A user or group name as /etc/passwd and /etc/group spell them. */
+const accountName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user or group name such as root or daemon');
+
+const fileEntry = strict({
+  path: boxPath,
+  source: sitePath.optional(),
+  content: z.string({ error: 'must be the file\'s text' }).max(1 << 20, 'is over 1 MiB; put a file that size in files.folder or name it with source:').optional(),
+  mode: fileMode.default(0o644),
+  owner: accountName.default('root'),
+  group: accountName.default('root'),
+}).superRefine((e, ctx) => {
+  if ((e.source === undefined) === (e.content === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'give either source: (a file beside the site file) or content: (the text), not both or neither' });
+  }
+});
+
+/** An NTP or syslog server: a host name or an IPv4 address. */
+const serverName = z
+  .string({ error: 'must be a host name or IPv4 address' })
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'must be a host name such as ntp.nict.jp or an IPv4 address')
+  .max(253, 'is longer than a DNS name can be');
+
+/** A tz database zone name as /usr/share/zoneinfo spells it; whether the rootfs has it is checked at build time. */
+const zoneName = z
+  .string({ error: 'must be a time zone name such as Asia/Tokyo or UTC' })
+  .regex(/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/, 'must be a time zone name such as Asia/Tokyo or UTC (as under /usr/share/zoneinfo)')
+  .max(64, 'is longer than any time zone name');
+
 export const siteSchema = strict({
   board: z.enum(knownBoards(), { error: `must be ${knownBoards().join(' or ')}` }).default('obs600'),
   hostname: z
@@ -211,6 +257,23 @@ export const siteSchema = strict({
   install: strict({
     cf_device: z.string().regex(/^\/dev\/[a-z]+$/, 'must be a whole-disk device such as /dev/sda').default('/dev/sda'),
   }).prefault({}),
+  files: strict({
+    folder: sitePath.nullable().default(null),
+    entries: list(fileEntry, 1024, 'files').default([]),
+  }).prefault({}),
+  timezone: zoneName.nullable().default(null),
+  ntp: strict({
+    servers: list(serverName, 8, 'NTP servers', { count: 1, message: 'list at least one NTP server (or write ntp: null)' }),
+  }).nullable().default(null),
+  syslog: strict({
+    servers: list(serverName, 4, 'syslog servers', { count: 1, message: 'list at least one log host (or write syslog: null)' }),
+    port: port.default(514),
+    selector: z
+      .string()
+      .regex(/^[a-z*]+(,[a-z*]+)*\.(\*|none|[a-z]+)(;[a-z*]+(,[a-z*]+)*\.(\*|none|[a-z]+))*$/, 'must be a syslog selector such as *.* or daemon.*;auth.*')
+      .max(200, 'is longer than a selector needs')
+      .default('*.*'),
+  }).nullable().default(null),
 });
 
 export type ParsedSite = z.output<typeof siteSchema>;

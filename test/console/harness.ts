@@ -55,6 +55,10 @@ export function testSite(): Site {
     },
     packages: { suite: 'lenny', arch: 'powerpc', mirror: null, extra: [] },
     install: { cf_device: '/dev/sda' },
+    files: { folder: null, entries: [] },
+    timezone: null,
+    ntp: null,
+    syslog: null,
   };
 }
 

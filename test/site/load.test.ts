@@ -64,6 +64,10 @@ test('a minimal site gets every default of the model filled in', () => {
     },
     packages: { suite: 'lenny', arch: 'powerpc', mirror: null, extra: [] },
     install: { cf_device: '/dev/sda' },
+    files: { folder: null, entries: [] },
+    timezone: null,
+    ntp: null,
+    syslog: null,
   });
 });
 
@@ -83,7 +87,7 @@ test('errors name the file, the line and the key path', () => {
     'site.yaml:5: lvs.virtual_servers[0]: unknown key "sheduler": did you mean "scheduler"?',
   );
   assert.equal(loadError(minimal + 'hostnme: lb\n'), 'site.yaml:11: unknown key "hostnme": did you mean "hostname"?');
-  assert.match(loadError(minimal + 'colour: red\n'), /^site\.yaml:11: unknown key "colour"; known keys: board, hostname, root, network, lvs, packages, install$/);
+  assert.match(loadError(minimal + 'colour: red\n'), /^site\.yaml:11: unknown key "colour"; known keys: board, hostname, root, network, lvs, packages, install, files, timezone, ntp, syslog$/);
   assert.equal(loadError(minimal.replace('port: 80\n      real', 'port: "80"\n      real')), 'site.yaml:4: lvs.virtual_servers[0].port must be a number (a TCP/UDP port), not "80"');
   assert.equal(
     loadError(minimal.replace('192.168.253.254/24', '192.168.253.254')),
