@@ -91,7 +91,7 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   const box = await deps.readFiles(shell, paths, who);
   const shadow = box.get(SHADOW_PATH);
   if (shadow?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
-  const desired = desiredNode(o.loaded, o.node, shadow ? shadow.bytes.toString('utf8') : undefined);
+  const desired = desiredNode(o.loaded, o.node, { shadow: shadow ? shadow.bytes.toString('utf8') : undefined });
   const appliedId = appliedConfigId(desired, o.loaded.sha256);
   const plan = planApply(desired, box, await sessionOf(shell, o.transport));
   o.onPlan?.(plan);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { fileBytes, mergeFiles, type GeneratedFile } from '../contracts/generated-file.js';
 import type { AppliedFile } from '../contracts/applied-record.js';
+import type { BaseFiles } from '../contracts/base-files.js';
 import { SHADOW_PATH } from '../contracts/box-paths.js';
 import type { LoadedSite } from '../site/load.js';
 import type { NodeRole } from '../site/model.js';
@@ -23,11 +24,12 @@ export interface DesiredNode {
 }
 
 /**
- * The node's files. /etc/shadow is only in the list when the site sets a root hash and the box's current
- * shadow is given: the box's other lines (system users, password ages) are kept, as the build keeps the
- * rootfs's, and only root's hash field is the site's.
+ * The node's files, from the site and the box's own base files. /etc/shadow is only in the list when the site
+ * sets a root hash and the box's current shadow is given: the box's other lines (system users, password
+ * ages) are kept, as the build keeps the rootfs's, and only root's hash field is the site's.
  */
-export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, boxShadow?: string): DesiredNode {
+export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base: BaseFiles = {}): DesiredNode {
+  const boxShadow = base.shadow;
   const site = loaded.site;
   const picked = pickNode(site, node);
   const hash = chooseRootHash(loaded);

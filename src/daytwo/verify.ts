@@ -122,7 +122,7 @@ function desiredWithShadow(opts: VerifyOptions, shadow: BoxFile | null): { desir
       extra: [{ path: SHADOW_PATH, state: 'drifted', expectedSha256: '', boxSha256: shadow!.sha256, diff: `${secretDiff(SHADOW_PATH).trimEnd()}: it has no root entry\n` }],
     };
   }
-  return { desired: desiredNode(opts.loaded, node, text), extra: [] };
+  return { desired: desiredNode(opts.loaded, node, { shadow: text }), extra: [] };
 }
 
 function driftCheck(drift: DriftEntry[], leftovers: LeftoverFile[]): CheckResult {

@@ -12,6 +12,8 @@ export const CAPTURED_FILES = {
   shadow: 'etc/shadow',
   debianVersion: 'etc/debian_version',
   passwd: 'etc/passwd',
+  group: 'etc/group',
+  syslogConf: 'etc/syslog.conf',
   hostname: 'etc/hostname',
   dpkgDbFormat: 'var/lib/dpkg/info/format',
 } as const;
@@ -25,6 +27,8 @@ const CAPTURE_LIMIT: Record<CapturedName, number> = {
   shadow: 1 << 20,
   debianVersion: 4096,
   passwd: 1 << 20,
+  group: 1 << 20,
+  syslogConf: 1 << 20,
   hostname: 4096,
   dpkgDbFormat: 4096,
 };

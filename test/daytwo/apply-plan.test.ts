@@ -63,7 +63,7 @@ test('activation table: every box path apply writes has its one rule', () => {
 });
 
 test('plan: a box that already matches has no changes', () => {
-  const d = desiredNode(site(NAT), undefined, SHADOW);
+  const d = desiredNode(site(NAT), undefined, { shadow: SHADOW });
   const plan = planApply(d, boxOf(d), SSH_ETH0);
   assert.deepEqual(plan.changes, []);
   assert.deepEqual(plan.refusals, []);
@@ -73,8 +73,8 @@ test('plan: a box that already matches has no changes', () => {
 });
 
 test('plan: a scheduler change modifies keepalived.conf with a unified diff and a keepalived reload', () => {
-  const before = desiredNode(site(NAT), undefined, SHADOW);
-  const after = desiredNode(site(NAT.replace('scheduler: wlc', 'scheduler: rr')), undefined, SHADOW);
+  const before = desiredNode(site(NAT), undefined, { shadow: SHADOW });
+  const after = desiredNode(site(NAT.replace('scheduler: wlc', 'scheduler: rr')), undefined, { shadow: SHADOW });
   const plan = planApply(after, boxOf(before), SSH_ETH0);
   assert.deepEqual(plan.changes.map((c) => [c.path, c.kind, c.activation.kind]), [[KEEPALIVED_CONF_PATH, 'modify', 'keepalived-reload']]);
   assert.match(plan.changes[0].diff!, /^--- box\/etc\/keepalived\/keepalived\.conf$/m);
@@ -87,8 +87,8 @@ test('plan: a scheduler change modifies keepalived.conf with a unified diff and 
 test('plan: /etc/shadow changes without a diff (secret) and need no activation; a new authorized_keys is a create', () => {
   const base = site(NAT);
   const withKey = NAT.replace('root:\n', 'root:\n  authorized_keys: ["ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDBChrhO8/rQMDd8SS+TMjhxbOR+Nd+JRaQPgas5EAc7OxCp96JD4y6n+J/SJOW+bmpQL0XeSi9eC6CIk+bhKcclsdQFjtFDKSzyHPVwPVeM7xfSHxNNYfGlN7TuInQSWdjrDL7GuV3FnOVGWOPqIwylLImu8id/8mT7m6WB+8I0w== me@host"]\n');
-  const d = desiredNode(site(withKey), undefined, SHADOW);
-  const plan = planApply(d, boxOf(desiredNode(base, undefined, SHADOW), { [SHADOW_PATH]: SHADOW.replace('$1$fixture', '$1$other') }), SSH_ETH0);
+  const d = desiredNode(site(withKey), undefined, { shadow: SHADOW });
+  const plan = planApply(d, boxOf(desiredNode(base, undefined, { shadow: SHADOW }), { [SHADOW_PATH]: SHADOW.replace('$1$fixture', '$1$other') }), SSH_ETH0);
   const byPath = new Map(plan.changes.map((c) => [c.path, c]));
   assert.equal(byPath.get(SHADOW_PATH)?.kind, 'modify');
   assert.equal(byPath.get(SHADOW_PATH)?.diff, null);
@@ -100,7 +100,7 @@ test('plan: /etc/shadow changes without a diff (secret) and need no activation; 
 });
 
 test('plan: activations run interfaces, sysctl, hostname, then one keepalived reload for keepalived.conf and notify.sh together', () => {
-  const d = desiredNode(site(PAIR), 'master', SHADOW);
+  const d = desiredNode(site(PAIR), 'master', { shadow: SHADOW });
   const box = boxOf(d, {
     [NOTIFY_SCRIPT_PATH]: '#!/bin/sh\nexit 0\n',
     [KEEPALIVED_CONF_PATH]: 'global_defs {\n}\n',
@@ -116,8 +116,8 @@ test('plan: activations run interfaces, sysctl, hostname, then one keepalived re
 });
 
 test('plan: an address change on the interface carrying the SSH session is refused with what to do instead', () => {
-  const before = desiredNode(site(NAT), undefined, SHADOW);
-  const after = desiredNode(site(NAT.replace('192.168.253.254/24', '192.168.253.250/24')), undefined, SHADOW);
+  const before = desiredNode(site(NAT), undefined, { shadow: SHADOW });
+  const after = desiredNode(site(NAT.replace('192.168.253.254/24', '192.168.253.250/24')), undefined, { shadow: SHADOW });
   const plan = planApply(after, boxOf(before), SSH_ETH0);
   assert.equal(plan.refusals.length, 1);
   assert.equal(plan.refusals[0].path, INTERFACES_PATH);
@@ -131,7 +131,7 @@ test('plan: an address change on the interface carrying the SSH session is refus
   assert.deepEqual(serial.activations, [{ kind: 'interfaces', interfaces: ['eth0:120', 'eth0'] }]);
 
   // Over SSH through eth0, a change on eth1 alone is cycled and allowed.
-  const eth1 = desiredNode(site(NAT.replace('172.16.14.120/24', '172.16.14.126/24')), undefined, SHADOW);
+  const eth1 = desiredNode(site(NAT.replace('172.16.14.120/24', '172.16.14.126/24')), undefined, { shadow: SHADOW });
   const ok = planApply(eth1, boxOf(before), SSH_ETH0);
   assert.deepEqual(ok.refusals, []);
   assert.deepEqual(ok.activations, [{ kind: 'interfaces', interfaces: ['eth1'] }]);
@@ -142,9 +142,9 @@ test('plan: an address change on the interface carrying the SSH session is refus
 });
 
 test('plan: switching lvs.manager on a live box is refused (reinstall)', () => {
-  const keepalivedBox = desiredNode(site(NAT), undefined, SHADOW);
+  const keepalivedBox = desiredNode(site(NAT), undefined, { shadow: SHADOW });
   const ipvsadmSite = NAT.replace('manager: keepalived', 'manager: ipvsadm');
-  const plan = planApply(desiredNode(site(ipvsadmSite), undefined, SHADOW), boxOf(keepalivedBox), { transport: 'serial' });
+  const plan = planApply(desiredNode(site(ipvsadmSite), undefined, { shadow: SHADOW }), boxOf(keepalivedBox), { transport: 'serial' });
   assert.deepEqual(plan.refusals.map((r) => r.path), [IPVSADM_RULES_PATH]);
   assert.match(plan.refusals[0].instead, /reinstall/);
 });

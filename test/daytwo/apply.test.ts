@@ -28,7 +28,7 @@ const CHANGED = NAT.replace('scheduler: wlc', 'scheduler: rr');
 /** A box installed from `from` (files, a running keepalived with its table), keepalived knowing both configs. */
 function boxFrom(from: string, ...others: string[]): FakeBox {
   const loaded = site(from);
-  const d = desiredNode(loaded, undefined, SHADOW);
+  const d = desiredNode(loaded, undefined, { shadow: SHADOW });
   const box = new FakeBox(d);
   box.files.set(SHADOW_PATH, { bytes: Buffer.from(SHADOW), mode: 0o640 });
   const tables = new Map<string, string>();
@@ -88,7 +88,7 @@ test('apply: backup, write, SIGHUP reload proven by the table, verify, then the 
   assert.equal(box.text(`${PREV}${KEEPALIVED_CONF_PATH}`), before, 'the replaced file is kept on the box');
   assert.match(box.table, /192\.168\.253\.120:80 rr/);
   const record = JSON.parse(box.text(APPLIED_RECORD_PATH)!) as AppliedRecord;
-  assert.equal(record.id, appliedConfigId(desiredNode(site(CHANGED), undefined, SHADOW), site(CHANGED).sha256));
+  assert.equal(record.id, appliedConfigId(desiredNode(site(CHANGED), undefined, { shadow: SHADOW }), site(CHANGED).sha256));
   assert.equal(record.id, r.appliedId);
   assert.equal(record.appliedAt, NOW.toISOString());
   assert.ok(record.files.some((f) => f.path === KEEPALIVED_CONF_PATH));
@@ -285,7 +285,7 @@ test('apply with the ipvsadm manager: the rules are restored and the table must 
   const IPV = readFileSync(join(repoRoot, 'test/fixtures/sites/ipvsadm-nat.yaml'), 'utf8');
   const rr = IPV.replace('scheduler: wlc', 'scheduler: rr');
   const make = (): FakeBox => {
-    const box = new FakeBox(desiredNode(site(IPV), undefined, SHADOW));
+    const box = new FakeBox(desiredNode(site(IPV), undefined, { shadow: SHADOW }));
     box.files.set(SHADOW_PATH, { bytes: Buffer.from(SHADOW), mode: 0o640 });
     box.sshConnection = '203.0.113.9 50022 203.0.113.2 22';
     box.ipAddr = '2: eth0    inet 203.0.113.2/24 scope global eth0\n3: eth1    inet 192.168.100.1/24 scope global eth1\n';

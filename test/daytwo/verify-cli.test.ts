@@ -83,7 +83,7 @@ interface BoxSpec {
  */
 async function makeBox(server: LennySshd, dir: string, spec: BoxSpec): Promise<string> {
   const loaded = await loadSite(spec.site);
-  const node = desiredNode(loaded, spec.node, BOX_SHADOW);
+  const node = desiredNode(loaded, spec.node, { shadow: BOX_SHADOW });
   const etc = join(dir, 'etc');
   for (const f of node.files) put(join(etc, f.path.replace(/^\/etc\//, '')), fileBytes(f));
   put(join(etc, 'obsbuild/manifest-id'), `${MANIFEST_ID}\n`);

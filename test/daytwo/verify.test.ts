@@ -17,7 +17,7 @@ const site = (name: string) => loadSite(join(repoRoot, 'test/fixtures/sites', `$
 /** A box exactly as the site renders the node, with /etc/shadow holding the site's root hash. */
 function installedFiles(loaded: LoadedSite, node?: 'master' | 'backup'): Map<string, Buffer> {
   const files = new Map<string, Buffer>([[SHADOW_PATH, Buffer.from(BOX_SHADOW)]]);
-  for (const f of desiredNode(loaded, node, BOX_SHADOW).files) files.set(f.path, fileBytes(f));
+  for (const f of desiredNode(loaded, node, { shadow: BOX_SHADOW }).files) files.set(f.path, fileBytes(f));
   return files;
 }
 
@@ -42,7 +42,7 @@ test('a box as installed from the site passes every check, reads all files in on
   assert.match(r.checks.find((c) => c.name === APPLIED_CHECK)!.evidence, /^as installed/);
   assert.ok(r.drift.length >= 8 && r.drift.every((d) => d.state === 'same'));
   assert.ok(r.drift.some((d) => d.path === SHADOW_PATH), 'root password hash compared through /etc/shadow');
-  assert.equal(r.desiredId, appliedConfigId(desiredNode(loaded, undefined, BOX_SHADOW), loaded.sha256));
+  assert.equal(r.desiredId, appliedConfigId(desiredNode(loaded, undefined, { shadow: BOX_SHADOW }), loaded.sha256));
   assert.equal(r.appliedId, null);
   assert.equal(box.runs.filter((c) => c.includes('@@obsbuild-files-begin')).length, 1, 'one round trip for the files');
   assert.equal(box.writes, 0);
@@ -107,7 +107,7 @@ test('a file the site no longer renders (keepalived.conf after switching to mana
 
 test('the applied record: the id the site gives is live; another id, or garbage, fails', async () => {
   const loaded = await site('nat-single');
-  const desiredId = appliedConfigId(desiredNode(loaded, undefined, BOX_SHADOW), loaded.sha256);
+  const desiredId = appliedConfigId(desiredNode(loaded, undefined, { shadow: BOX_SHADOW }), loaded.sha256);
   const record = (id: string) => Buffer.from(JSON.stringify({ format: 1, id, node: { role: 'single', hostname: 'obs600' }, site: { file: 'x', sha256: 'y' }, appliedAt: '2026-12-04T20:00:00Z', obsbuild: '0.1.0', files: [] }));
 
   let box = singleBox(loaded);
