@@ -55,7 +55,7 @@ test('obsbuild inspect --json: machine-readable, with sha256s and without file c
   assert.equal(j.arch, 'powerpc');
   assert.equal(j.debianVersion, '5.0.3');
   assert.equal(j.ipVs, true);
-  assert.deepEqual(j.rootfs.capturedFiles, ['debianVersion', 'dpkgStatus', 'hostname', 'passwd', 'shadow']);
+  assert.deepEqual(j.rootfs.capturedFiles, ['debianVersion', 'dpkgStatus', 'group', 'hostname', 'passwd', 'shadow']);
   assert.doesNotMatch(String(r.stdout), /\$1\$afC9J/);
   // The library report carries the captured files for the image pipeline.
   assert.match(lib.rootfs.files.shadow ?? '', /^root:\$1\$/);
