@@ -38,6 +38,8 @@ export interface MirrorOptions {
   onWarning?: (line: string) => void;
   /** The Release file's signature checked out. */
   onSigned?: (verdict: SignatureVerdict) => void;
+  /** Give up on a download when the mirror sends nothing for this long (default: download.ts's). */
+  idleTimeoutMs?: number;
 }
 
 /** $XDG_CACHE_HOME/obsbuild, else ~/.cache/obsbuild. */
@@ -124,7 +126,7 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
   const releasePath = join(root, distRel, 'Release');
   let haveRelease = false;
   try {
-    await download(releaseUrl, releasePath, RELEASE_LIMIT, opts.onProgress);
+    await download(releaseUrl, releasePath, RELEASE_LIMIT, opts.onProgress, { idleTimeoutMs: opts.idleTimeoutMs });
     haveRelease = true;
   } catch (err) {
     if (!(err instanceof HttpStatusError)) throw err;
@@ -148,7 +150,7 @@ export async function fetchMirrorIndex(opts: MirrorOptions): Promise<PackageEntr
     const dest = join(root, distRel, rel);
     const expected = release?.get(rel);
     try {
-      await download(url, dest, indexLimit(url, expected, distRel), opts.onProgress);
+      await download(url, dest, indexLimit(url, expected, distRel), opts.onProgress, { idleTimeoutMs: opts.idleTimeoutMs });
     } catch (err) {
       if (err instanceof HttpStatusError && err.status === 404) {
         tried.push(variant);
@@ -177,7 +179,7 @@ async function checkReleaseSignature(opts: MirrorOptions, releaseUrl: string, re
   try {
     await rm(signaturePath, { force: true }); // never judge this Release by an older download's signature
     try {
-      await download(`${releaseUrl}.gpg`, signaturePath, SIGNATURE_LIMIT, opts.onProgress);
+      await download(`${releaseUrl}.gpg`, signaturePath, SIGNATURE_LIMIT, opts.onProgress, { idleTimeoutMs: opts.idleTimeoutMs });
     } catch (err) {
       if (!(err instanceof HttpStatusError)) throw err;
       throw new UserError(`${releaseUrl}.gpg: HTTP ${err.status}: the Release file is not signed, so nothing from this mirror can be verified; pass --allow-unsigned to use it anyway`, { code: 'mirror-failed', cause: err });
@@ -231,7 +233,7 @@ export async function fetchDebs(opts: MirrorOptions, entries: PackageEntry[]): P
         // stale or damaged cache entry: the download below replaces it (atomically)
       }
     }
-    await download(url, dest, debLimit(url, entry), opts.onProgress);
+    await download(url, dest, debLimit(url, entry), opts.onProgress, { idleTimeoutMs: opts.idleTimeoutMs });
     try {
       await verifyDebChecksum(dest, expected);
     } catch (err) {

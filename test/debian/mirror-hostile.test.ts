@@ -300,3 +300,50 @@ test('--mirror file://: a Release that is a FIFO or a device is refused without 
   await assert.rejects(() => fetchDebs(options(cache, { url, allowUnsigned: true }), entries), new RegExp(`libpopt0\\.deb: has ${popt.bytes.length + (1 << 20)} bytes, over its Size in the index`));
   assert.deepEqual(filesUnder(cache).filter((f) => f.includes('/debs/')), []);
 });
+
+test('a mirror that stops sending (before its headers, or in the middle of a body) is given up after the idle timeout, nothing kept', { timeout: 30_000 }, async () => {
+  const cache = join(work, 'cache-stalled');
+  const release = '/debian/dists/lenny/Release';
+  const held: ServerResponse[] = [];
+  // Accepts the request and never answers.
+  routes = new Map([[release, (_req, res) => void held.push(res)]]);
+  let started = Date.now();
+  await assert.rejects(() => fetchMirrorIndex(options(cache, { idleTimeoutMs: 300 })), /dists\/lenny\/Release: the mirror sent nothing for 0\.3 s; download stopped and nothing kept$/);
+  const beforeHeaders = Date.now() - started;
+  // Headers and a first part of the body, then silence.
+  routes = new Map([[release, (_req, res) => {
+    held.push(res);
+    res.writeHead(200, { 'content-length': 1000 });
+    res.write('Origin: stalled\n');
+  }]]);
+  started = Date.now();
+  await assert.rejects(() => fetchMirrorIndex(options(cache, { idleTimeoutMs: 300 })), /dists\/lenny\/Release: the mirror sent nothing for 0\.3 s; download stopped and nothing kept$/);
+  const midBody = Date.now() - started;
+  process.stdout.write(`# stalled mirror: given up after ${beforeHeaders} ms (no headers) and ${midBody} ms (mid-body), idle timeout 300 ms\n`);
+  assert.ok(beforeHeaders < 5000 && midBody < 5000, 'given up near the timeout');
+  assert.deepEqual(filesUnder(cache), [], 'no Release and no temporary file in the cache');
+  for (const res of held) res.destroy();
+});
+
+test('a slow mirror that keeps sending is not given up: the idle timeout counts silence, not the whole download', async () => {
+  const cache = join(work, 'cache-slow');
+  const release = '/debian/dists/lenny/Release';
+  const body = Buffer.from('Origin: slow\nSuite: lenny\n');
+  // One byte every 50 ms: the whole file takes longer than the idle timeout, no gap does.
+  routes = new Map([[release, (_req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    let i = 0;
+    const tick = setInterval(() => {
+      if (res.destroyed) return clearInterval(tick);
+      res.write(body.subarray(i, i + 1));
+      if (++i === body.length) {
+        clearInterval(tick);
+        res.end();
+      }
+    }, 50);
+  }]]);
+  const started = Date.now();
+  // The Release arrives whole; what fails next is the missing signature, not the download.
+  await assert.rejects(() => fetchMirrorIndex(options(cache, { idleTimeoutMs: 400 })), (err: Error) => !/sent nothing/.test(err.message));
+  assert.ok(Date.now() - started > 400 * 2, 'the download took longer than the idle timeout');
+});
