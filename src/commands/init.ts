@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { profile: string; site: string; force?: boolean }) => {
         if (!(STARTER_PROFILES as readonly string[]).includes(opts.profile)) {
-          throw new UserError(`unknown profile "${opts.profile}"; known profiles: ${STARTER_PROFILES.join(', ')}`, { code: 'user-error' });
+          throw new UserError(`unknown profile "${opts.profile}"; known profiles: ${STARTER_PROFILES.join(', ')}`, { code: 'usage' });
         }
         const exists = await lstat(opts.site).then(
           () => true,

@@ -26,9 +26,9 @@ export function siteNodes(site: Site): NodeView[] {
 export function pickNode(site: Site, node: NodeRole | undefined): NodeView {
   const nodes = siteNodes(site);
   if (!site.lvs.vrrp) {
-    if (node) throw new UserError(`--node ${node} is only for an HA pair (this site has no lvs.vrrp)`, { code: 'user-error' });
+    if (node) throw new UserError(`--node ${node} is only for an HA pair (this site has no lvs.vrrp)`, { code: 'usage' });
     return nodes[0];
   }
-  if (!node) throw new UserError('this site is an HA pair: choose --node master or --node backup', { code: 'user-error' });
+  if (!node) throw new UserError('this site is an HA pair: choose --node master or --node backup', { code: 'usage' });
   return nodes.find((n) => n.role === node)!;
 }

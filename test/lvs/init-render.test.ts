@@ -81,7 +81,7 @@ test('init refuses to overwrite without --force, and overwrites with it', async 
     assert.equal((await runCli(['init', '--force'], { cwd: dir })).exitCode, 0);
     assert.match(await readFile(join(dir, 'obsbuild.yaml'), 'utf8'), /^board: obs600/m);
     const bad = await runCli(['init', '--profile', 'web', '--force'], { cwd: dir });
-    assert.equal(bad.exitCode, 1);
+    assert.equal(bad.exitCode, 2, 'an unknown --profile is a usage error');
     assert.match(String(bad.stderr), /unknown profile "web"; known profiles: lb/);
   });
 });
@@ -117,7 +117,7 @@ test('render --node picks one member of a pair; a single director refuses --node
     assert.equal(await readFile(join(dir, 'b', 'etc/hostname'), 'utf8'), 'lvs-slave\n');
 
     const single = await runCli(['render', '--site', join(sitesDir, 'nat-single.yaml'), '--node', 'master', '--out', join(dir, 's')]);
-    assert.equal(single.exitCode, 1);
+    assert.equal(single.exitCode, 2, '--node on a single director is a usage error');
     assert.match(String(single.stderr), /--node master is only for an HA pair/);
 
     const dialect = await runCli(['render', '--site', pair, '--dialect', 'squeeze', '--out', join(dir, 'd')]);
