@@ -28,8 +28,13 @@ program
       '\nExit codes: 0 success, 1 a problem you can fix (the message names the file), 2 a usage error, 130 stopped by Ctrl-C.',
   )
   .version(pkg.version)
-  .showHelpAfterError()
+  .configureOutput({ outputError: (message, write) => write(usageLine('obsbuild', message)) })
   .exitOverride();
+
+/** A usage error in one line, with where the options are listed (the whole help would bury the problem). */
+function usageLine(command: string, message: string): string {
+  return `${command}: ${message.trim().replace(/^error: /, '')} (${command} --help lists the options)\n`;
+}
 
 // Each command's module pulls in its own dependencies (serialport, tar-stream, zod...). Loading only the one
 // being run keeps start-up short, which matters for `flash` where the CLI's start is part of the wall time.
@@ -41,7 +46,10 @@ for (const name of toLoad) {
   const mod = (await import(`./commands/${name}.js`)) as { register(program: Command): void };
   mod.register(program);
 }
-for (const cmd of program.commands) cmd.exitOverride();
+for (const cmd of program.commands) {
+  cmd.exitOverride();
+  cmd.configureOutput({ outputError: (message, write) => write(usageLine(`obsbuild ${cmd.name()}`, message)) });
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -25,6 +25,20 @@ test('an unknown option is a usage error (exit 2)', async () => {
   assert.match(String(r.stderr), /unknown option/);
 });
 
+test('a usage error is one line naming the problem and where the options are, not the whole help', async () => {
+  const cases: [string[], RegExp][] = [
+    [['flash', '--bogus'], /^obsbuild flash: unknown option '--bogus' \(obsbuild flash --help lists the options\)$/],
+    [['verify', '--host'], /^obsbuild verify: option '--host <\[user@\]host\[:port\]>' argument missing \(obsbuild verify --help lists the options\)$/],
+    [['no-such-command'], /^obsbuild: unknown command 'no-such-command' \(obsbuild --help lists the options\)$/],
+  ];
+  for (const [args, want] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.exitCode, 2, args.join(' '));
+    assert.match(String(r.stderr).trimEnd(), want);
+    assert.equal(String(r.stderr).trimEnd().split('\n').length, 1, `one line for ${args.join(' ')}`);
+  }
+});
+
 test('obsbuild --version prints the package version', async () => {
   const r = await runCli(['--version']);
   assert.equal(r.exitCode, 0);
