@@ -17,7 +17,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadSite } from '../../src/site/load.js';
@@ -47,6 +47,39 @@ let shell: GuestShell | undefined;
 let plan: TrafficPlan;
 let siteFile: string;
 let userKey: string;
+/** How the tests reach the board over SSH (set once the board is up). */
+let sshTarget: Parameters<typeof openBoxShell>[0] | undefined;
+
+/**
+ * What a box in service carries besides the load balancer, as an operator writes it: a folder of their own
+ * files and one file given inline with its owner and mode, the zone, NTP servers and a log host. The log host
+ * is the board's own loopback (nothing outside the guest is reachable), where the test listens.
+ */
+const SERVICE_SETTINGS = `
+files:
+  folder: files
+  entries:
+    - path: /etc/obsbuild-e2e/agent.conf
+      content: "collector 192.168.253.1\\n"
+      mode: "0640"
+      owner: root
+      group: adm
+timezone: Asia/Tokyo
+ntp:
+  servers: [192.168.253.1]
+syslog:
+  servers: [127.0.0.1]
+  port: 5514
+`;
+const HELLO_SCRIPT = '#!/bin/sh\necho hello from the site files\n';
+
+/** The site's `files.folder`, beside the site file. */
+async function writeSiteFilesFolder(dir: string): Promise<void> {
+  await mkdir(join(dir, 'files', 'usr', 'local', 'sbin'), { recursive: true });
+  const script = join(dir, 'files', 'usr', 'local', 'sbin', 'obsbuild-e2e-hello');
+  await writeFile(script, HELLO_SCRIPT);
+  await chmod(script, 0o755);
+}
 
 const e2e = vobsE2e('vobs', async () => {
   await shell?.close().catch(() => undefined);
@@ -61,7 +94,8 @@ test('the guide site installs from the stick, first-boots and passes every conso
   const pub = (await readFile(`${userKey}.pub`, 'utf8')).trim();
   const text = await readFile(DEFAULT_VOBS_SITE, 'utf8');
   siteFile = join(e2e.work, 'site.yaml');
-  await writeFile(siteFile, text.replace(/authorized_keys: \[\]/, `authorized_keys: [${JSON.stringify(pub)}]`));
+  await writeFile(siteFile, text.replace(/authorized_keys: \[\]/, `authorized_keys: [${JSON.stringify(pub)}]`) + SERVICE_SETTINGS);
+  await writeSiteFilesFolder(e2e.work);
   [image] = await timed('obsbuild image', () =>
     buildVobsImage({ siteFile, outDir: join(e2e.work, 'out'), standin: e2e.standin, log, stdio: 'pipe' }),
   );
@@ -76,6 +110,10 @@ test('the guide site installs from the stick, first-boots and passes every conso
   // them out of IPVS: the one finding allowed here. The full verdict is asked again once they run.
   assert.deepEqual(notPassed(report.checks, onlyRealServersDown), [], 'console checks that did not pass');
   assert.ok(report.checks.length >= 8, `only ${report.checks.length} checks ran`);
+  // The site's time zone, NTP and syslog settings were checked on the box (and passed, above).
+  for (const name of [/time zone/i, /NTP/, /syslog/i]) {
+    assert.ok(report.checks.some((c) => name.test(c.name) && c.status === 'pass'), `no passing check matching ${name}: ${report.checks.map((c) => c.name).join(', ')}`);
+  }
   assert.equal(boot.bootSource, 'cf', 'flashcfg -c cf recorded the CF card as the boot source');
   assert.equal(boot.cfKernelMatches, true, "the CF card's uImage.initrd-cfboot holds the kernel the board runs");
 });
@@ -102,6 +140,7 @@ test('the admin reaches the board over SSH with lenny\'s options; the guest reac
   await writeFile(knownHosts, '');
   const target = { kind: 'ssh' as const, target: { user: 'root', host: '127.0.0.1', port }, knownHostsFile: knownHosts, hostKeyAlias: image.hostname,
     identityFile: userKey, configFile: 'none' };
+  sshTarget = { ...target, acceptNewHostKey: false };
   // First contact records the key (accept-new); the second connection must match it (the pinned path).
   const first = await timed('ssh connect through the forward (first contact, accept-new)', () => openBoxShell({ ...target, acceptNewHostKey: true }, log));
   await first.close();
@@ -177,6 +216,42 @@ test('the admin reaches the board over SSH with lenny\'s options; the guest reac
   }
   const accepted = await plainSsh(port, knownHosts, ['-o', 'HostKeyAlgorithms=+ssh-rsa', '-o', 'PubkeyAcceptedAlgorithms=+ssh-rsa']);
   assert.equal(accepted.code, 0, `with lenny's options: ${accepted.stderr}`);
+});
+
+test('the site\'s own files, time zone, NTP and syslog are in place; keepalived\'s log lines reach the log host', { timeout: 180_000 }, async (t) => {
+  if (!sshTarget) return t.skip('no SSH path to the board');
+  const box = await openBoxShell(sshTarget, log);
+  try {
+    const run = async (cmd: string) => {
+      const r = await box.run(cmd, { timeoutMs: 30_000 });
+      return { code: r.exitCode, out: r.stdout.toString() };
+    };
+    // files: the inline entry with its owner, group and mode; the folder's script with its mode, runnable.
+    assert.equal((await run('stat -c "%a %U %G" /etc/obsbuild-e2e/agent.conf')).out.trim(), '640 root adm');
+    assert.equal((await run('cat /etc/obsbuild-e2e/agent.conf')).out, 'collector 192.168.253.1\n');
+    assert.equal((await run('stat -c "%a %U" /usr/local/sbin/obsbuild-e2e-hello')).out.trim(), '755 root');
+    assert.equal((await run('/usr/local/sbin/obsbuild-e2e-hello')).out, 'hello from the site files\n');
+    // timezone: the zone in effect for every program, not just the file.
+    assert.equal((await run('cat /etc/timezone')).out, 'Asia/Tokyo\n');
+    assert.equal((await run('date +%Z')).out.trim(), 'JST');
+    // syslog: listen on the log host's port, then make keepalived log: its lines must arrive there.
+    const listen =
+      'perl -MIO::Socket::INET -e \'$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 5514, Proto => "udp") or die "listen: $!"; ' +
+      '$| = 1; $SIG{ALRM} = sub { exit 0 }; alarm 60; while (defined $s->recv($m, 8192)) { print "$m\\n" }\'';
+    assert.equal((await run(`rm -f /tmp/loghost.txt; nohup ${listen} </dev/null >/tmp/loghost.txt 2>&1 & sleep 1; echo started`)).out.trim(), 'started');
+    await run('logger -p daemon.notice obsbuild-e2e-marker; kill -HUP "$(cat /var/run/keepalived.pid)"');
+    let got = '';
+    for (let i = 0; i < 20 && !(/obsbuild-e2e-marker/.test(got) && /Keepalived/i.test(got)); i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      got = (await run('cat /tmp/loghost.txt')).out;
+    }
+    log(`log host received ${got.split('\n').filter(Boolean).length} line(s), e.g. ${got.split('\n').find((l) => /Keepalived/i.test(l)) ?? '(no keepalived line)'}`);
+    assert.match(got, /obsbuild-e2e-marker/, 'a line logged on the box reached the log host');
+    assert.match(got, /Keepalived/i, "keepalived's own lines reached the log host");
+    await run('pkill -f "LocalPort => 5514" || true');
+  } finally {
+    await box.close();
+  }
 });
 
 test('traffic through the virtual address reaches all three real servers', { timeout: 300_000 }, async (t) => {
