@@ -1,8 +1,9 @@
 /**
  * The base system's own files that some of obsbuild's files are made from: /etc/shadow (only root's hash is
  * the site's), /etc/passwd and /etc/group (owners given by name), sysklogd's /etc/syslog.conf (a forwarding
- * rule is added to the operator's file), the site's zone file (/etc/localtime is a copy). At build time they come from the rootfs tarball; on day two from the
- * box itself, so that both give the same bytes for an unchanged box.
+ * rule is added to the operator's file), the site's zone file (/etc/localtime is a copy of it). At build time
+ * they come from the rootfs tarball; on day two from the box itself, so that both give the same bytes for an
+ * unchanged box.
  */
 import { SHADOW_PATH } from './box-paths.js';
 

@@ -5,6 +5,7 @@
  */
 import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_MAX_BYTES } from '../contracts/applied-record.js';
+import type { BaseFiles } from '../contracts/base-files.js';
 import { APPLIED_RECORD_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { runChecks, type CheckResult, type Runner } from '../console/checks.js';
@@ -17,7 +18,6 @@ import type { LoadedSite } from '../site/load.js';
 import { UserError } from '../util/errors.js';
 import { BOX_FILES_MAX_PATHS, readBoxFiles, type BoxFile } from './box-files.js';
 import { appliedConfigId, boxZoneinfo, desiredNode, timezoneBoxPaths, type DesiredNode } from './desired.js';
-import type { BaseFiles } from '../contracts/base-files.js';
 import { compareFiles, leftoverCandidates, leftoverFiles, secretDiff, type DriftEntry, type LeftoverFile } from './drift.js';
 import { haHolding, haNodeCheck, type HaHolding } from './ha.js';
 

@@ -10,7 +10,7 @@ import type { RootfsReport } from '../inputs/rootfs.js';
 import type { LoadedSite } from '../site/load.js';
 import { UserError, located } from '../util/errors.js';
 
-/** /etc/timezone, whatever the base system's tzdata holds. */
+/** /etc/timezone: the zone's name on one line, as tzdata writes it. */
 export function timezoneNameFile(zone: string): GeneratedFile {
   return { path: TIMEZONE_PATH, content: `${zone}\n`, mode: 0o644, uid: 0, gid: 0 };
 }
