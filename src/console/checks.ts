@@ -7,6 +7,7 @@ import type { Site, VirtualServer, Forwarding, InterfaceConfig } from '../site/m
 import type { CommandResult } from './shell.js';
 import { siteNodes } from '../site/nodes.js';
 import { parseIpAddr, parseIpvsadm, type IpvsService } from './box-output.js';
+import { LOCALTIME_PATH, TIMEZONE_PATH, zoneinfoPath } from '../contracts/box-paths.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -231,5 +232,41 @@ export async function runChecks(run: Runner, ctx: CheckContext): Promise<CheckRe
       ),
     );
   }
+
+  out.push(await timezoneCheck(run, ctx.site?.timezone ?? null));
   return out;
+}
+
+/**
+ * The command behind the time zone check: /etc/timezone, whether /etc/localtime has the zone file's bytes
+ * (cmp, diffutils is Essential on every Debian), and the abbreviation `date` shows. One line per fact, each
+ * with a key, so nothing the files hold can pass for another line. POSIX sh only.
+ */
+export function timezoneCommand(zone: string): string {
+  // the site schema allows only [A-Za-z0-9_+-/] in a zone name: single quotes are enough
+  const file = `'${zoneinfoPath(zone)}'`;
+  return (
+    `echo "timezone=$(head -n 1 ${TIMEZONE_PATH} 2>/dev/null)"; ` +
+    `if [ ! -f ${file} ]; then echo localtime=nozone; elif cmp -s ${LOCALTIME_PATH} ${file}; then echo localtime=same; else echo localtime=differs; fi; ` +
+    `echo "abbrev=$(date +%Z)"`
+  );
+}
+
+async function timezoneCheck(run: Runner, zone: string | null): Promise<CheckResult> {
+  if (zone === null) return result('time zone is as the site file says', null, 'skip', 'the site file sets no timezone: the rootfs keeps its own');
+  const name = `time zone is ${zone}`;
+  const r = await run(timezoneCommand(zone));
+  if (r.exitCode === null) return result(name, r, 'fail', exitText(r));
+  const field = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(r.output.replace(/\r/g, ''))?.[1]?.trim() ?? '';
+  const named = field('timezone');
+  const localtime = field('localtime');
+  const abbrev = field('abbrev');
+  const problems: string[] = [];
+  if (named !== zone) problems.push(`${TIMEZONE_PATH} says ${named || '(nothing)'}`);
+  if (localtime === 'nozone') problems.push(`the box has no ${zoneinfoPath(zone)}`);
+  else if (localtime !== 'same') problems.push(`${LOCALTIME_PATH} is not a copy of ${zoneinfoPath(zone)}`);
+  const shows = `date shows ${abbrev || '(nothing)'}`;
+  return problems.length
+    ? result(name, r, 'fail', `${problems.join('; ')}; ${shows}`)
+    : result(name, r, 'pass', `${TIMEZONE_PATH} and ${LOCALTIME_PATH} are ${zone}; ${shows}`);
 }

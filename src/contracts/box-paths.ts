@@ -22,6 +22,16 @@ export const HOSTNAME_PATH = '/etc/hostname';
 export const HOSTS_PATH = '/etc/hosts';
 export const RESOLV_CONF_PATH = '/etc/resolv.conf';
 export const SHADOW_PATH = '/etc/shadow';
+/** Debian's name of the local time zone, one line ("Asia/Tokyo\n", as tzdata writes it). */
+export const TIMEZONE_PATH = '/etc/timezone';
+/** The zone in effect for the C library: on lenny a copy of the zone's file (tzdata's postinst copies it). */
+export const LOCALTIME_PATH = '/etc/localtime';
+/** The base system's tzdata: one TZif file per zone name. Read, never written. */
+export const ZONEINFO_DIR = '/usr/share/zoneinfo';
+/** The file of a zone (a name the site schema has checked: letters, digits, _+- and at most two "/"). */
+export function zoneinfoPath(zone: string): string {
+  return `${ZONEINFO_DIR}/${zone}`;
+}
 export const ROOT_SSH_DIR = '/root/.ssh';
 export const AUTHORIZED_KEYS_PATH = `${ROOT_SSH_DIR}/authorized_keys`;
 /** sshd's public host keys (a shell glob): the console records them for `--host` to pin. */

@@ -14,10 +14,12 @@ import {
   KEEPALIVED_CONF_PATH,
   KEEPALIVED_INIT_PATH,
   KEEPALIVED_PID_PATH,
+  LOCALTIME_PATH,
   NOTIFY_SCRIPT_PATH,
   RESOLV_CONF_PATH,
   SHADOW_PATH,
   SYSCTL_CONF_PATH,
+  TIMEZONE_PATH,
 } from '../contracts/box-paths.js';
 import { compareVirtualServer } from '../console/checks.js';
 import { parseIpAddr, parseIpvsadm, type IpvsService } from '../console/box-output.js';
@@ -52,6 +54,8 @@ export const ACTIVATION_RULES: ReadonlyMap<string, ActivationRule> = new Map<str
   [RESOLV_CONF_PATH, { kind: 'none', why: 'read on every lookup' }],
   [SHADOW_PATH, { kind: 'none', why: 'read on every login' }],
   [AUTHORIZED_KEYS_PATH, { kind: 'none', why: 'read by sshd on every login' }],
+  [TIMEZONE_PATH, { kind: 'none', why: 'the zone\'s name, read by tzdata\'s scripts when they run' }],
+  [LOCALTIME_PATH, { kind: 'none', why: 'read by the C library when a program converts a time; nothing to reload' }],
   [INTERFACES_PATH, { kind: 'interfaces', why: 'ifdown/ifup of the changed interfaces only; refused over SSH when the session\'s interface changes' }],
 ]);
 

@@ -7,13 +7,15 @@ import { createHash } from 'node:crypto';
 import { fileBytes, mergeFiles, type GeneratedFile } from '../contracts/generated-file.js';
 import type { AppliedFile } from '../contracts/applied-record.js';
 import type { BaseFiles } from '../contracts/base-files.js';
-import { SHADOW_PATH } from '../contracts/box-paths.js';
+import { LOCALTIME_PATH, SHADOW_PATH, zoneinfoPath } from '../contracts/box-paths.js';
 import type { LoadedSite } from '../site/load.js';
-import type { NodeRole } from '../site/model.js';
+import type { NodeRole, Site } from '../site/model.js';
 import { pickNode } from '../site/nodes.js';
 import { renderConfigTree } from '../lvs/render.js';
 import { authorizedKeysFiles, chooseRootHash, replaceRootHash } from '../image/shadow.js';
 import { canonicalJson } from '../image/manifest.js';
+import { localtimeFile, timezoneNameFile } from '../image/timezone.js';
+import { isTzif } from '../inputs/zoneinfo.js';
 import { sha256Hex } from '../util/hash.js';
 
 export interface DesiredNode {
@@ -26,7 +28,8 @@ export interface DesiredNode {
 /**
  * The node's files, from the site and the box's own base files. /etc/shadow is only in the list when the site
  * sets a root hash and the box's current shadow is given: the box's other lines (system users, password
- * ages) are kept, as the build keeps the rootfs's, and only root's hash field is the site's.
+ * ages) are kept, as the build keeps the rootfs's, and only root's hash field is the site's. Likewise
+ * /etc/localtime is only listed when the box's file of the site's zone is given (base.zoneinfo).
  */
 export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base: BaseFiles = {}): DesiredNode {
   const boxShadow = base.shadow;
@@ -37,10 +40,30 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
     hash !== null && boxShadow !== undefined
       ? [{ path: SHADOW_PATH, content: replaceRootHash(boxShadow, hash), mode: 0o640, uid: 0, gid: 42 }]
       : [];
-  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow).filter(
+  // /etc/localtime follows the box's own tzdata (as its tzdata postinst would copy it); without a zone file
+  // on the box there is nothing to copy, and the time zone check says so
+  const zone = site.timezone;
+  const timezone: GeneratedFile[] =
+    zone === null ? [] : [timezoneNameFile(zone), ...(base.zoneinfo && isTzif(base.zoneinfo) ? [localtimeFile(base.zoneinfo)] : [])];
+  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow, timezone).filter(
     (f) => (f.type ?? 'file') === 'file',
   );
   return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files };
+}
+
+/**
+ * What verify and apply read on the box for the site's time zone besides the node's files: the zone's file
+ * (base.zoneinfo) and /etc/localtime, which desiredNode lists only once the zone file is known.
+ */
+export function timezoneBoxPaths(site: Site): string[] {
+  return site.timezone === null ? [] : [LOCALTIME_PATH, zoneinfoPath(site.timezone)];
+}
+
+/** base.zoneinfo from what was read on the box: none when the zone file is missing or too big to send. */
+export function boxZoneinfo(site: Site, box: ReadonlyMap<string, { bytes: Buffer; truncated: boolean } | null>): Buffer | undefined {
+  if (site.timezone === null) return undefined;
+  const file = box.get(zoneinfoPath(site.timezone));
+  return file && !file.truncated ? file.bytes : undefined;
 }
 
 /** path + sha256 of each desired file, as the applied record lists them. */

@@ -37,6 +37,8 @@ export interface InspectOptions {
   expectSuite?: string | null;
   /** Parts of the board's multi-file uImage (default 3, the OBS600's kernel, ramdisk and device tree). */
   expectUImageParts?: number;
+  /** The site's time zone: the rootfs pass finds its file (RootfsReport.zoneinfo). */
+  zone?: string | null;
   /** Bytes read so far over all three files, and their total size. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -67,7 +69,7 @@ export async function inspectInputs(dir?: string, opts: InspectOptions = {}): Pr
 
   // The three reads are independent: run them together, report the first problem in a fixed order.
   const settled = await Promise.allSettled([
-    inspectRootfs(found.rootfs, { expectArch, expectSuite: opts.expectSuite, onProgress: progress('rootfs') }),
+    inspectRootfs(found.rootfs, { expectArch, expectSuite: opts.expectSuite, zone: opts.zone, onProgress: progress('rootfs') }),
     inspectUImage(found.uimage, {
       expectArch: expectArch === null ? null : UBOOT_ARCH[expectArch] ?? null,
       expectParts: opts.expectUImageParts,

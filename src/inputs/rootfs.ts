@@ -5,6 +5,7 @@ import { describeElf, ELF_HEAD_BYTES, parseElfIdentity, type ElfIdentity } from 
 import { normalizeTarPath, resolveLexically } from '../archive/path-safety.js';
 import type { TarEntry } from '../archive/tar-entry.js';
 import { escapeError, walkTarGz, type Capture, type WalkResult } from '../archive/tar-read.js';
+import { ZoneinfoCollector, type ZoneLookup } from './zoneinfo.js';
 
 /** The small files of the base system the image pipeline needs, captured during the one pass. */
 export const CAPTURED_FILES = {
@@ -65,6 +66,8 @@ export interface RootfsReport extends WalkResult {
   rootHasStockPassword?: boolean;
   /** Contents of the captured files that exist in the tarball. */
   files: Partial<Record<CapturedName, string>>;
+  /** The zone asked for (RootfsCheckOptions.zone) in the rootfs's tzdata, or why it is not there. */
+  zoneinfo?: ZoneLookup;
   warnings: string[];
 }
 
@@ -73,6 +76,8 @@ export interface RootfsCheckOptions {
   expectArch?: string | null;
   /** The Debian suite the packages are for; null skips the check. Default lenny. */
   expectSuite?: string | null;
+  /** A time zone (the site's timezone:) whose file under usr/share/zoneinfo the pass finds; none when absent. */
+  zone?: string | null;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -130,11 +135,14 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
   const hardlinks = new Map<string, string>();
   // First bytes of every regular file: /bin/sh's target can come before or after the link in the tar.
   const heads = new Map<string, Buffer>();
+  const zoneinfo = opts.zone ? new ZoneinfoCollector(label, opts.zone) : undefined;
 
   const capture = (e: TarEntry): Capture => {
     if (e.type !== 'file') return undefined;
     const name = wanted.get(e.path);
     if (name) return { whole: CAPTURE_LIMIT[name] };
+    const zoneBytes = zoneinfo?.wants(e);
+    if (zoneBytes !== undefined) return { whole: zoneBytes };
     return { head: ELF_HEAD_BYTES };
   };
   const onEntry = (e: TarEntry, data: Buffer | undefined) => {
@@ -146,6 +154,7 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
     } else if (data) {
       const name = wanted.get(e.path);
       if (name) files[name] = data.toString('utf8');
+      else if (zoneinfo?.wants(e) !== undefined) zoneinfo.add(e.path, data);
       else heads.set(e.path, data);
     }
   };
@@ -163,6 +172,7 @@ export async function inspectRootfs(tarball: string, opts: RootfsCheckOptions = 
     files,
     warnings,
   };
+  if (zoneinfo) report.zoneinfo = zoneinfo.lookup(resolveInArchive(zoneinfo.start, symlinks, hardlinks));
 
   if (files.dpkgStatus === undefined) {
     throw new UserError(`${label}: no /${CAPTURED_FILES.dpkgStatus}: this is not a Debian root filesystem tarball`, { code: 'input-invalid' });

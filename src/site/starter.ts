@@ -18,6 +18,7 @@ export function starterSiteText(_profile: StarterProfile = 'lb'): string {
 
 board: obs600                 # obs600, or vobs (the virtual stand-in board for QEMU tests)
 hostname: obs600              # /etc/hostname and /etc/hosts
+# timezone: Asia/Tokyo       # /etc/timezone and /etc/localtime from the rootfs's own tzdata (unset: its zone)
 
 root:
   # The box installs with the stock root password "root". That is fine on a bench and wrong in service:

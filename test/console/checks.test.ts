@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareVirtualServer, runChecks, expectedNode } from '../../src/console/checks.js';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareVirtualServer, runChecks, expectedNode, timezoneCommand } from '../../src/console/checks.js';
+import { tzif } from '../fixtures/inputs/make-standin-inputs.js';
 import { parseIpAddr, parseIpvsadm } from '../../src/console/box-output.js';
 import type { CommandResult } from '../../src/console/shell.js';
 import { testSite } from './harness.js';
@@ -66,4 +71,58 @@ test('a command that never finished fails its check and says so', async () => {
   const res = await runChecks(run, { site: testSite(), manifestId: 'm' });
   assert.ok(res.filter((c) => c.status === 'fail').length >= 8);
   assert.match(res[0].evidence, /did not finish in time/);
+});
+
+/** The time zone check's command, run by the host's POSIX sh against files under `root` instead of /. */
+async function runTimezoneCommand(root: string, zone: string): Promise<CommandResult> {
+  const command = timezoneCommand(zone);
+  const local = command.replace(/\/etc\//g, `${root}/etc/`).replace(/\/usr\/share\/zoneinfo\//g, `${root}/usr/share/zoneinfo/`);
+  assert.notEqual(local, command);
+  const r = spawnSync('sh', ['-c', local], { encoding: 'utf8', env: { PATH: process.env.PATH, TZ: `:${root}/etc/localtime` } });
+  return { command, exitCode: r.status, output: r.stdout + r.stderr, durationMs: 1 };
+}
+
+test('time zone check: PASS when /etc/timezone names the zone and /etc/localtime is its file; FAIL says which is wrong; SKIP without timezone:', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'obsbuild-tz-check-'));
+  try {
+    await mkdir(join(root, 'etc'));
+    await mkdir(join(root, 'usr/share/zoneinfo/Asia'), { recursive: true });
+    await writeFile(join(root, 'usr/share/zoneinfo/Asia/Tokyo'), tzif('JST', 9 * 3600));
+    await writeFile(join(root, 'usr/share/zoneinfo/UTC'), tzif('UTC', 0));
+    const site = testSite();
+    site.timezone = 'Asia/Tokyo';
+    const check = async () => {
+      const run = async (command: string): Promise<CommandResult> =>
+        command === timezoneCommand('Asia/Tokyo') ? runTimezoneCommand(root, 'Asia/Tokyo') : { command, exitCode: 0, output: '', durationMs: 1 };
+      const res = await runChecks(run, { site, manifestId: null });
+      return res[res.length - 1];
+    };
+
+    await writeFile(join(root, 'etc/timezone'), 'Asia/Tokyo\n');
+    await copyFile(join(root, 'usr/share/zoneinfo/Asia/Tokyo'), join(root, 'etc/localtime'));
+    let c = await check();
+    assert.equal(c.name, 'time zone is Asia/Tokyo');
+    assert.equal(c.status, 'pass', c.evidence);
+    assert.equal(c.evidence, '/etc/timezone and /etc/localtime are Asia/Tokyo; date shows JST');
+
+    await writeFile(join(root, 'etc/timezone'), 'Etc/UTC\n');
+    await copyFile(join(root, 'usr/share/zoneinfo/UTC'), join(root, 'etc/localtime'));
+    c = await check();
+    assert.equal(c.status, 'fail');
+    assert.equal(c.evidence, '/etc/timezone says Etc/UTC; /etc/localtime is not a copy of /usr/share/zoneinfo/Asia/Tokyo; date shows UTC');
+
+    await rm(join(root, 'etc/timezone'));
+    await rm(join(root, 'usr/share/zoneinfo/Asia/Tokyo'));
+    c = await check();
+    assert.equal(c.status, 'fail');
+    assert.match(c.evidence, /^\/etc\/timezone says \(nothing\); the box has no \/usr\/share\/zoneinfo\/Asia\/Tokyo; date shows/);
+
+    const none = await runChecks(async (command) => ({ command, exitCode: 0, output: '', durationMs: 1 }), { site: { ...testSite(), timezone: null }, manifestId: null });
+    const skip = none[none.length - 1];
+    assert.equal(skip.status, 'skip');
+    assert.equal(skip.command, null, 'nothing runs on the box');
+    assert.match(skip.evidence, /sets no timezone/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });

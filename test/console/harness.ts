@@ -56,7 +56,7 @@ export function testSite(): Site {
     packages: { suite: 'lenny', arch: 'powerpc', mirror: null, extra: [] },
     install: { cf_device: '/dev/sda' },
     files: { folder: null, entries: [] },
-    timezone: null,
+    timezone: 'Asia/Tokyo',
     ntp: null,
     syslog: null,
   };

@@ -69,7 +69,7 @@ for (const kind of ['rfc2217', 'tcp'] as const) {
       assert.equal(report.ok, true);
       assert.equal(report.port, server.url);
       assert.equal(report.steps.filter((s) => s.script === 'install' && s.n > 0).length, 8);
-      assert.equal(report.checks.length, 10);
+      assert.equal(report.checks.length, 11);
       for (const c of report.checks) assert.equal(c.status, 'pass', `${c.name}: ${c.evidence}`);
       if (kind === 'rfc2217') assert.deepEqual(notes, [`${server.url}: RFC 2217 line settings confirmed: 115200 8N1, no flow control`]);
       else assert.deepEqual(notes, []);

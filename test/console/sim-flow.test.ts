@@ -27,8 +27,10 @@ test('follows boot, install, reboot and first boot, logs in through kernel chatt
     assert.equal(report.steps.filter((s) => s.script === 'firstboot' && s.outcome === 'ok').length, 7);
     assert.equal(report.manifestIdSeen, box.manifestId);
     assert.equal(report.reboots, 1);
-    assert.equal(report.checks.length, 10);
+    assert.equal(report.checks.length, 11);
     for (const c of report.checks) assert.equal(c.status, 'pass', `${c.name}: ${c.evidence}`);
+    // busybox sh, cmp and date in the chroot, reading the stand-in's TZif file
+    assert.equal(report.checks.find((c) => c.name === 'time zone is Asia/Tokyo')?.evidence, '/etc/timezone and /etc/localtime are Asia/Tokyo; date shows JST');
     const ipvs = report.checks.find((c) => c.name.startsWith('IPVS'))!;
     assert.equal(ipvs.command, 'ipvsadm -L -n');
     assert.equal(ipvs.exitCode, 0);
@@ -53,6 +55,7 @@ test('on an installed box (--from login) the checks report what is wrong, with e
       modprobeExit: 1,
       dpkgAudit: 'The following packages are only half configured:\n keepalived\n',
       ipvsadm: GOOD_IPVSADM.replace(/^.*172\.16\.14\.123.*\n/m, '').replace('wlc', 'rr'),
+      timezone: 'Etc/UTC',
     };
     const root = await makeBoxRoot(sim.dir, box);
     const { report } = await runAgainst(
@@ -78,6 +81,8 @@ test('on an installed box (--from login) the checks report what is wrong, with e
     const ipvs = by['IPVS table matches the site file'];
     assert.equal(ipvs.status, 'fail');
     assert.match(ipvs.evidence, /scheduler rr, the site file says wlc/);
+    assert.equal(by['time zone is Asia/Tokyo'].status, 'fail');
+    assert.match(by['time zone is Asia/Tokyo'].evidence, /^\/etc\/timezone says Etc\/UTC; date shows JST$/);
     assert.match(ipvs.evidence, /real server 172\.16\.14\.123:80 of web is missing: it is down/);
     assert.deepEqual(report.phases.map((p) => p.name), ['login', 'shell', 'checks']);
   } finally {

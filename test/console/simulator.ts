@@ -13,6 +13,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
+import { tzif } from '../fixtures/inputs/make-standin-inputs.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -69,6 +70,8 @@ export interface BoxState {
   modprobeExit: number;
   /** Create /lib/modules/<running kernel> (false: the modules do not match the kernel). */
   modulesMatch: boolean;
+  /** What /etc/timezone says; /etc/localtime is always a copy of the stand-in's Asia/Tokyo. */
+  timezone: string;
 }
 
 export const GOOD_IPVSADM = `IP Virtual Server version 1.2.1 (size=4096)
@@ -98,6 +101,7 @@ export function goodBox(manifestId = 'm-0123456789ab'): BoxState {
     depmodExit: 0,
     modprobeExit: 0,
     modulesMatch: true,
+    timezone: 'Asia/Tokyo',
   };
 }
 
@@ -108,7 +112,7 @@ export async function makeBoxRoot(dir: string, box: BoxState): Promise<string> {
   const root = join(dir, 'root');
   for (const d of ['bin', 'usr/local/sbin', 'etc/obsbuild', 'lib/modules', 'tmp', 'dev']) await mkdir(join(root, d), { recursive: true });
   await copyFile('/bin/busybox', join(root, 'bin/busybox'));
-  for (const applet of ['sh', 'echo', 'cat', 'ls', 'uname', 'sleep', 'true', 'false', 'printf', 'grep', 'tr', 'head', 'tail', 'test', '[', 'env']) {
+  for (const applet of ['sh', 'echo', 'cat', 'ls', 'uname', 'sleep', 'true', 'false', 'printf', 'grep', 'tr', 'head', 'tail', 'test', '[', 'env', 'cmp', 'date']) {
     await symlink('busybox', join(root, 'bin', applet));
   }
   await writeFile(join(root, 'dev/null'), '');
@@ -116,6 +120,10 @@ export async function makeBoxRoot(dir: string, box: BoxState): Promise<string> {
   if (box.modulesMatch) await mkdir(join(root, 'lib/modules', release()), { recursive: true });
   else await mkdir(join(root, 'lib/modules', '2.6.29-obs600-other'), { recursive: true });
   await writeFile(join(root, 'etc/obsbuild/manifest-id'), `${box.manifestId}\n`);
+  await mkdir(join(root, 'usr/share/zoneinfo/Asia'), { recursive: true });
+  await writeFile(join(root, 'usr/share/zoneinfo/Asia/Tokyo'), tzif('JST', 9 * 3600));
+  await writeFile(join(root, 'etc/localtime'), tzif('JST', 9 * 3600));
+  await writeFile(join(root, 'etc/timezone'), `${box.timezone}\n`);
   const tools: Record<string, string> = {
     ipvsadm: `cat <<'EOF'\n${box.ipvsadm}EOF\n`,
     depmod: `exit ${box.depmodExit}\n`,

@@ -11,10 +11,12 @@ import {
   IPVSADM_DEFAULT_PATH,
   IPVSADM_RULES_PATH,
   KEEPALIVED_CONF_PATH,
+  LOCALTIME_PATH,
   NOTIFY_SCRIPT_PATH,
   RESOLV_CONF_PATH,
   SHADOW_PATH,
   SYSCTL_CONF_PATH,
+  TIMEZONE_PATH,
 } from '../../src/contracts/box-paths.js';
 import { ACTIVATION_RULES, changedInterfaces, orderActivations } from '../../src/daytwo/activation.js';
 import { desiredNode, type DesiredNode } from '../../src/daytwo/desired.js';
@@ -58,6 +60,8 @@ test('activation table: every box path apply writes has its one rule', () => {
     [RESOLV_CONF_PATH]: 'none',
     [SHADOW_PATH]: 'none',
     [AUTHORIZED_KEYS_PATH]: 'none',
+    [TIMEZONE_PATH]: 'none',
+    [LOCALTIME_PATH]: 'none',
     [INTERFACES_PATH]: 'interfaces',
   });
 });

@@ -159,3 +159,13 @@ test('the starter\'s commented HA pair example is valid once uncommented (NAT pa
   assert.equal(loaded.site.lvs.vrrp?.inside_address, '172.16.14.250');
   assert.deepEqual(lintSite(loaded).filter((f) => f.severity === 'error'), []);
 });
+
+test('the starter shows timezone: commented out; uncommented, the example is a valid zone', async () => {
+  const { starterSiteText } = await import('../../src/site/starter.js');
+  const { parseSite } = await import('../../src/site/load.js');
+  const text = starterSiteText();
+  assert.equal(parseSite(text, 'obsbuild.yaml').site.timezone, null, 'commented out: the rootfs keeps its zone');
+  const line = text.split('\n').find((l) => l.startsWith('# timezone:'));
+  assert.ok(line, 'a commented timezone: line');
+  assert.equal(parseSite(text.replace(line, line.slice(2)), 'obsbuild.yaml').site.timezone, 'Asia/Tokyo');
+});

@@ -10,6 +10,7 @@ import { describeFiles, manifestId } from '../manifest.js';
 import type { Epoch, ImageOptions, ResolvedDeb } from '../pipeline.js';
 import type { Step } from '../recipe.js';
 import { authorizedKeysFiles, shadowFile } from '../shadow.js';
+import { rootfsTimezoneFiles } from '../timezone.js';
 import { OBSBUILD_VERSION } from '../version.js';
 
 interface Needs {
@@ -30,7 +31,8 @@ interface Configured {
 
 /**
  * Everything this appliance's configuration consists of: the rendered LVS and network files (lenny
- * dialect), /etc/shadow with the site's root password, authorized_keys and the debconf answers. Then the
+ * dialect), /etc/shadow with the site's root password, authorized_keys, the debconf answers and the time zone
+ * (/etc/timezone, /etc/localtime from the rootfs's tzdata). Then the
  * manifest identity over inputs + packages + this configuration, and its id: all known before any file
  * carrying the id is generated, so the id does not depend on itself.
  */
@@ -45,6 +47,7 @@ export const configStep: Step<Needs, Configured> = {
       shadowFile(loaded, inputs.rootfs.files.shadow, rootfsLabel),
       authorizedKeysFiles(site.root.authorized_keys),
       [debconfPreseedFile(site)],
+      rootfsTimezoneFiles(loaded, inputs.rootfs, rootfsLabel),
     );
     const identity: ManifestIdentity = {
       obsbuild: OBSBUILD_VERSION,
