@@ -14,6 +14,7 @@ import { pickNode } from '../site/nodes.js';
 import { renderConfigTree } from '../lvs/render.js';
 import { authorizedKeysFiles, chooseRootHash, replaceRootHash } from '../image/shadow.js';
 import { canonicalJson } from '../image/manifest.js';
+import { siteFiles } from '../image/site-files.js';
 import { sha256Hex } from '../util/hash.js';
 
 export interface DesiredNode {
@@ -21,6 +22,8 @@ export interface DesiredNode {
   hostname: string;
   /** Regular files only, sorted by path; directories the build makes (e.g. /root/.ssh) are not listed. */
   files: GeneratedFile[];
+  /** Which of `files` are the site's own (files:): apply writes them and restarts nothing for them. */
+  ownPaths?: readonly string[];
 }
 
 /**
@@ -37,10 +40,12 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
     hash !== null && boxShadow !== undefined
       ? [{ path: SHADOW_PATH, content: replaceRootHash(boxShadow, hash), mode: 0o640, uid: 0, gid: 42 }]
       : [];
-  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow).filter(
-    (f) => (f.type ?? 'file') === 'file',
-  );
-  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files };
+  const generated = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow);
+  // Day two neither compares nor sets owners (apply writes as root); they are resolved when the box's account files are given.
+  const accounts = base.passwd !== undefined || base.group !== undefined ? { passwd: base.passwd, group: base.group, whose: "the box's" } : null;
+  const own = siteFiles(loaded, accounts, generated).filter((f) => (f.type ?? 'file') === 'file');
+  const files = mergeFiles(own, generated).filter((f) => (f.type ?? 'file') === 'file');
+  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files, ownPaths: own.map((f) => f.path) };
 }
 
 /** path + sha256 of each desired file, as the applied record lists them. */
