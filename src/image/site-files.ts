@@ -144,7 +144,7 @@ function accountIds(text: string | undefined): Map<string, number> | undefined {
 
 function resolveAccount(name: string, ids: Map<string, number> | undefined, kind: string, where: string, fail: (m: string) => never): number {
   if (name === 'root') return 0; // uid and gid 0 on every Debian, whatever the files say
-  if (!ids) return fail(`${kind} ${name}: there is no ${where} to look it up in`);
+  if (!ids) return fail(`${kind} ${name}: ${where} is missing, there is nothing to look it up in`);
   const id = ids.get(name);
   if (id === undefined) return fail(`${kind} ${name} is not in ${where}; use a ${kind} the base system has (or root)`);
   return id;
