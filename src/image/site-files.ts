@@ -15,7 +15,7 @@
  *   is refused, named, as is a file or symlink where one of them needs a directory.
  * The disk is read once per loaded site (both nodes of a pair, and every day-two step, see the same bytes).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ArchiveTree, entryComponents, MAX_ENTRY_PATH } from '../archive/path-safety.js';
 import type { TarEntryType } from '../archive/tar-entry.js';
@@ -158,7 +158,7 @@ function ancestors(path: string): string[] {
 function scan(loaded: LoadedSite): SiteFile[] {
   const { folder, entries } = loaded.site.files;
   if (folder === null && entries.length === 0) return [];
-  const siteDir = realpathSync(dirname(resolve(loaded.file)));
+  const siteDir = onDisk(() => realpathSync(dirname(resolve(loaded.file))), loaded.lineOf(['files']), "files: the site file's folder");
   const budget = { entries: 0, bytes: 0 };
   const byPath = new Map<string, SiteFile>();
   if (folder !== null) {
@@ -246,7 +246,7 @@ function readRegular(file: string, line: number | undefined, what: string): { by
   }
 }
 
-function describeKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): string {
+function describeKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';
@@ -259,22 +259,21 @@ function describeKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterD
 /** The folder's tree, depth first, names in byte order; the folder itself is the box's root and not listed. */
 function readFolder(siteDir: string, folder: string, line: number | undefined, budget: { entries: number; bytes: number }): SiteFile[] {
   const root = insideSiteDir(siteDir, folder, line, 'files.folder');
-  if (!lstatSync(root).isDirectory()) throw new SiteFilesProblem(line, `files.folder: ${folder} is not a directory`);
+  if (!onDisk(() => lstatSync(root), line, 'files.folder').isDirectory()) throw new SiteFilesProblem(line, `files.folder: ${folder} is not a directory`);
   const out: SiteFile[] = [];
   const shown = (abs: string) => `${folder.replace(/\/$/, '')}/${relative(root, abs)}`;
   const pending: { dir: string; depth: number }[] = [{ dir: root, depth: 0 }];
   while (pending.length > 0) {
     const { dir, depth } = pending.pop()!;
-    const names = readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const name of names) {
+    for (const name of listDirectory(dir, line, `files.folder ${oneLine(shown(dir))}`)) {
       const abs = join(dir, name);
       const origin = `files.folder ${oneLine(shown(abs))}`;
       const path = `/${relative(root, abs).split(sep).join('/')}`;
       checkBoxPath(path, line, origin);
-      const st = lstatSync(abs);
+      const st = onDisk(() => lstatSync(abs), line, origin);
       const common = { path, owner: 'root', group: 'root', line, origin };
       if (st.isSymbolicLink()) {
-        const target = readlinkSync(abs);
+        const target = onDisk(() => readlinkSync(abs), line, origin);
         if (Buffer.byteLength(target) > MAX_ENTRY_PATH || /[\x00-\x1f\x7f]/.test(target)) throw new SiteFilesProblem(line, `${origin}: a symlink to a target too long or with control characters`);
         count(budget, 0, line, origin);
         out.push({ ...common, type: 'symlink', bytes: Buffer.alloc(0), mode: 0o777, linkTarget: target });
@@ -294,6 +293,31 @@ function readFolder(siteDir: string, folder: string, line: number | undefined, b
     }
   }
   return out;
+}
+
+/** A directory's names in byte order, at most as many as the whole set may have (read one by one, not all at once). */
+function listDirectory(dir: string, line: number | undefined, what: string): string[] {
+  const handle = onDisk(() => opendirSync(dir), line, what);
+  const names: string[] = [];
+  try {
+    for (let entry = onDisk(() => handle.readSync(), line, what); entry !== null; entry = onDisk(() => handle.readSync(), line, what)) {
+      if (names.length >= SITE_FILES_LIMITS.entries) throw new SiteFilesProblem(line, `${what}: more than ${SITE_FILES_LIMITS.entries} names in one directory`);
+      names.push(entry.name);
+    }
+  } finally {
+    handle.closeSync();
+  }
+  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** A file system call whose failure (a file removed meanwhile, no permission) is a problem of the site, not a bug. */
+function onDisk<T>(call: () => T, line: number | undefined, what: string): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof SiteFilesProblem) throw err;
+    throw new SiteFilesProblem(line, `${what}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 const TAR_TYPE: Record<SiteFile['type'], TarEntryType> = { file: 'file', dir: 'directory', symlink: 'symlink' };

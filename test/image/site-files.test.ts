@@ -179,7 +179,7 @@ test('a FIFO, a socket or a device node in the folder is refused, named', () => 
   }
 });
 
-test('setuid, setgid or sticky bits are refused (folder and entries); a too big file and too many files are refused naming the path', () => {
+test('setuid, setgid or sticky bits are refused (folder and entries); a too big file, too deep a tree and too many files are refused naming the path', () => {
   const suid = siteIn('files:\n  folder: root\n', (dir) => {
     mkdirSync(join(dir, 'root/bin'), { recursive: true });
     writeFileSync(join(dir, 'root/bin/x'), 'x');
@@ -207,16 +207,33 @@ test('setuid, setgid or sticky bits are refused (folder and entries); a too big 
     big.cleanup();
   }
   const many = siteIn('files:\n  folder: root\n', (dir) => {
-    mkdirSync(join(dir, 'root/etc/many'), { recursive: true });
-    for (let i = 0; i < 5; i++) writeFileSync(join(dir, `root/etc/many/f${i}`), 'x');
+    for (const sub of ['a', 'b']) {
+      mkdirSync(join(dir, `root/etc/${sub}`), { recursive: true });
+      for (let i = 0; i < 2; i++) writeFileSync(join(dir, `root/etc/${sub}/f${i}`), 'x');
+    }
   });
+  const wide = siteIn('files:\n  folder: root\n', (dir) => {
+    mkdirSync(join(dir, 'root/etc'), { recursive: true });
+    for (let i = 0; i < 5; i++) writeFileSync(join(dir, `root/etc/f${i}`), 'x');
+  });
+  const deep = siteIn('files:\n  folder: root\n', (dir) => mkdirSync(join(dir, 'root/a/b/c'), { recursive: true }));
+  const savedDepth = SITE_FILES_LIMITS.depth;
+  SITE_FILES_LIMITS.depth = 2;
+  try {
+    refused(() => siteFiles(deep.loaded, ACCOUNTS), /files\.folder root\/a\/b\/c: more than 2 directory levels deep/);
+  } finally {
+    SITE_FILES_LIMITS.depth = savedDepth;
+    deep.cleanup();
+  }
   const saved = SITE_FILES_LIMITS.entries;
   SITE_FILES_LIMITS.entries = 4;
   try {
-    refused(() => siteFiles(many.loaded, ACCOUNTS), /files: more than 4 files, directories and links \(at files\.folder root\/etc\/many\/f2\)/);
+    refused(() => siteFiles(many.loaded, ACCOUNTS), /files: more than 4 files, directories and links \(at files\.folder root\/etc\/b\/f1\)/);
+    refused(() => siteFiles(wide.loaded, ACCOUNTS), /files\.folder root\/etc: more than 4 names in one directory/);
   } finally {
     SITE_FILES_LIMITS.entries = saved;
     many.cleanup();
+    wide.cleanup();
   }
 });
 
