@@ -49,6 +49,9 @@ export interface SiteFile {
   /** Where the site file says it: the key's line, and how to name it ("files.entries[2]", "files.folder site/etc/motd"). */
   line: number | undefined;
   origin: string;
+  /** The owner: and group: keys' own lines, when the site file spells them out. */
+  ownerLine?: number;
+  groupLine?: number;
 }
 
 /** The base system's account files owners are resolved against (the rootfs's at build time, the box's on day two). */
@@ -108,8 +111,8 @@ export function lintSiteFiles(loaded: LoadedSite): Finding[] {
 export function siteFiles(loaded: LoadedSite, accounts: Accounts | null, generated: readonly GeneratedFile[] = []): GeneratedFile[] {
   const files = readSiteFiles(loaded);
   if (files.length === 0) return [];
-  const fail = (f: SiteFile, message: string): never => {
-    throw new UserError(located(loaded.file, f.line, `${f.origin}: ${message}`), { code: 'site-invalid' });
+  const fail = (f: SiteFile, message: string, line = f.line): never => {
+    throw new UserError(located(loaded.file, line, `${f.origin}: ${message}`), { code: 'site-invalid' });
   };
   const generatedPaths = new Map(generated.map((g) => [g.path, g.type ?? 'file']));
   const generatedParents = new Map<string, string>();
@@ -124,8 +127,8 @@ export function siteFiles(loaded: LoadedSite, accounts: Accounts | null, generat
     const out: GeneratedFile = { path: f.path, content: f.bytes, mode: f.mode, type: f.type };
     if (f.linkTarget !== undefined) out.linkTarget = f.linkTarget;
     if (accounts) {
-      out.uid = resolveAccount(f.owner, users, 'user', `${accounts.whose} /etc/passwd`, (m) => fail(f, m));
-      out.gid = resolveAccount(f.group, groups, 'group', `${accounts.whose} /etc/group`, (m) => fail(f, m));
+      out.uid = resolveAccount(f.owner, users, 'user', `${accounts.whose} /etc/passwd`, (m) => fail(f, m, f.ownerLine ?? f.line));
+      out.gid = resolveAccount(f.group, groups, 'group', `${accounts.whose} /etc/group`, (m) => fail(f, m, f.groupLine ?? f.line));
     }
     return out;
   });
@@ -177,7 +180,9 @@ function scan(loaded: LoadedSite): SiteFile[] {
       bytes = Buffer.from(e.content ?? '', 'utf8');
     }
     count(budget, bytes.length, line, `${origin} (${e.path})`);
-    byPath.set(e.path, { path: e.path, type: 'file', bytes, mode: e.mode, owner: e.owner, group: e.group, line, origin });
+    const ownerLine = loaded.lineOf([...key, 'owner']);
+    const groupLine = loaded.lineOf([...key, 'group']);
+    byPath.set(e.path, { path: e.path, type: 'file', bytes, mode: e.mode, owner: e.owner, group: e.group, line, origin, ownerLine, groupLine });
   });
   const files = [...byPath.values()].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   checkTree(files);

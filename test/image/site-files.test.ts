@@ -245,9 +245,9 @@ test('an owner or group not in the rootfs\'s /etc/passwd or /etc/group is a buil
   } finally {
     s.cleanup();
   }
-  const g = siteIn('files:\n  entries:\n    - { path: /etc/y, content: y, owner: www-data, group: nagios }\n');
+  const g = siteIn('files:\n  entries:\n    - path: /etc/y\n      content: y\n      owner: www-data\n      group: nagios\n');
   try {
-    refused(() => siteFiles(g.loaded, ACCOUNTS), /files\.entries\[0\]: group nagios is not in the rootfs's \/etc\/group/);
+    refused(() => siteFiles(g.loaded, ACCOUNTS), new RegExp(`obsbuild\\.yaml:${lineOf(g.loaded, 'group: nagios')}: files\\.entries\\[0\\]: group nagios is not in the rootfs's /etc/group`));
     refused(() => siteFiles(g.loaded, { passwd: undefined, group: undefined, whose: "the rootfs's" }), /user www-data: the rootfs's \/etc\/passwd is missing/);
   } finally {
     g.cleanup();
