@@ -28,8 +28,8 @@ import { located, oneLine, UserError } from '../util/errors.js';
 
 /** Far above what configuration files need, far below what would fill a CF card or the day-two transfer. */
 export const SITE_FILES_LIMITS = {
-  /** Files, directories and symlinks together. */
-  entries: 10_000,
+  /** Files, directories and symlinks together; well inside the 10 000 config files day two reads from a manifest. */
+  entries: 4096,
   fileBytes: 16 << 20,
   totalBytes: 64 << 20,
   /** Directory levels below the folder. */
