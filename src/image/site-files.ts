@@ -268,8 +268,8 @@ function readFolder(siteDir: string, folder: string, line: number | undefined, b
   const out: SiteFile[] = [];
   const shown = (abs: string) => `${folder.replace(/\/$/, '')}/${relative(root, abs)}`;
   const pending: { dir: string; depth: number }[] = [{ dir: root, depth: 0 }];
-  while (pending.length > 0) {
-    const { dir, depth } = pending.pop()!;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { dir, depth } = next;
     for (const name of listDirectory(dir, line, `files.folder ${oneLine(shown(dir))}`)) {
       const abs = join(dir, name);
       const origin = `files.folder ${oneLine(shown(abs))}`;
