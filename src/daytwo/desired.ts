@@ -40,12 +40,14 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
     hash !== null && boxShadow !== undefined
       ? [{ path: SHADOW_PATH, content: replaceRootHash(boxShadow, hash), mode: 0o640, uid: 0, gid: 42 }]
       : [];
-  const generated = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow);
-  // Day two neither compares nor sets owners (apply writes as root); they are resolved when the box's account files are given.
+  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow).filter(
+    (f) => (f.type ?? 'file') === 'file',
+  );
+  // The site's own files (files:), regular ones only. Day two neither compares nor sets owners (apply writes as
+  // root): they are resolved only when the box's account files are given.
   const accounts = base.passwd !== undefined || base.group !== undefined ? { passwd: base.passwd, group: base.group, whose: "the box's" } : null;
-  const own = siteFiles(loaded, accounts, generated).filter((f) => (f.type ?? 'file') === 'file');
-  const files = mergeFiles(own, generated).filter((f) => (f.type ?? 'file') === 'file');
-  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files, ownPaths: own.map((f) => f.path) };
+  const own = siteFiles(loaded, accounts, files).filter((f) => f.type === 'file');
+  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files: mergeFiles(own, files), ownPaths: own.map((f) => f.path) };
 }
 
 /** path + sha256 of each desired file, as the applied record lists them. */

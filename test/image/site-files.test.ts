@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileBytes, type GeneratedFile } from '../../src/contracts/generated-file.js';
@@ -290,6 +290,24 @@ test('the build refuses a site file over any file it generates for the node, eve
     refused(() => siteFiles(s.loaded, ACCOUNTS, generated), /files\.entries\[0\]: \/etc\/generated-later is a file obsbuild generates for this node; files: cannot replace it/);
     const under: GeneratedFile[] = [{ path: '/etc/generated-later/conf', content: 'y', mode: 0o644 }];
     refused(() => siteFiles(s.loaded, ACCOUNTS, under), /would be a file where obsbuild needs the directory holding \/etc\/generated-later\/conf/);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('obsbuild render --out writes the site\'s own files beside the rendered ones (symlinks as links)', async () => {
+  const s = siteIn('files:\n  folder: root\n  entries:\n    - { path: /etc/motd, content: "hello\\n", mode: "0600" }\n', (dir) => {
+    mkdirSync(join(dir, 'root/etc'), { recursive: true });
+    symlinkSync('/etc/shadow', join(dir, 'root/etc/link'));
+  });
+  try {
+    const out = join(s.dir, 'out');
+    const r = await runCli(['render', '--site', s.loaded.file, '--out', out]);
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.equal(readFileSync(join(out, 'etc/motd'), 'utf8'), 'hello\n');
+    assert.equal(statSync(join(out, 'etc/motd')).mode & 0o777, 0o600);
+    assert.equal(readlinkSync(join(out, 'etc/link')), '/etc/shadow');
+    assert.match(readFileSync(join(out, 'etc/keepalived/keepalived.conf'), 'utf8'), /virtual_server/);
   } finally {
     s.cleanup();
   }
