@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action } from './action.js';
 import { loadSite } from '../site/load.js';
 import { formatFinding, hasErrors, lintSite } from '../lvs/lint.js';
+import { lintSiteFiles } from '../image/site-files.js';
 
 export function register(program: Command): void {
   program
@@ -20,7 +21,7 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { site: string }) => {
         const loaded = await loadSite(opts.site);
-        const findings = lintSite(loaded);
+        const findings = [...lintSite(loaded), ...lintSiteFiles(loaded)];
         for (const f of findings) process.stdout.write(formatFinding(loaded.file, f) + '\n');
         const errors = findings.filter((f) => f.severity === 'error').length;
         const warnings = findings.length - errors;

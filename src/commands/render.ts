@@ -6,6 +6,8 @@ import { siteNodes } from '../site/nodes.js';
 import type { Dialect, NodeRole } from '../site/model.js';
 import { lintOrThrow } from '../lvs/lint.js';
 import { renderConfigTree } from '../lvs/render.js';
+import { mergeFiles } from '../contracts/generated-file.js';
+import { siteFiles } from '../image/site-files.js';
 import { TREE_OUTPUT, writeTree } from '../lvs/write-tree.js';
 import { checkOutputPath } from '../util/output-path.js';
 
@@ -21,7 +23,8 @@ export function register(program: Command): void {
       'after',
       '\nFiles, as they sit on the box: /etc/keepalived/keepalived.conf (manager keepalived) and\n' +
         '/etc/keepalived/notify.sh (vrrp.notify), /etc/ipvsadm.rules (manager ipvsadm), /etc/default/ipvsadm,\n' +
-        '/etc/network/interfaces, /etc/sysctl.conf, /etc/hostname, /etc/hosts, /etc/resolv.conf.\n' +
+        '/etc/network/interfaces, /etc/sysctl.conf, /etc/hostname, /etc/hosts, /etc/resolv.conf, and the site\'s\n' +
+        'own files (files:).\n' +
         'The site is linted first; errors stop the render and nothing is written.',
     )
     .action(
@@ -30,10 +33,15 @@ export function register(program: Command): void {
         const loaded = await loadSite(opts.site);
         lintOrThrow(loaded, (line) => process.stderr.write(line + '\n'));
         const site = loaded.site;
+        // With the site's own files (files:); owners are not resolved here (there is no rootfs), so the tree is the build user's.
+        const tree = (node: NodeRole | undefined) => {
+          const generated = renderConfigTree(site, { node, dialect: opts.dialect });
+          return mergeFiles(siteFiles(loaded, null, generated), generated);
+        };
         const trees =
           site.lvs.vrrp && !opts.node
-            ? siteNodes(site).map((n) => ({ under: n.hostname, files: renderConfigTree(site, { node: n.role as NodeRole, dialect: opts.dialect }) }))
-            : [{ under: '.', files: renderConfigTree(site, { node: opts.node, dialect: opts.dialect }) }];
+            ? siteNodes(site).map((n) => ({ under: n.hostname, files: tree(n.role as NodeRole) }))
+            : [{ under: '.', files: tree(opts.node) }];
         await writeTree(opts.out, trees);
         const count = trees.reduce((n, t) => n + t.files.length, 0);
         process.stdout.write(`wrote ${count} files under ${opts.out} (${opts.dialect} dialect)\n`);

@@ -59,3 +59,32 @@ export const FIRSTBOOT_PATH = `/etc/init.d/${FIRSTBOOT_NAME}`;
 
 /** On the install stick, beside Plat'Home's files: everything obsbuild adds to the root filesystem. */
 export const OVERLAY_NAME = 'obsbuild-overlay.tgz';
+
+/** Where obsbuild keeps what only it reads: the debconf answers and apply's kept files. */
+export const OBSBUILD_VAR_DIR = '/var/lib/obsbuild';
+
+/**
+ * Every path obsbuild itself writes on the box, with what it is: the site's own files (`files:`) may not
+ * replace one, nor sit at one of its parent directories as a file or a symlink (the generated file would be
+ * written through it or lost). `tree`: obsbuild owns everything under the path too.
+ */
+export const OBSBUILD_OWNED_PATHS: readonly { path: string; what: string; tree?: boolean }[] = [
+  { path: KEEPALIVED_CONF_PATH, what: "keepalived's configuration, rendered from lvs:" },
+  { path: NOTIFY_SCRIPT_PATH, what: 'the VRRP notify script (lvs.vrrp.notify)' },
+  { path: IPVSADM_DEFAULT_PATH, what: "the ipvsadm init script's settings, rendered from lvs.manager" },
+  { path: IPVSADM_RULES_PATH, what: 'the static IPVS rules, rendered from lvs:' },
+  { path: INTERFACES_PATH, what: 'the network interfaces, rendered from network:' },
+  { path: SYSCTL_CONF_PATH, what: 'sysctl settings, rendered from network.ip_forward and sysctl:' },
+  { path: HOSTNAME_PATH, what: 'the host name, rendered from hostname:' },
+  { path: HOSTS_PATH, what: '/etc/hosts, rendered from hostname: and network:' },
+  { path: RESOLV_CONF_PATH, what: 'the resolver configuration, rendered from network.nameservers' },
+  { path: SHADOW_PATH, what: "the password file with root's hash from root.password_hash" },
+  { path: AUTHORIZED_KEYS_PATH, what: "root's SSH keys, from root.authorized_keys" },
+  { path: TIMEZONE_PATH, what: 'the time zone name, from timezone:' },
+  { path: LOCALTIME_PATH, what: 'the time zone in effect, from timezone:' },
+  { path: FIRSTBOOT_PATH, what: 'the first-boot script' },
+  ...['S', 0, 1, 2, 3, 4, 5, 6].map((level) => ({ path: `/etc/rc${level}.d/S99${FIRSTBOOT_NAME}`, what: "the first-boot script's start link" })),
+  { path: OBSBUILD_ETC_DIR, what: "obsbuild's own state (manifest id, install and apply records)", tree: true },
+  { path: OBSBUILD_VAR_DIR, what: "obsbuild's debconf answers and apply's kept files", tree: true },
+  { path: '/var/lib/dpkg', what: "dpkg's database (the overlay registers the packages it adds)", tree: true },
+];

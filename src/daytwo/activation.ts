@@ -59,6 +59,9 @@ export const ACTIVATION_RULES: ReadonlyMap<string, ActivationRule> = new Map<str
   [INTERFACES_PATH, { kind: 'interfaces', why: 'ifdown/ifup of the changed interfaces only; refused over SSH when the session\'s interface changes' }],
 ]);
 
+/** The site's own files (files:): obsbuild does not know what reads them, so it restarts nothing. */
+export const SITE_FILE_RULE: ActivationRule = { kind: 'none', why: "the site's own file (files:): nothing is restarted; restart what reads it" };
+
 /** The order activations run in: addresses first (everything else binds to them), the balancer last. */
 export const ACTIVATION_ORDER: readonly ActivationKind[] = ['interfaces', 'sysctl', 'hostname', 'ipvsadm-restore', 'keepalived-reload'];
 

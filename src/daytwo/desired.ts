@@ -16,6 +16,7 @@ import { authorizedKeysFiles, chooseRootHash, replaceRootHash } from '../image/s
 import { canonicalJson } from '../image/manifest.js';
 import { localtimeFile, timezoneNameFile } from '../image/timezone.js';
 import { isTzif } from '../inputs/zoneinfo.js';
+import { siteFiles } from '../image/site-files.js';
 import { sha256Hex } from '../util/hash.js';
 
 export interface DesiredNode {
@@ -23,6 +24,8 @@ export interface DesiredNode {
   hostname: string;
   /** Regular files only, sorted by path; directories the build makes (e.g. /root/.ssh) are not listed. */
   files: GeneratedFile[];
+  /** Which of `files` are the site's own (files:): apply writes them and restarts nothing for them. */
+  ownPaths?: readonly string[];
 }
 
 /**
@@ -48,7 +51,11 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
   const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow, timezone).filter(
     (f) => (f.type ?? 'file') === 'file',
   );
-  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files };
+  // The site's own files (files:), regular ones only. Day two neither compares nor sets owners (apply writes as
+  // root): they are resolved only when the box's account files are given.
+  const accounts = base.passwd !== undefined || base.group !== undefined ? { passwd: base.passwd, group: base.group, whose: "the box's" } : null;
+  const own = siteFiles(loaded, accounts, files).filter((f) => f.type === 'file');
+  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files: mergeFiles(own, files), ownPaths: own.map((f) => f.path) };
 }
 
 /**

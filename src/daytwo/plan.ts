@@ -7,7 +7,7 @@ import { fileBytes, type GeneratedFile } from '../contracts/generated-file.js';
 import { INTERFACES_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import { sha256Hex } from '../util/hash.js';
 import { unifiedDiff } from '../util/unified-diff.js';
-import { ACTIVATION_RULES, changedInterfaces, describeActivation, deviceOf, orderActivations, type Activation } from './activation.js';
+import { ACTIVATION_RULES, SITE_FILE_RULE, changedInterfaces, describeActivation, deviceOf, orderActivations, type Activation } from './activation.js';
 import type { DesiredNode } from './desired.js';
 
 /** What apply needs of a box file (the shape the verify helper's readBoxFiles returns). */
@@ -58,6 +58,7 @@ export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFile
   const changes: PlanChange[] = [];
   const refusals: Refusal[] = [];
   const unchanged: string[] = [];
+  const own = new Set(desired.ownPaths);
   for (const f of desired.files) {
     const bytes = fileBytes(f);
     const sha256 = sha256Hex(bytes);
@@ -66,7 +67,7 @@ export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFile
       unchanged.push(f.path);
       continue;
     }
-    const rule = ACTIVATION_RULES.get(f.path);
+    const rule = ACTIVATION_RULES.get(f.path) ?? (own.has(f.path) ? SITE_FILE_RULE : undefined);
     if (!rule) {
       refusals.push({ path: f.path, reason: 'obsbuild knows no safe way to make a change to this file live', instead: 'reinstall the box (obsbuild image, flash, console)' });
       continue;

@@ -179,10 +179,13 @@ const authorizedKey = z
 
 const sysctlValue = z.union([z.string(), z.number()], { error: 'must be a string or a number' }).transform(String);
 
+/** The characters a files: path on the box may have (the folder's file names are held to it too). */
+export const BOX_PATH_PATTERN = /^(\/[A-Za-z0-9._+@%=,-]+)+$/;
+
 /** An absolute path on the box, spelt plainly: the archive path-safety rule checks it again where it is used. */
 const boxPath = z
   .string({ error: 'must be an absolute path on the box such as /etc/motd' })
-  .regex(/^(\/[A-Za-z0-9._+@%=,-]+)+$/, 'must be an absolute path on the box such as /etc/motd: "/" then names of letters, digits and ._+@%=,-')
+  .regex(BOX_PATH_PATTERN, 'must be an absolute path on the box such as /etc/motd: "/" then names of letters, digits and ._+@%=,-')
   .refine((p) => !p.split('/').some((c) => c === '.' || c === '..'), 'must not contain "." or ".." components');
 
 /** A file name relative to the site file's folder (never absolute: nothing of the build host outside that folder). */

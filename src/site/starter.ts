@@ -74,5 +74,18 @@ packages:
   arch: powerpc
   mirror: null                # an archive URL such as http://archive.debian.org/debian, or use --packages DIR
   extra: []                   # more packages to layer in
+
+# Your own files on the box, checked and listed in the manifest like obsbuild's own (verify reports drift,
+# apply puts them back). A folder beside this file copied over / (files keep their modes, root:root;
+# symlinks stay symlinks), and single entries, which win for the same path. Paths obsbuild writes itself
+# (keepalived.conf, interfaces, hostname, ...) are refused: set those through their keys.
+# files:
+#   folder: rootfs-files        # e.g. rootfs-files/etc/motd becomes /etc/motd
+#   entries:
+#     - { path: /etc/motd, content: "lb1: LVS director, managed by obsbuild\\n" }
+#     - { path: /usr/local/sbin/lb-report, source: files/lb-report.sh, mode: "0755" }
+#     - { path: /etc/default/lb-report, content: "MAILTO=ops\\n", mode: "0640", owner: root, group: adm }
+#   # owner and group: names from the rootfs's own /etc/passwd and /etc/group (users a package layered
+#   # in by packages.extra creates do not exist yet when the image is built)
 `;
 }

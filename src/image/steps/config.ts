@@ -11,6 +11,7 @@ import type { Epoch, ImageOptions, ResolvedDeb } from '../pipeline.js';
 import type { Step } from '../recipe.js';
 import { authorizedKeysFiles, shadowFile } from '../shadow.js';
 import { rootfsTimezoneFiles } from '../timezone.js';
+import { siteFiles } from '../site-files.js';
 import { OBSBUILD_VERSION } from '../version.js';
 
 interface Needs {
@@ -42,13 +43,16 @@ export const configStep: Step<Needs, Configured> = {
     const site = loaded.site;
     const role = node.role === 'single' ? undefined : node.role;
     const rootfsLabel = basename(inputs.files.rootfs.path);
-    const config = mergeFiles(
+    const generated = mergeFiles(
       renderConfigTree(site, { node: role, dialect: 'lenny' }),
       shadowFile(loaded, inputs.rootfs.files.shadow, rootfsLabel),
       authorizedKeysFiles(site.root.authorized_keys),
       [debconfPreseedFile(site)],
       rootfsTimezoneFiles(loaded, inputs.rootfs, rootfsLabel),
     );
+    // The site's own files, under everything obsbuild generates (a generated directory such as /root/.ssh keeps its mode).
+    const accounts = { passwd: inputs.rootfs.files.passwd, group: inputs.rootfs.files.group, whose: `the rootfs's (${rootfsLabel})` };
+    const config = mergeFiles(siteFiles(loaded, accounts, generated), generated);
     const identity: ManifestIdentity = {
       obsbuild: OBSBUILD_VERSION,
       profile: options.profile,

@@ -1,0 +1,72 @@
+/**
+ * files: on day two: the site's own files are among the node's desired files, so verify reports drift on
+ * them and apply writes them (with their mode, restarting nothing).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileBytes } from '../../src/contracts/generated-file.js';
+import { SHADOW_PATH } from '../../src/contracts/box-paths.js';
+import { applyToBox } from '../../src/daytwo/apply.js';
+import type { VerifyReportLike } from '../../src/daytwo/apply-deps.js';
+import { desiredNode } from '../../src/daytwo/desired.js';
+import { planApply } from '../../src/daytwo/plan.js';
+import { DRIFT_CHECK, verifyBox } from '../../src/daytwo/verify.js';
+import { parseSite, type LoadedSite } from '../../src/site/load.js';
+import { sha256Hex } from '../../src/util/hash.js';
+import { repoRoot } from '../helpers/cli.js';
+import { FakeBox as ApplyBox, ipvsadmListing, VirtualClock } from './apply-fake-box.js';
+import { BOX_SHADOW, FakeBox, goodAnswers, GOOD_IPADDR_SINGLE, GOOD_IPVSADM_SINGLE } from './fake-box.js';
+
+const NAT = readFileSync(join(repoRoot, 'test/fixtures/sites/nat-single.yaml'), 'utf8');
+const files = (motd: string) => `${NAT}\nfiles:\n  entries:\n    - { path: /etc/motd, content: "${motd}\\n", mode: "0640" }\n`;
+const site = (text: string): LoadedSite => parseSite(text, join(repoRoot, 'obsbuild.yaml'));
+const PASS: VerifyReportLike = { checks: [{ name: 'IPVS table matches the site file', status: 'pass', evidence: 'ok' }], passed: true };
+
+test('verify: a changed files: file on the box is drift, named, with a diff', async () => {
+  const loaded = site(files('managed by obsbuild'));
+  const installed = new Map<string, Buffer>([[SHADOW_PATH, Buffer.from(BOX_SHADOW)]]);
+  for (const f of desiredNode(loaded, undefined, { shadow: BOX_SHADOW }).files) installed.set(f.path, fileBytes(f));
+  assert.equal(installed.get('/etc/motd')?.toString(), 'managed by obsbuild\n', 'the desired files include the site\'s own');
+  const box = new FakeBox(installed, goodAnswers({ hostname: 'obs600', ipAddr: GOOD_IPADDR_SINGLE, ipvsadm: GOOD_IPVSADM_SINGLE }));
+  assert.equal((await verifyBox(box, { loaded })).checks.find((c) => c.name === DRIFT_CHECK)?.status, 'pass');
+
+  box.files.set('/etc/motd', Buffer.from('edited by hand\n'));
+  const r = await verifyBox(box, { loaded });
+  assert.equal(r.passed, false);
+  const d = r.drift.find((x) => x.path === '/etc/motd');
+  assert.equal(d?.state, 'drifted');
+  assert.match(d!.diff!, /^-edited by hand$/m);
+  assert.match(d!.diff!, /^\+managed by obsbuild$/m);
+  assert.match(r.checks.find((c) => c.name === DRIFT_CHECK)!.evidence, /differ: \/etc\/motd/);
+});
+
+test("apply: the plan writes a changed files: file with its mode and restarts nothing; the write happens", async () => {
+  const before = site(files('old text'));
+  const after = site(files('new text'));
+  const desired = desiredNode(before, undefined, { shadow: BOX_SHADOW });
+  const box = new ApplyBox(desired);
+  box.table = ipvsadmListing(before.site);
+
+  const wanted = desiredNode(after, undefined, { shadow: BOX_SHADOW });
+  const reading = new Map([...box.files].map(([p, f]) => [p, { sha256: sha256Hex(f.bytes), size: f.bytes.length, bytes: f.bytes, truncated: false }]));
+  const plan = planApply(wanted, reading, { transport: 'serial' });
+  assert.deepEqual(plan.refusals, []);
+  assert.deepEqual(plan.changes.map((c) => [c.path, c.kind, c.activation.kind, c.mode]), [['/etc/motd', 'modify', 'none', 0o640]]);
+  assert.deepEqual(plan.activations, []);
+
+  const r = await applyToBox(box, {
+    loaded: after,
+    transport: 'serial',
+    target: 'serial /dev/ttyUSB0',
+    yes: true,
+    obsbuildVersion: '0.1.0-test',
+    clock: new VirtualClock(),
+    deps: { readFiles: box.readFiles, verify: async () => PASS },
+  });
+  assert.equal(r.outcome, 'applied', r.summary);
+  assert.equal(box.text('/etc/motd'), 'new text\n');
+  assert.equal(box.files.get('/etc/motd')?.mode, 0o640);
+  assert.ok(!box.steps().some((s) => /kill -HUP|ifup|sysctl -p|hostname -F/.test(s)), box.steps().join('\n'));
+});
