@@ -15,7 +15,8 @@ import type { NodeRole } from '../site/model.js';
 import { UserError } from '../util/errors.js';
 import { labelOfAddress, readBalancerSnapshot, runActivation, type Activation, type ActivationOutcome, type Clock } from './activation.js';
 import { defaultApplyDeps, type ApplyDeps, type VerifyReportLike } from './apply-deps.js';
-import { appliedConfigId, appliedFiles, boxZoneinfo, desiredNode, timezoneBoxPaths } from './desired.js';
+import { appliedConfigId, appliedFiles, boxZoneinfo, desiredNode, timezoneBoxPaths, type DesiredNode } from './desired.js';
+import { parseAppliedRecord } from './verify.js';
 import { planApply, type Plan, type Session } from './plan.js';
 
 export interface ApplyOptions {
@@ -81,13 +82,27 @@ async function sessionOf(shell: BoxShell, transport: 'ssh' | 'serial'): Promise<
   return { transport, address: m[1], label: labelOfAddress(r.stdout, m[1]) };
 }
 
+/** The applied record for `desired`, as written to the box. */
+function appliedRecordBytes(o: ApplyOptions, desired: DesiredNode, appliedId: string): Buffer {
+  const record: AppliedRecord = {
+    format: APPLIED_RECORD_FORMAT,
+    id: appliedId,
+    node: { role: desired.role, hostname: desired.hostname },
+    site: { file: posix.basename(o.loaded.file.replace(/\\/g, '/')), sha256: o.loaded.sha256 },
+    appliedAt: (o.now ?? (() => new Date()))().toISOString(),
+    obsbuild: o.obsbuildVersion,
+    files: appliedFiles(desired),
+  };
+  return Buffer.from(`${JSON.stringify(record, null, 2)}\n`);
+}
+
 export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<ApplyResult> {
   const deps: ApplyDeps = { ...defaultApplyDeps(), ...o.deps };
   const log = o.log ?? (() => {});
   const who = o.target;
 
   // The box's shadow is needed to render the desired one (only root's hash is the site's).
-  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), SHADOW_PATH, ...timezoneBoxPaths(o.loaded.site)])];
+  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), SHADOW_PATH, APPLIED_RECORD_PATH, ...timezoneBoxPaths(o.loaded.site)])];
   const box = await deps.readFiles(shell, paths, who);
   const shadow = box.get(SHADOW_PATH);
   if (shadow?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
@@ -116,6 +131,20 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   }
   if (plan.changes.length === 0) {
     log('no changes: the box already has every file as the site says; verifying');
+    // Every file matches, but the record may name an older config (an edit of the site file that changes no
+    // file, or a change of the box's own base files): record what is live now, or verify would keep asking
+    // for an apply that has nothing left to do. A box without a record stays "as installed".
+    const recorded = parseAppliedRecord(box.get(APPLIED_RECORD_PATH) ?? null).record;
+    if (recorded && recorded.id !== appliedId && !o.dryRun) {
+      try {
+        await shell.putFile(APPLIED_RECORD_PATH, appliedRecordBytes(o, desired, appliedId), 0o644);
+        steps.push({ step: 'record', ok: true, detail: `${APPLIED_RECORD_PATH}: id ${appliedId} (was ${recorded.id}; no file changed)` });
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        steps.push({ step: 'record', ok: false, detail: why });
+        return result('failed-before-write', `no file to change on ${who}, but recording config ${appliedId} failed: ${why}`, 1);
+      }
+    }
     const v = await deps.verify(shell, { loaded: o.loaded, node: o.node, log, target: who });
     steps.push({ step: 'verify', ok: v.passed, detail: failedChecks(v) });
     return result('no-changes', `no changes on ${who}; verify ${v.passed ? 'passed' : `failed: ${failedChecks(v)}`}`, v.passed ? 0 : 1, { verify: v });
@@ -175,17 +204,8 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
     if (!verify.passed) failure = `verify failed after the change: ${failedChecks(verify)}`;
   }
   if (!failure) {
-    const record: AppliedRecord = {
-      format: APPLIED_RECORD_FORMAT,
-      id: appliedId,
-      node: { role: desired.role, hostname: desired.hostname },
-      site: { file: posix.basename(o.loaded.file.replace(/\\/g, '/')), sha256: o.loaded.sha256 },
-      appliedAt: (o.now ?? (() => new Date()))().toISOString(),
-      obsbuild: o.obsbuildVersion,
-      files: appliedFiles(desired),
-    };
     try {
-      await shell.putFile(APPLIED_RECORD_PATH, Buffer.from(`${JSON.stringify(record, null, 2)}\n`), 0o644);
+      await shell.putFile(APPLIED_RECORD_PATH, appliedRecordBytes(o, desired, appliedId), 0o644);
       steps.push({ step: 'record', ok: true, detail: `${APPLIED_RECORD_PATH}: id ${appliedId}` });
       return result('applied', `applied ${plan.changes.length} file(s) to ${who}; verified; applied config ${appliedId}; previous files in ${previousDir}`, 0, { previousDir, verify });
     } catch (err) {

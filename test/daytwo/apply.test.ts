@@ -119,6 +119,33 @@ test('apply with no changes says so, writes nothing and still verifies', async (
   assert.equal((await applyToBox(failing, options(failing, NAT, [FAIL]))).exitCode, 1);
 });
 
+test('apply with no file to change but an older applied record (a comment edited in the site file) records the config now live', async () => {
+  // Applied once from NAT; then a comment is added to the site file: no file changes, the config id does.
+  const commented = `# edited after the apply\n${NAT}`;
+  const old = appliedConfigId(desiredNode(site(NAT), undefined, { shadow: SHADOW }), site(NAT).sha256);
+  const fresh = appliedConfigId(desiredNode(site(commented), undefined, { shadow: SHADOW }), site(commented).sha256);
+  assert.notEqual(old, fresh);
+  const withRecord = () => {
+    const box = boxFrom(NAT);
+    box.files.set(APPLIED_RECORD_PATH, { bytes: Buffer.from(JSON.stringify({ format: 1, id: old, files: [] })), mode: 0o644 });
+    return box;
+  };
+  const box = withRecord();
+  const r = await applyToBox(box, options(box, commented, [PASS]));
+  assert.equal(r.outcome, 'no-changes');
+  assert.equal(r.exitCode, 0);
+  assert.equal((JSON.parse(box.text(APPLIED_RECORD_PATH)!) as AppliedRecord).id, fresh);
+  assert.ok(r.steps.some((s) => s.step === 'record' && s.ok && s.detail.includes(`was ${old}`)), JSON.stringify(r.steps));
+  assert.deepEqual(box.ops.filter((op) => op.startsWith('put')), [`put ${APPLIED_RECORD_PATH}`], 'only the record is written');
+  // --dry-run writes nothing; a box without a record stays "as installed".
+  const dry = withRecord();
+  await applyToBox(dry, options(dry, commented, [PASS], { dryRun: true }));
+  assert.equal((JSON.parse(dry.text(APPLIED_RECORD_PATH)!) as AppliedRecord).id, old);
+  const none = boxFrom(NAT);
+  await applyToBox(none, options(none, commented, [PASS]));
+  assert.equal(none.files.has(APPLIED_RECORD_PATH), false);
+});
+
 test('apply refuses an address change on the SSH session\'s interface: nothing written, exit 1', async () => {
   const moved = NAT.replace('192.168.253.254/24', '192.168.253.250/24');
   const box = boxFrom(NAT);
