@@ -22,6 +22,18 @@ export const HOSTNAME_PATH = '/etc/hostname';
 export const HOSTS_PATH = '/etc/hosts';
 export const RESOLV_CONF_PATH = '/etc/resolv.conf';
 export const SHADOW_PATH = '/etc/shadow';
+/** lenny's ntpd (4.2.4) configuration, written whole when the site sets ntp:. */
+export const NTPD_CONF_PATH = '/etc/ntp.conf';
+export const NTPD_INIT_PATH = '/etc/init.d/ntp';
+/** chrony's configuration (the virtual board's NTP daemon), written whole when the site sets ntp:. */
+export const CHRONY_CONF_PATH = '/etc/chrony/chrony.conf';
+export const CHRONY_INIT_PATH = '/etc/init.d/chrony';
+/** rsyslog reads /etc/rsyslog.d/*.conf ($IncludeConfig in lenny's and bookworm's rsyslog.conf): the forwarding rule. */
+export const RSYSLOG_FORWARD_PATH = '/etc/rsyslog.d/obsbuild-remote.conf';
+export const RSYSLOG_INIT_PATH = '/etc/init.d/rsyslog';
+/** sysklogd's one configuration file: the base system's own, plus obsbuild's marked forwarding block. */
+export const SYSLOG_CONF_PATH = '/etc/syslog.conf';
+export const SYSKLOGD_INIT_PATH = '/etc/init.d/sysklogd';
 export const ROOT_SSH_DIR = '/root/.ssh';
 export const AUTHORIZED_KEYS_PATH = `${ROOT_SSH_DIR}/authorized_keys`;
 /** sshd's public host keys (a shell glob): the console records them for `--host` to pin. */
