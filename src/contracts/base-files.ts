@@ -4,19 +4,25 @@
  * rule is added to the operator's file). At build time they come from the rootfs tarball; on day two from the
  * box itself, so that both give the same bytes for an unchanged box.
  */
-import { SHADOW_PATH } from './box-paths.js';
+import { SHADOW_PATH, SYSLOG_CONF_PATH } from './box-paths.js';
 
 export interface BaseFiles {
   shadow?: string;
   passwd?: string;
   group?: string;
   syslogConf?: string;
+  /**
+   * dpkg's status, for which syslog daemon the base system runs: the rootfs's whole file at build time; on
+   * day two the box's `dpkg-query` answer for the syslog packages in the same stanza format (the whole file
+   * is too big to move over a serial console).
+   */
+  dpkgStatus?: string;
 }
 
-/** Where each base file is on the box (and, without the leading "/", in the rootfs tarball). */
-export const BASE_FILE_PATHS: Readonly<Record<keyof BaseFiles, string>> = {
+/** Where each base file is on the box (and, without the leading "/", in the rootfs tarball); dpkg's status is not read whole from a box. */
+export const BASE_FILE_PATHS: Readonly<Record<Exclude<keyof BaseFiles, 'dpkgStatus'>, string>> = {
   shadow: SHADOW_PATH,
   passwd: '/etc/passwd',
   group: '/etc/group',
-  syslogConf: '/etc/syslog.conf',
+  syslogConf: SYSLOG_CONF_PATH,
 };

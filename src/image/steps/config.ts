@@ -10,6 +10,7 @@ import { describeFiles, manifestId } from '../manifest.js';
 import type { Epoch, ImageOptions, ResolvedDeb } from '../pipeline.js';
 import type { Step } from '../recipe.js';
 import { authorizedKeysFiles, shadowFile } from '../shadow.js';
+import { syslogFiles } from '../syslog.js';
 import { OBSBUILD_VERSION } from '../version.js';
 
 interface Needs {
@@ -19,6 +20,7 @@ interface Needs {
   epoch: Epoch;
   packages: ResolvedDeb[];
   node: NodeView;
+  warnings: string[];
 }
 
 interface Configured {
@@ -36,7 +38,7 @@ interface Configured {
  */
 export const configStep: Step<Needs, Configured> = {
   name: 'render configuration',
-  async run({ options, loaded, inputs, epoch, packages, node }, progress) {
+  async run({ options, loaded, inputs, epoch, packages, node, warnings }, progress) {
     const site = loaded.site;
     const role = node.role === 'single' ? undefined : node.role;
     const rootfsLabel = basename(inputs.files.rootfs.path);
@@ -45,6 +47,11 @@ export const configStep: Step<Needs, Configured> = {
       shadowFile(loaded, inputs.rootfs.files.shadow, rootfsLabel),
       authorizedKeysFiles(site.root.authorized_keys),
       [debconfPreseedFile(site)],
+      syslogFiles(loaded, { dpkgStatus: inputs.rootfs.files.dpkgStatus ?? '', syslogConf: inputs.rootfs.files.syslogConf }, rootfsLabel, (w) => {
+        if (warnings.includes(w)) return; // every node of a pair sees the same rootfs
+        warnings.push(w);
+        progress.warn(w);
+      }),
     );
     const identity: ManifestIdentity = {
       obsbuild: OBSBUILD_VERSION,
