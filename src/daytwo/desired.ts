@@ -14,6 +14,7 @@ import { pickNode } from '../site/nodes.js';
 import { renderConfigTree } from '../lvs/render.js';
 import { authorizedKeysFiles, chooseRootHash, replaceRootHash } from '../image/shadow.js';
 import { canonicalJson } from '../image/manifest.js';
+import { syslogFiles } from '../image/syslog.js';
 import { sha256Hex } from '../util/hash.js';
 
 export interface DesiredNode {
@@ -26,7 +27,9 @@ export interface DesiredNode {
 /**
  * The node's files, from the site and the box's own base files. /etc/shadow is only in the list when the site
  * sets a root hash and the box's current shadow is given: the box's other lines (system users, password
- * ages) are kept, as the build keeps the rootfs's, and only root's hash field is the site's.
+ * ages) are kept, as the build keeps the rootfs's, and only root's hash field is the site's. The remote-syslog
+ * file is only in the list when the box's dpkg answer is given (which syslog daemon it runs), with its
+ * /etc/syslog.conf when that is sysklogd.
  */
 export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base: BaseFiles = {}): DesiredNode {
   const boxShadow = base.shadow;
@@ -37,7 +40,12 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
     hash !== null && boxShadow !== undefined
       ? [{ path: SHADOW_PATH, content: replaceRootHash(boxShadow, hash), mode: 0o640, uid: 0, gid: 42 }]
       : [];
-  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow).filter(
+  const files = mergeFiles(
+    renderConfigTree(site, { node, dialect: 'lenny' }),
+    authorizedKeysFiles(site.root.authorized_keys),
+    shadow,
+    syslogFiles(loaded, base, 'the box'),
+  ).filter(
     (f) => (f.type ?? 'file') === 'file',
   );
   return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files };

@@ -6,6 +6,8 @@
 import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_MAX_BYTES } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
+import type { BaseFiles } from '../contracts/base-files.js';
+import { syslogBase, syslogReads } from './syslog-base.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { runChecks, type CheckResult, type Runner } from '../console/checks.js';
 import { runBatch } from './batch.js';
@@ -108,21 +110,21 @@ function check(name: string, status: CheckResult['status'], evidence: string, co
 }
 
 /** The node's desired files with the box's /etc/shadow; a shadow without a root line is drift, not a crash. */
-function desiredWithShadow(opts: VerifyOptions, shadow: BoxFile | null): { desired: DesiredNode; extra: DriftEntry[] } {
+function desiredWithShadow(opts: VerifyOptions, shadow: BoxFile | null, base: BaseFiles = {}): { desired: DesiredNode; extra: DriftEntry[] } {
   const node = opts.node;
   const text = shadow && !shadow.truncated ? shadow.bytes.toString('utf8') : undefined;
   const wantsShadow = chooseRootHash(opts.loaded) !== null;
-  if (!wantsShadow) return { desired: desiredNode(opts.loaded, node), extra: [] };
+  if (!wantsShadow) return { desired: desiredNode(opts.loaded, node, base), extra: [] };
   if (text === undefined) {
-    return { desired: desiredNode(opts.loaded, node), extra: [{ path: SHADOW_PATH, state: 'missing', expectedSha256: '', boxSha256: shadow?.sha256 ?? null }] };
+    return { desired: desiredNode(opts.loaded, node, base), extra: [{ path: SHADOW_PATH, state: 'missing', expectedSha256: '', boxSha256: shadow?.sha256 ?? null }] };
   }
   if (!text.split('\n').some((l) => l.startsWith('root:'))) {
     return {
-      desired: desiredNode(opts.loaded, node),
+      desired: desiredNode(opts.loaded, node, base),
       extra: [{ path: SHADOW_PATH, state: 'drifted', expectedSha256: '', boxSha256: shadow!.sha256, diff: `${secretDiff(SHADOW_PATH).trimEnd()}: it has no root entry\n` }],
     };
   }
-  return { desired: desiredNode(opts.loaded, node, { shadow: text }), extra: [] };
+  return { desired: desiredNode(opts.loaded, node, { ...base, shadow: text }), extra: [] };
 }
 
 function driftCheck(drift: DriftEntry[], leftovers: LeftoverFile[]): CheckResult {
@@ -164,7 +166,7 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     planned.push(command);
     return { command, exitCode: 0, output: '', durationMs: 0 };
   }, ctx);
-  const batch = await runBatch(shell, [...new Set([...planned, IP_ADDR])], who).catch((err: unknown) => {
+  const batch = await runBatch(shell, [...new Set([...planned, IP_ADDR, ...syslogReads(site).commands])], who).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     log(`${who}: the batched checks failed (${err.message}); running them one by one`);
     return new Map<string, CommandResult>();
@@ -187,7 +189,7 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     checks.push(ip.exitCode === 0 ? haNodeCheck(ha, IP_ADDR, ip.output) : check('floating addresses held all or not at all', 'fail', `${IP_ADDR} failed`, IP_ADDR));
   }
 
-  const paths = [...rendered.files.map((f) => f.path), SHADOW_PATH, APPLIED_RECORD_PATH, ...leftoverCandidates(opts.manifest, null)];
+  const paths = [...rendered.files.map((f) => f.path), SHADOW_PATH, APPLIED_RECORD_PATH, ...syslogReads(site).paths, ...leftoverCandidates(opts.manifest, null)];
   log(`${who}: reading ${new Set(paths).size} files`);
   const box = await readBoxFiles(shell, paths, who);
   const reading = parseAppliedRecord(box.get(APPLIED_RECORD_PATH) ?? null);
@@ -195,7 +197,7 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const more = leftoverCandidates(null, reading.record).filter((p) => !box.has(p));
   if (more.length) for (const [p, f] of await readBoxFiles(shell, more, who)) box.set(p, f);
 
-  const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null);
+  const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null, await syslogBase(site, async (c) => (await runner(c)).output, box, who));
   const drift = [...compareFiles(desired.files, box), ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const leftovers = leftoverFiles(desired.files, box, opts.manifest, reading.record).filter((l) => l.path !== SHADOW_PATH || !extra.length);
   const desiredId = appliedConfigId(desired, opts.loaded.sha256);
