@@ -27,8 +27,9 @@ test('follows boot, install, reboot and first boot, logs in through kernel chatt
     assert.equal(report.steps.filter((s) => s.script === 'firstboot' && s.outcome === 'ok').length, 7);
     assert.equal(report.manifestIdSeen, box.manifestId);
     assert.equal(report.reboots, 1);
-    assert.equal(report.checks.length, 10);
-    for (const c of report.checks) assert.equal(c.status, 'pass', `${c.name}: ${c.evidence}`);
+    assert.equal(report.checks.length, 12);
+    // the test site sets no ntp: and no syslog:, so those two checks are SKIP; every other one passes
+    for (const c of report.checks) assert.equal(c.status, /^(NTP daemon|syslog forwards)/.test(c.name) ? 'skip' : 'pass', `${c.name}: ${c.evidence}`);
     const ipvs = report.checks.find((c) => c.name.startsWith('IPVS'))!;
     assert.equal(ipvs.command, 'ipvsadm -L -n');
     assert.equal(ipvs.exitCode, 0);
