@@ -15,12 +15,8 @@ export function checkServiceHosts(site: Site, report: Report): void {
   for (const [key, servers] of lists) {
     servers.forEach((host, k) => {
       if (isIpv4(host)) return;
-      report(
-        'warning',
-        'service-host-name',
-        [key, 'servers', k],
-        `${key} server ${host} is a host name but network.nameservers is empty, so the box cannot resolve it: give its IPv4 address or list a name server`,
-      );
+      const why = `${key} server ${host} is a host name but network.nameservers is empty, so the box cannot resolve it: give its IPv4 address or list a name server`;
+      report('warning', 'service-host-name', [key, 'servers', k], why);
     });
   }
 }
