@@ -8,6 +8,7 @@ import type { CommandResult } from './shell.js';
 import { siteNodes } from '../site/nodes.js';
 import { parseIpAddr, parseIpvsadm, type IpvsService } from './box-output.js';
 import { LOCALTIME_PATH, TIMEZONE_PATH, zoneinfoPath } from '../contracts/box-paths.js';
+import { ntpFlavour, parseForwardRules, SYSKLOGD_PORT, SYSLOG_DAEMONS, type SyslogDaemon } from '../site/services.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -233,7 +234,7 @@ export async function runChecks(run: Runner, ctx: CheckContext): Promise<CheckRe
     );
   }
 
-  out.push(await timezoneCheck(run, ctx.site?.timezone ?? null));
+  out.push(await timezoneCheck(run, ctx.site?.timezone ?? null), await ntpCheck(run, ctx.site), await syslogCheck(run, ctx.site));
   return out;
 }
 
@@ -269,4 +270,56 @@ async function timezoneCheck(run: Runner, zone: string | null): Promise<CheckRes
   return problems.length
     ? result(name, r, 'fail', `${problems.join('; ')}; ${shows}`)
     : result(name, r, 'pass', `${TIMEZONE_PATH} and ${LOCALTIME_PATH} are ${zone}; ${shows}`);
+}
+
+const SEP = '@@obsbuild-sep';
+export const NTP_CHECK = "NTP daemon is running with the site's servers";
+
+/** The config names every site server and the daemon runs; synchronisation is not required (a lab box may have no route out). */
+async function ntpCheck(run: Runner, site: Site | null): Promise<CheckResult> {
+  if (!site?.ntp) return result(NTP_CHECK, null, 'skip', site ? 'the site sets no ntp:' : 'no site file');
+  const d = ntpFlavour(site.board);
+  const r = await run(`grep '^server ' ${d.config}; echo ${SEP}; pidof ${d.process}`);
+  const [conf = '', pids = ''] = r.output.split(SEP);
+  const named = new Set(conf.split('\n').map((l) => /^server\s+(\S+)/.exec(l.trim())?.[1]).filter((h): h is string => !!h));
+  const missing = site.ntp.servers.filter((h) => !named.has(h));
+  const pid = pids.trim();
+  const problems = [
+    ...(missing.length ? [`${d.config} does not name ${missing.join(', ')}`] : []),
+    ...(/^\d/.test(pid) ? [] : [`no ${d.process} process`]),
+  ];
+  return result(
+    NTP_CHECK,
+    r,
+    problems.length ? 'fail' : 'pass',
+    problems.length ? problems.join('; ') : `${d.process} pid ${pid}; ${d.config} names ${site.ntp.servers.join(', ')}`,
+  );
+}
+
+/**
+ * The forwarding rules in place for a syslog daemon that is running: rsyslog's own file, or sysklogd's
+ * syslog.conf. Whichever runs must hold a rule for every log host with the site's selector and port.
+ */
+async function syslogCheck(run: Runner, site: Site | null): Promise<CheckResult> {
+  if (!site?.syslog) return result("syslog forwards to the site's log hosts", null, 'skip', site ? 'the site sets no syslog:' : 'no site file');
+  const s = site.syslog;
+  const name = `syslog forwards to ${s.servers.join(', ')}`;
+  const daemons: SyslogDaemon[] = ['rsyslog', 'sysklogd'];
+  const r = await run(
+    `cat ${SYSLOG_DAEMONS.rsyslog.config} 2>/dev/null; echo ${SEP}; grep @ ${SYSLOG_DAEMONS.sysklogd.config} 2>/dev/null; echo ${SEP}; ` +
+      daemons.map((d) => `echo ${SYSLOG_DAEMONS[d].process} $(pidof ${SYSLOG_DAEMONS[d].process})`).join('; '),
+  );
+  const parts = r.output.split(SEP);
+  const pidLines = (parts[2] ?? '').split('\n').map((l) => l.trim().split(/\s+/));
+  const running = daemons.filter((d) => pidLines.some(([p, pid]) => p === SYSLOG_DAEMONS[d].process && /^\d/.test(pid ?? '')));
+  if (!running.length) return result(name, r, 'fail', `no syslog daemon is running (${daemons.map((d) => SYSLOG_DAEMONS[d].process).join(', ')})`);
+  const problems: string[] = [];
+  for (const d of running) {
+    const rules = parseForwardRules(parts[daemons.indexOf(d)] ?? '');
+    const port = d === 'sysklogd' ? SYSKLOGD_PORT : s.port;
+    const missing = s.servers.filter((h) => !rules.some((x) => x.selector === s.selector && x.host === h && x.port === port));
+    if (!missing.length) return result(name, r, 'pass', `${SYSLOG_DAEMONS[d].process} is running; ${SYSLOG_DAEMONS[d].config} forwards ${s.selector} to ${s.servers.map((h) => `${h}:${port}`).join(', ')}`);
+    problems.push(`${SYSLOG_DAEMONS[d].process} is running but ${SYSLOG_DAEMONS[d].config} has no rule "${s.selector} @host" for ${missing.join(', ')}`);
+  }
+  return result(name, r, 'fail', problems.join('; '));
 }

@@ -5,7 +5,7 @@
  * they come from the rootfs tarball; on day two from the box itself, so that both give the same bytes for an
  * unchanged box.
  */
-import { SHADOW_PATH } from './box-paths.js';
+import { SHADOW_PATH, SYSLOG_CONF_PATH } from './box-paths.js';
 
 export interface BaseFiles {
   shadow?: string;
@@ -14,15 +14,21 @@ export interface BaseFiles {
   syslogConf?: string;
   /** The file of the site's time zone, zoneinfoPath(site.timezone): /etc/localtime is a copy of it. */
   zoneinfo?: Buffer;
+  /**
+   * dpkg's status, for which syslog daemon the base system runs: the rootfs's whole file at build time; on
+   * day two the box's `dpkg-query` answer for the syslog packages in the same stanza format (the whole file
+   * is too big to move over a serial console).
+   */
+  dpkgStatus?: string;
 }
 
 /**
  * Where each base file is on the box (and, without the leading "/", in the rootfs tarball); the zone file's
- * path depends on the site (zoneinfoPath).
+ * path depends on the site (zoneinfoPath), and dpkg's status is not read whole from a box.
  */
-export const BASE_FILE_PATHS: Readonly<Record<Exclude<keyof BaseFiles, 'zoneinfo'>, string>> = {
+export const BASE_FILE_PATHS: Readonly<Record<Exclude<keyof BaseFiles, 'zoneinfo' | 'dpkgStatus'>, string>> = {
   shadow: SHADOW_PATH,
   passwd: '/etc/passwd',
   group: '/etc/group',
-  syslogConf: '/etc/syslog.conf',
+  syslogConf: SYSLOG_CONF_PATH,
 };

@@ -32,6 +32,18 @@ export const ZONEINFO_DIR = '/usr/share/zoneinfo';
 export function zoneinfoPath(zone: string): string {
   return `${ZONEINFO_DIR}/${zone}`;
 }
+/** lenny's ntpd (4.2.4) configuration, written whole when the site sets ntp:. */
+export const NTPD_CONF_PATH = '/etc/ntp.conf';
+export const NTPD_INIT_PATH = '/etc/init.d/ntp';
+/** chrony's configuration (the virtual board's NTP daemon), written whole when the site sets ntp:. */
+export const CHRONY_CONF_PATH = '/etc/chrony/chrony.conf';
+export const CHRONY_INIT_PATH = '/etc/init.d/chrony';
+/** rsyslog reads /etc/rsyslog.d/*.conf ($IncludeConfig in lenny's and bookworm's rsyslog.conf): the forwarding rule. */
+export const RSYSLOG_FORWARD_PATH = '/etc/rsyslog.d/obsbuild-remote.conf';
+export const RSYSLOG_INIT_PATH = '/etc/init.d/rsyslog';
+/** sysklogd's one configuration file: the base system's own, plus obsbuild's marked forwarding block. */
+export const SYSLOG_CONF_PATH = '/etc/syslog.conf';
+export const SYSKLOGD_INIT_PATH = '/etc/init.d/sysklogd';
 export const ROOT_SSH_DIR = '/root/.ssh';
 export const AUTHORIZED_KEYS_PATH = `${ROOT_SSH_DIR}/authorized_keys`;
 /** sshd's public host keys (a shell glob): the console records them for `--host` to pin. */
@@ -82,6 +94,10 @@ export const OBSBUILD_OWNED_PATHS: readonly { path: string; what: string; tree?:
   { path: AUTHORIZED_KEYS_PATH, what: "root's SSH keys, from root.authorized_keys" },
   { path: TIMEZONE_PATH, what: 'the time zone name, from timezone:' },
   { path: LOCALTIME_PATH, what: 'the time zone in effect, from timezone:' },
+  { path: NTPD_CONF_PATH, what: "ntpd's configuration, from ntp:" },
+  { path: CHRONY_CONF_PATH, what: "chrony's configuration, from ntp:" },
+  { path: RSYSLOG_FORWARD_PATH, what: 'the remote syslog rule, from syslog:' },
+  { path: SYSLOG_CONF_PATH, what: "sysklogd's configuration, which carries the remote syslog rule from syslog:" },
   { path: FIRSTBOOT_PATH, what: 'the first-boot script' },
   ...['S', 0, 1, 2, 3, 4, 5, 6].map((level) => ({ path: `/etc/rc${level}.d/S99${FIRSTBOOT_NAME}`, what: "the first-boot script's start link" })),
   { path: OBSBUILD_ETC_DIR, what: "obsbuild's own state (manifest id, install and apply records)", tree: true },

@@ -2,7 +2,7 @@
  * How each file apply writes is made live on a running box, in one table keyed by the box path contracts,
  * and running those activations: keepalived's SIGHUP reload with a bounded wait until the live IPVS table
  * and VRRP addresses prove the new config is in force, ipvsadm's restore, `sysctl -p`, `hostname -F`, and
- * ifdown/ifup of the interfaces whose stanzas changed.
+ * ifdown/ifup of the interfaces whose stanzas changed, and a restart of the NTP or syslog daemon whose config changed.
  */
 import {
   AUTHORIZED_KEYS_PATH,
@@ -27,8 +27,20 @@ import { virtualAddressList } from '../lvs/addresses.js';
 import type { BoxShell } from '../remote/box-shell.js';
 import { shQuote } from '../remote/sh-quote.js';
 import type { NodeRole, Site } from '../site/model.js';
+import { NTP_DAEMONS, SYSLOG_DAEMONS, type ServiceDaemon } from '../site/services.js';
 
-export type ActivationKind = 'interfaces' | 'sysctl' | 'hostname' | 'ipvsadm-restore' | 'keepalived-reload' | 'none';
+/** A daemon restarted through its init script after its config changed; the kind names which. */
+export type RestartKind = 'rsyslog-restart' | 'sysklogd-restart' | 'ntpd-restart' | 'chrony-restart';
+
+export type ActivationKind = 'interfaces' | 'sysctl' | 'hostname' | RestartKind | 'ipvsadm-restore' | 'keepalived-reload' | 'none';
+
+/** The daemon each restart kind restarts (lenny's init scripts; the stand-in's have the same names). */
+export const RESTARTED: Readonly<Record<RestartKind, ServiceDaemon>> = {
+  'rsyslog-restart': SYSLOG_DAEMONS.rsyslog,
+  'sysklogd-restart': SYSLOG_DAEMONS.sysklogd,
+  'ntpd-restart': NTP_DAEMONS.ntpd,
+  'chrony-restart': NTP_DAEMONS.chrony,
+};
 
 export interface Activation {
   kind: ActivationKind;
@@ -57,13 +69,18 @@ export const ACTIVATION_RULES: ReadonlyMap<string, ActivationRule> = new Map<str
   [TIMEZONE_PATH, { kind: 'none', why: 'the zone\'s name, read by tzdata\'s scripts when they run' }],
   [LOCALTIME_PATH, { kind: 'none', why: 'read by the C library when a program converts a time; nothing to reload' }],
   [INTERFACES_PATH, { kind: 'interfaces', why: 'ifdown/ifup of the changed interfaces only; refused over SSH when the session\'s interface changes' }],
+  ...(Object.entries(RESTARTED) as [RestartKind, ServiceDaemon][]).map(
+    ([kind, d]): [string, ActivationRule] => [d.config, { kind, why: `${d.process} reads its config at start only: ${d.init} restart` }],
+  ),
 ]);
 
 /** The site's own files (files:): obsbuild does not know what reads them, so it restarts nothing. */
 export const SITE_FILE_RULE: ActivationRule = { kind: 'none', why: "the site's own file (files:): nothing is restarted; restart what reads it" };
 
 /** The order activations run in: addresses first (everything else binds to them), the balancer last. */
-export const ACTIVATION_ORDER: readonly ActivationKind[] = ['interfaces', 'sysctl', 'hostname', 'ipvsadm-restore', 'keepalived-reload'];
+export const ACTIVATION_ORDER: readonly ActivationKind[] = [
+  'interfaces', 'sysctl', 'hostname', 'rsyslog-restart', 'sysklogd-restart', 'ntpd-restart', 'chrony-restart', 'ipvsadm-restore', 'keepalived-reload',
+];
 
 /** The commands an activation runs, for the plan (the keepalived wait is described, not a command). */
 export function describeActivation(a: Activation): string {
@@ -82,6 +99,8 @@ export function describeActivation(a: Activation): string {
       return `kill -HUP <keepalived parent> (${KEEPALIVED_PID_PATH}); then wait until the IPVS table and VRRP addresses show the new config`;
     case 'none':
       return 'nothing (read when used)';
+    default:
+      return `${RESTARTED[a.kind].init} restart; then ${RESTARTED[a.kind].process} must be running`;
   }
 }
 
@@ -240,7 +259,17 @@ export async function runActivation(shell: BoxShell, a: Activation, ctx: Activat
       return ipvsadmRestore(shell, ctx, a);
     case 'keepalived-reload':
       return keepalivedReload(shell, ctx, a);
+    default:
+      return restartDaemon(shell, a, RESTARTED[a.kind]);
   }
+}
+
+/** The init script's restart, then the daemon must still be up a second later (a config it refuses stops it). */
+async function restartDaemon(shell: BoxShell, a: Activation, d: ServiceDaemon): Promise<ActivationOutcome> {
+  const r = await must(shell, `${shQuote(d.init)} restart 2>&1 && sleep 1 && echo ${SEP} && pidof ${d.process}`);
+  const pids = r.ok ? r.out.slice(r.out.indexOf(SEP) + SEP.length).trim() : '';
+  if (r.ok && /^\d/.test(pids)) return { activation: a, ok: true, detail: `${d.process} restarted (pid ${pids})` };
+  return { activation: a, ok: false, detail: r.out.includes(SEP) ? `${d.process} is not running after ${d.init} restart` : `${d.init} restart failed: ${lastLine(r.out)}` };
 }
 
 /** Problems of the table against the site when nothing health-checks (ipvsadm manager): everything listed. */

@@ -16,6 +16,7 @@ import { UserError } from '../util/errors.js';
 import { labelOfAddress, readBalancerSnapshot, runActivation, type Activation, type ActivationOutcome, type Clock } from './activation.js';
 import { defaultApplyDeps, type ApplyDeps, type VerifyReportLike } from './apply-deps.js';
 import { appliedConfigId, appliedFiles, boxZoneinfo, desiredNode, timezoneBoxPaths, type DesiredNode } from './desired.js';
+import { syslogBase, syslogReads } from './syslog-base.js';
 import { parseAppliedRecord } from './verify.js';
 import { planApply, type Plan, type Session } from './plan.js';
 
@@ -102,11 +103,12 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   const who = o.target;
 
   // The box's shadow is needed to render the desired one (only root's hash is the site's).
-  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), SHADOW_PATH, APPLIED_RECORD_PATH, ...timezoneBoxPaths(o.loaded.site)])];
+  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), SHADOW_PATH, APPLIED_RECORD_PATH, ...timezoneBoxPaths(o.loaded.site), ...syslogReads(o.loaded.site).paths])];
   const box = await deps.readFiles(shell, paths, who);
   const shadow = box.get(SHADOW_PATH);
   if (shadow?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
-  const desired = desiredNode(o.loaded, o.node, { shadow: shadow ? shadow.bytes.toString('utf8') : undefined, zoneinfo: boxZoneinfo(o.loaded.site, box) });
+  const syslog = await syslogBase(o.loaded.site, async (c) => (await shell.run(c, { timeoutMs: 30_000 })).stdout, box, who);
+  const desired = desiredNode(o.loaded, o.node, { ...syslog, shadow: shadow ? shadow.bytes.toString('utf8') : undefined, zoneinfo: boxZoneinfo(o.loaded.site, box) });
   const appliedId = appliedConfigId(desired, o.loaded.sha256);
   const plan = planApply(desired, box, await sessionOf(shell, o.transport));
   o.onPlan?.(plan);

@@ -17,6 +17,7 @@ import { canonicalJson } from '../image/manifest.js';
 import { localtimeFile, timezoneNameFile } from '../image/timezone.js';
 import { isTzif } from '../inputs/zoneinfo.js';
 import { siteFiles } from '../image/site-files.js';
+import { syslogFiles } from '../image/syslog.js';
 import { sha256Hex } from '../util/hash.js';
 
 export interface DesiredNode {
@@ -32,7 +33,9 @@ export interface DesiredNode {
  * The node's files, from the site and the box's own base files. /etc/shadow is only in the list when the site
  * sets a root hash and the box's current shadow is given: the box's other lines (system users, password
  * ages) are kept, as the build keeps the rootfs's, and only root's hash field is the site's. Likewise
- * /etc/localtime is only listed when the box's file of the site's zone is given (base.zoneinfo).
+ * /etc/localtime is only listed when the box's file of the site's zone is given (base.zoneinfo), and the
+ * remote-syslog file only when the box's dpkg answer is given (which syslog daemon it runs), with its
+ * /etc/syslog.conf when that is sysklogd.
  */
 export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base: BaseFiles = {}): DesiredNode {
   const boxShadow = base.shadow;
@@ -48,7 +51,13 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
   const zone = site.timezone;
   const timezone: GeneratedFile[] =
     zone === null ? [] : [timezoneNameFile(zone), ...(base.zoneinfo && isTzif(base.zoneinfo) ? [localtimeFile(base.zoneinfo)] : [])];
-  const files = mergeFiles(renderConfigTree(site, { node, dialect: 'lenny' }), authorizedKeysFiles(site.root.authorized_keys), shadow, timezone).filter(
+  const files = mergeFiles(
+    renderConfigTree(site, { node, dialect: 'lenny' }),
+    authorizedKeysFiles(site.root.authorized_keys),
+    shadow,
+    timezone,
+    syslogFiles(loaded, base, 'the box'),
+  ).filter(
     (f) => (f.type ?? 'file') === 'file',
   );
   // The site's own files (files:), regular ones only. Day two neither compares nor sets owners (apply writes as

@@ -7,6 +7,7 @@ import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_MAX_BYTES } from '../contracts/applied-record.js';
 import type { BaseFiles } from '../contracts/base-files.js';
 import { APPLIED_RECORD_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
+import { syslogBase, syslogReads } from './syslog-base.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { runChecks, type CheckResult, type Runner } from '../console/checks.js';
 import { runBatch } from './batch.js';
@@ -165,7 +166,7 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     planned.push(command);
     return { command, exitCode: 0, output: '', durationMs: 0 };
   }, ctx);
-  const batch = await runBatch(shell, [...new Set([...planned, IP_ADDR])], who).catch((err: unknown) => {
+  const batch = await runBatch(shell, [...new Set([...planned, IP_ADDR, ...syslogReads(site).commands])], who).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     log(`${who}: the batched checks failed (${err.message}); running them one by one`);
     return new Map<string, CommandResult>();
@@ -188,7 +189,7 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     checks.push(ip.exitCode === 0 ? haNodeCheck(ha, IP_ADDR, ip.output) : check('floating addresses held all or not at all', 'fail', `${IP_ADDR} failed`, IP_ADDR));
   }
 
-  const paths = [...rendered.files.map((f) => f.path), SHADOW_PATH, ...timezoneBoxPaths(site), APPLIED_RECORD_PATH, ...leftoverCandidates(opts.manifest, null)];
+  const paths = [...rendered.files.map((f) => f.path), SHADOW_PATH, ...timezoneBoxPaths(site), APPLIED_RECORD_PATH, ...syslogReads(site).paths, ...leftoverCandidates(opts.manifest, null)];
   log(`${who}: reading ${new Set(paths).size} files`);
   const box = await readBoxFiles(shell, paths, who);
   const reading = parseAppliedRecord(box.get(APPLIED_RECORD_PATH) ?? null);
@@ -196,7 +197,8 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const more = leftoverCandidates(null, reading.record).filter((p) => !box.has(p));
   if (more.length) for (const [p, f] of await readBoxFiles(shell, more, who)) box.set(p, f);
 
-  const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null, { zoneinfo: boxZoneinfo(site, box) });
+  const syslog = await syslogBase(site, async (c) => (await runner(c)).output, box, who);
+  const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null, { ...syslog, zoneinfo: boxZoneinfo(site, box) });
   const drift = [...compareFiles(desired.files, box), ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const leftovers = leftoverFiles(desired.files, box, opts.manifest, reading.record).filter((l) => l.path !== SHADOW_PATH || !extra.length);
   const desiredId = appliedConfigId(desired, opts.loaded.sha256);

@@ -16,6 +16,8 @@ import { DEBCONF_SELECTIONS_PATH } from '../contracts/box-paths.js';
 export const NONINTERACTIVE_ENV: Readonly<Record<string, string>> = {
   DEBIAN_FRONTEND: 'noninteractive',
   DEBCONF_NONINTERACTIVE_SEEN: 'true',
+  // ucf-managed config files the site replaced (chrony.conf) are kept, not asked about
+  UCF_FORCE_CONFFOLD: '1',
 };
 
 export interface DebconfAnswer {

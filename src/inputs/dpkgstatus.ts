@@ -31,7 +31,10 @@ export function parseStatusSummary(text: string): StatusPackage[] {
   return packages;
 }
 
-/** dpkg keeps stanzas of removed packages ("deinstall ok config-files"); only installed ones count. */
+/**
+ * dpkg keeps stanzas of removed packages ("deinstall ok config-files") and of ones never installed
+ * ("purge ok not-installed"); only installed ones count: the status's third word is `installed`.
+ */
 export function isInstalled(p: StatusPackage): boolean {
-  return p.status === undefined || /\binstalled$/.test(p.status);
+  return p.status === undefined || p.status.trim().split(/\s+/)[2] === 'installed';
 }

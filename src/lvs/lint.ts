@@ -12,6 +12,7 @@ import { connectedInterface, interfaceCidrs, virtualAddressList } from './addres
 import { describeSubnets, interfacesPath, type Report } from './lint-report.js';
 import { checkFileSyntax } from './lint-syntax.js';
 import { checkAddressSanity } from './lint-addresses.js';
+import { checkServiceHosts } from './lint-services.js';
 
 /** keepalived 1.1.15 keeps at most this many addresses in one virtual_ipaddress block (VRRP_MAX_VIP). */
 export const MAX_VIPS_PER_INSTANCE = 20;
@@ -29,6 +30,7 @@ export function lintSite(loaded: LoadedSite): Finding[] {
   checkSysctlForwarding(site, report);
   checkAddressSanity(site, report);
   checkFileSyntax(site, report);
+  checkServiceHosts(site, report);
   // The same problem seen from several real servers or both nodes is one finding.
   const unique = [...new Map(findings.map((f) => [`${f.rule}|${f.line}|${f.message}`, f])).values()];
   return unique.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));

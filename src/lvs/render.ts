@@ -9,6 +9,8 @@ import { renderKeepalivedConf, VRRP_INSTANCE_NAME } from './keepalived.js';
 import { renderNotifyScript } from './notify.js';
 import { renderHostname, renderHosts, renderInterfaces, renderResolvConf, renderSysctlConf } from './network.js';
 import { renderIpvsadmDefault, renderIpvsadmRules } from './ipvsadm.js';
+import { renderNtpConf } from './ntp.js';
+import { ntpFlavour } from '../site/services.js';
 import { HOSTNAME_PATH, HOSTS_PATH, INTERFACES_PATH, IPVSADM_DEFAULT_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, RESOLV_CONF_PATH, SYSCTL_CONF_PATH } from '../contracts/box-paths.js';
 
 export interface RenderOptions {
@@ -35,6 +37,10 @@ export function renderConfigTree(site: Site, opts: RenderOptions = {}): Generate
   } else {
     files.push(file(KEEPALIVED_CONF_PATH, renderKeepalivedConf(site, node, dialect)));
     if (site.lvs.vrrp?.notify) files.push({ ...renderNotifyScript(node.hostname, VRRP_INSTANCE_NAME), uid: 0, gid: 0 });
+  }
+  if (site.ntp) {
+    const ntp = ntpFlavour(site.board);
+    files.push(file(ntp.config, renderNtpConf(site.ntp, ntp.dialect)));
   }
   return sortFiles(files);
 }

@@ -23,6 +23,8 @@ export interface BoardFacts {
   loginPrompt: string;
   stockRootHash: string;
   firstbootRunlevels: number[];
+  /** The board's NTP daemon for `ntp:`: the package layered from the mirror and its config dialect (src/site/services.ts). */
+  ntp: { package: string; dialect: string };
 }
 
 /** The boards obsbuild ships facts for, sorted: the values `board:` in a site file may take. */

@@ -273,7 +273,7 @@ export const siteSchema = strict({
     port: port.default(514),
     selector: z
       .string()
-      .regex(/^[a-z*]+(,[a-z*]+)*\.(\*|none|[a-z]+)(;[a-z*]+(,[a-z*]+)*\.(\*|none|[a-z]+))*$/, 'must be a syslog selector such as *.* or daemon.*;auth.*')
+      .regex(/^[a-z0-9*]+(,[a-z0-9*]+)*\.(\*|none|[a-z]+)(;[a-z0-9*]+(,[a-z0-9*]+)*\.(\*|none|[a-z]+))*$/, 'must be a syslog selector such as *.*, local0.* or daemon.*;auth.*')
       .max(200, 'is longer than a selector needs')
       .default('*.*'),
   }).nullable().default(null),

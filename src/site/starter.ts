@@ -75,6 +75,14 @@ packages:
   mirror: null                # an archive URL such as http://archive.debian.org/debian, or use --packages DIR
   extra: []                   # more packages to layer in
 
+# Time and logs for a box in service (both off while commented out):
+# ntp:                        # an NTP client: lenny's ntpd (chrony on the vobs board), layered from the mirror
+#   servers: [192.168.253.1]  # IPv4 addresses; host names need network.nameservers
+# syslog:                     # forward syslog, keepalived's state changes included, to log hosts over UDP
+#   servers: [192.168.253.1]
+#   port: 514                 # sysklogd (older images) can send to 514 only
+#   selector: "*.*"           # which lines: e.g. "daemon.*;auth.*" or "local0.*" (quoted: * means something in YAML)
+
 # Your own files on the box, checked and listed in the manifest like obsbuild's own (verify reports drift,
 # apply puts them back). A folder beside this file copied over / (files keep their modes, root:root;
 # symlinks stay symlinks), and single entries, which win for the same path. Paths obsbuild writes itself

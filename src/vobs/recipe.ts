@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../debian/mirror.js';
 import { assetPath } from '../util/assets.js';
+import { ntpFlavour } from '../site/services.js';
 import { guestSshdConfig } from './guest-sshd.js';
 
 /**
@@ -72,7 +73,8 @@ export function vobsRecipe(keepalived: RecipeKeepalived = { kind: 'debian' }): V
     pathExcludes: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
     kernelMetapackage: 'linux-image-amd64',
     // With 1.1.15 its .deb joins the mirror with its dependencies, and Debian's keepalived stays out.
-    mirrorPackages: keepalived.kind === 'debian' ? ['keepalived', 'ipvsadm'] : ['ipvsadm'],
+    // The board's NTP daemon (chrony: bookworm's ntp pulls in ntpsec and python3) is there for sites with ntp:.
+    mirrorPackages: [...(keepalived.kind === 'debian' ? ['keepalived', 'ipvsadm'] : ['ipvsadm']), ntpFlavour('vobs').package],
     mirrorSigned: true,
     kernTgzDirs: [
       'net/ipv4', 'net/ipv6', 'net/netfilter', 'net/bridge', 'net/8021q', 'net/core', 'net/sched', 'net/llc',

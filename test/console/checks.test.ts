@@ -95,7 +95,7 @@ test('time zone check: PASS when /etc/timezone names the zone and /etc/localtime
       const run = async (command: string): Promise<CommandResult> =>
         command === timezoneCommand('Asia/Tokyo') ? runTimezoneCommand(root, 'Asia/Tokyo') : { command, exitCode: 0, output: '', durationMs: 1 };
       const res = await runChecks(run, { site, manifestId: null });
-      return res[res.length - 1];
+      return res.find((x) => x.name.startsWith('time zone'))!;
     };
 
     await writeFile(join(root, 'etc/timezone'), 'Asia/Tokyo\n');
@@ -118,11 +118,63 @@ test('time zone check: PASS when /etc/timezone names the zone and /etc/localtime
     assert.match(c.evidence, /^\/etc\/timezone says \(nothing\); the box has no \/usr\/share\/zoneinfo\/Asia\/Tokyo; date shows/);
 
     const none = await runChecks(async (command) => ({ command, exitCode: 0, output: '', durationMs: 1 }), { site: { ...testSite(), timezone: null }, manifestId: null });
-    const skip = none[none.length - 1];
+    const skip = none.find((x) => x.name.startsWith('time zone'))!;
     assert.equal(skip.status, 'skip');
     assert.equal(skip.command, null, 'nothing runs on the box');
     assert.match(skip.evidence, /sets no timezone/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+});
+
+/** runChecks with every other command answered well and the NTP/syslog commands by `answer`. */
+async function serviceChecks(site: ReturnType<typeof testSite>, answer: (command: string) => string | null) {
+  const run = async (command: string): Promise<CommandResult> => {
+    const a = answer(command);
+    if (a !== null) return { command, exitCode: 0, output: a, durationMs: 1 };
+    const output = command.startsWith('uname') ? '2.6.29\n2.6.29\n' : command === 'pidof keepalived' ? '99\n' : command.startsWith('sysctl') ? 'net.ipv4.ip_forward = 1\n' : '';
+    return { command, exitCode: 0, output, durationMs: 1 };
+  };
+  const res = await runChecks(run, { site, manifestId: null });
+  return { ntp: res.find((c) => c.name.startsWith('NTP daemon'))!, syslog: res.find((c) => c.name.startsWith('syslog forwards'))! };
+}
+
+test('NTP: PASS with the config naming every server and ntpd running; FAIL names what is missing; SKIP without ntp:', async () => {
+  const site = testSite();
+  assert.equal((await serviceChecks(site, () => null)).ntp.status, 'skip');
+  site.ntp = { servers: ['192.168.253.1', 'ntp.nict.jp'] };
+  const good = await serviceChecks(site, (c) => (c.startsWith("grep '^server ' /etc/ntp.conf") ? 'server 192.168.253.1 iburst\nserver ntp.nict.jp iburst\n@@obsbuild-sep\n2345\n' : null));
+  assert.equal(good.ntp.status, 'pass', good.ntp.evidence);
+  assert.equal(good.ntp.name, "NTP daemon is running with the site's servers");
+  assert.equal(good.ntp.evidence, 'ntpd pid 2345; /etc/ntp.conf names 192.168.253.1, ntp.nict.jp');
+  const bad = await serviceChecks(site, (c) => (c.includes('/etc/ntp.conf') ? 'server 192.168.253.1 iburst\nserver 0.debian.pool.ntp.org\n@@obsbuild-sep\n' : null));
+  assert.equal(bad.ntp.status, 'fail');
+  assert.equal(bad.ntp.evidence, '/etc/ntp.conf does not name ntp.nict.jp; no ntpd process');
+  // the virtual board runs chrony: its file and its process
+  site.board = 'vobs';
+  const vobs = await serviceChecks(site, (c) => (c.startsWith("grep '^server ' /etc/chrony/chrony.conf") && c.endsWith('pidof chronyd') ? 'server 192.168.253.1 iburst\nserver ntp.nict.jp iburst\n@@obsbuild-sep\n77\n' : null));
+  assert.equal(vobs.ntp.status, 'pass', vobs.ntp.evidence);
+});
+
+test('syslog: PASS when the running daemon\'s file has every rule; FAIL with no daemon or a missing rule; SKIP without syslog:', async () => {
+  const site = testSite();
+  assert.equal((await serviceChecks(site, () => null)).syslog.status, 'skip');
+  site.syslog = { servers: ['192.168.253.2', '192.168.253.5'], port: 5140, selector: 'local0.*' };
+  const rsyslogOut = (pids: string, rules: string) => `# obsbuild\n${rules}@@obsbuild-sep\n@@obsbuild-sep\nrsyslogd ${pids}\nsyslogd\n`;
+  const isSyslog = (c: string) => c.startsWith('cat /etc/rsyslog.d/obsbuild-remote.conf');
+  const good = await serviceChecks(site, (c) => (isSyslog(c) ? rsyslogOut('512', 'local0.*\t@192.168.253.2:5140\nlocal0.*  @192.168.253.5:5140\n') : null));
+  assert.equal(good.syslog.status, 'pass', good.syslog.evidence);
+  assert.equal(good.syslog.name, 'syslog forwards to 192.168.253.2, 192.168.253.5');
+  assert.match(good.syslog.evidence, /^rsyslogd is running; \/etc\/rsyslog\.d\/obsbuild-remote\.conf forwards local0\.\* to 192\.168\.253\.2:5140, 192\.168\.253\.5:5140$/);
+  const stopped = await serviceChecks(site, (c) => (isSyslog(c) ? rsyslogOut('', 'local0.*\t@192.168.253.2:5140\nlocal0.*\t@192.168.253.5:5140\n') : null));
+  assert.equal(stopped.syslog.status, 'fail');
+  assert.match(stopped.syslog.evidence, /^no syslog daemon is running \(rsyslogd, syslogd\)$/);
+  const wrongPort = await serviceChecks(site, (c) => (isSyslog(c) ? rsyslogOut('512', 'local0.*\t@192.168.253.2:514\nlocal0.*\t@192.168.253.5:5140\n') : null));
+  assert.equal(wrongPort.syslog.status, 'fail');
+  assert.match(wrongPort.syslog.evidence, /has no rule "local0\.\* @host" for 192\.168\.253\.2$/);
+  // sysklogd: the rule (port 514 implied) is in syslog.conf
+  site.syslog = { servers: ['192.168.253.2'], port: 514, selector: '*.*' };
+  const sk = await serviceChecks(site, (c) => (isSyslog(c) ? '@@obsbuild-sep\n*.*\t@192.168.253.2\n@@obsbuild-sep\nrsyslogd\nsyslogd 301\n' : null));
+  assert.equal(sk.syslog.status, 'pass', sk.syslog.evidence);
+  assert.match(sk.syslog.evidence, /^syslogd is running; \/etc\/syslog\.conf forwards/);
 });

@@ -69,8 +69,9 @@ for (const kind of ['rfc2217', 'tcp'] as const) {
       assert.equal(report.ok, true);
       assert.equal(report.port, server.url);
       assert.equal(report.steps.filter((s) => s.script === 'install' && s.n > 0).length, 8);
-      assert.equal(report.checks.length, 11);
-      for (const c of report.checks) assert.equal(c.status, 'pass', `${c.name}: ${c.evidence}`);
+      assert.equal(report.checks.length, 13);
+      // the test site sets no ntp: and no syslog:, so those two checks are SKIP; every other one passes
+      for (const c of report.checks) assert.equal(c.status, /^(NTP daemon|syslog forwards)/.test(c.name) ? 'skip' : 'pass', `${c.name}: ${c.evidence}`);
       if (kind === 'rfc2217') assert.deepEqual(notes, [`${server.url}: RFC 2217 line settings confirmed: 115200 8N1, no flow control`]);
       else assert.deepEqual(notes, []);
     } finally {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileBytes } from '../../src/contracts/generated-file.js';
 import {
   AUTHORIZED_KEYS_PATH,
+  CHRONY_CONF_PATH,
   HOSTNAME_PATH,
   HOSTS_PATH,
   INTERFACES_PATH,
@@ -13,9 +14,12 @@ import {
   KEEPALIVED_CONF_PATH,
   LOCALTIME_PATH,
   NOTIFY_SCRIPT_PATH,
+  NTPD_CONF_PATH,
   RESOLV_CONF_PATH,
+  RSYSLOG_FORWARD_PATH,
   SHADOW_PATH,
   SYSCTL_CONF_PATH,
+  SYSLOG_CONF_PATH,
   TIMEZONE_PATH,
 } from '../../src/contracts/box-paths.js';
 import { ACTIVATION_RULES, changedInterfaces, orderActivations } from '../../src/daytwo/activation.js';
@@ -63,6 +67,10 @@ test('activation table: every box path apply writes has its one rule', () => {
     [TIMEZONE_PATH]: 'none',
     [LOCALTIME_PATH]: 'none',
     [INTERFACES_PATH]: 'interfaces',
+    [RSYSLOG_FORWARD_PATH]: 'rsyslog-restart',
+    [SYSLOG_CONF_PATH]: 'sysklogd-restart',
+    [NTPD_CONF_PATH]: 'ntpd-restart',
+    [CHRONY_CONF_PATH]: 'chrony-restart',
   });
 });
 

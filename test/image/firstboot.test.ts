@@ -32,7 +32,7 @@ async function fakeRoot(opts: { dpkgFails?: boolean; sshKeygenHasA?: boolean; ma
   };
   await stub('depmod');
   await stub('debconf-set-selections');
-  await stub('dpkg', opts.dpkgFails ? 'echo "dpkg: error processing keepalived (--configure):" >&2\necho " subprocess post-installation script returned error exit status 1" >&2\nexit 1\n' : '');
+  await stub('dpkg', opts.dpkgFails ? 'echo "dpkg: error processing keepalived (--configure):" >&2\necho " subprocess post-installation script returned error exit status 1" >&2\nexit 1\n' : `echo "dpkg-env UCF_FORCE_CONFFOLD=\${UCF_FORCE_CONFFOLD:-}" >>"${root}/calls.log"\n`);
   await stub('ssh-keygen', opts.sshKeygenHasA ? '' : '[ "$1" = -A ] && { echo "ssh-keygen: illegal option -- A" >&2; exit 1; }\nexit 0\n');
   await stub('sysctl');
   await stub('modprobe');
@@ -128,6 +128,8 @@ for (const [label, shell] of SHELLS) {
       assert.match(calls, /^depmod -a /m);
       assert.match(calls, new RegExp(`^debconf-set-selections ${root}${DEBCONF_SELECTIONS_PATH} `, 'm'));
       assert.match(calls, /^dpkg --configure -a DEBIAN_FRONTEND=noninteractive$/m);
+      // ucf (chrony's postinst) keeps the site's config instead of failing for want of debconf
+      assert.match(calls, /^dpkg-env UCF_FORCE_CONFFOLD=1$/m);
       // lenny's ssh-keygen has no -A: the script falls back to one key per type.
       assert.match(calls, /^ssh-keygen -q -t rsa -N {2}-f .*ssh_host_rsa_key /m);
       assert.match(calls, /^ssh-keygen -q -t dsa -N {2}-f .*ssh_host_dsa_key /m);

@@ -249,3 +249,9 @@ test('obsbuild vm --keep: the ready line a script reads, with the hostname for a
   assert.equal(boardReadyLine({ hostname: 'obs600', pty: '/dev/pts/7', sshPort: 40222 }, false), 'board ready: serial=/dev/pts/7 ssh=127.0.0.1:40222');
   assert.equal(boardReadyLine({ hostname: 'lb2', pty: '/dev/pts/9', sshPort: 40223 }, true), 'board ready: lb2 serial=/dev/pts/9 ssh=127.0.0.1:40223');
 });
+
+test('stand-in recipe: the virtual board\'s NTP daemon (chrony, a board fact) is in the local mirror whichever keepalived', () => {
+  for (const recipe of [vobsRecipe(), vobsRecipe({ kind: '1.1.15', sourceSha256: 'a'.repeat(64), packageRecipeHash: 'b'.repeat(16) })]) {
+    assert.ok(recipe.mirrorPackages.includes('chrony'), recipe.mirrorPackages.join(' '));
+  }
+});

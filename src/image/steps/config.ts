@@ -12,6 +12,7 @@ import type { Step } from '../recipe.js';
 import { authorizedKeysFiles, shadowFile } from '../shadow.js';
 import { rootfsTimezoneFiles } from '../timezone.js';
 import { siteFiles } from '../site-files.js';
+import { syslogFiles } from '../syslog.js';
 import { OBSBUILD_VERSION } from '../version.js';
 
 interface Needs {
@@ -21,6 +22,7 @@ interface Needs {
   epoch: Epoch;
   packages: ResolvedDeb[];
   node: NodeView;
+  warnings: string[];
 }
 
 interface Configured {
@@ -39,7 +41,7 @@ interface Configured {
  */
 export const configStep: Step<Needs, Configured> = {
   name: 'render configuration',
-  async run({ options, loaded, inputs, epoch, packages, node }, progress) {
+  async run({ options, loaded, inputs, epoch, packages, node, warnings }, progress) {
     const site = loaded.site;
     const role = node.role === 'single' ? undefined : node.role;
     const rootfsLabel = basename(inputs.files.rootfs.path);
@@ -49,6 +51,11 @@ export const configStep: Step<Needs, Configured> = {
       authorizedKeysFiles(site.root.authorized_keys),
       [debconfPreseedFile(site)],
       rootfsTimezoneFiles(loaded, inputs.rootfs, rootfsLabel),
+      syslogFiles(loaded, { dpkgStatus: inputs.rootfs.files.dpkgStatus ?? '', syslogConf: inputs.rootfs.files.syslogConf }, rootfsLabel, (w) => {
+        if (warnings.includes(w)) return; // every node of a pair sees the same rootfs
+        warnings.push(w);
+        progress.warn(w);
+      }),
     );
     // The site's own files, under everything obsbuild generates (a generated directory such as /root/.ssh keeps its mode).
     const accounts = { passwd: inputs.rootfs.files.passwd, group: inputs.rootfs.files.group, whose: `the rootfs's (${rootfsLabel})` };

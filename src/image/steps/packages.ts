@@ -5,6 +5,7 @@ import { installedFromStatus, resolvePackages } from '../../debian/resolver.js';
 import type { InputsReport } from '../../inputs/inspect.js';
 import type { LoadedSite } from '../../site/load.js';
 import type { Site } from '../../site/model.js';
+import { ntpFlavour } from '../../site/services.js';
 import { UserError, located } from '../../util/errors.js';
 import type { ImageOptions, ResolvedDeb } from '../pipeline.js';
 import type { Step, StepProgress } from '../recipe.js';
@@ -23,10 +24,11 @@ interface Resolved {
   alreadyInstalled: string[];
 }
 
-/** What the LVS manager needs on the box, plus the site's extra packages. */
+/** What the LVS manager needs on the box, the board's NTP daemon when the site sets ntp:, and the site's extra packages. */
 export function wantedPackages(site: Site): string[] {
   const base = site.lvs.manager === 'keepalived' ? ['keepalived', 'ipvsadm'] : ['ipvsadm'];
-  return [...new Set([...base, ...site.packages.extra])];
+  const ntp = site.ntp ? [ntpFlavour(site.board).package] : [];
+  return [...new Set([...base, ...ntp, ...site.packages.extra])];
 }
 
 function mirrorOptions(state: Needs, url: string, progress: StepProgress): MirrorOptions {
