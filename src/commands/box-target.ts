@@ -3,8 +3,9 @@
  * BoxTarget: exactly one of --port (serial console) and --host (SSH).
  */
 import type { Command } from 'commander';
+import { constants, accessSync, statSync } from 'node:fs';
 import { parseHost } from '../remote/ssh-options.js';
-import { UsageError } from '../util/errors.js';
+import { UsageError, UserError } from '../util/errors.js';
 import type { BoxTarget } from '../daytwo/transport.js';
 import { baudProblem, boxTargetFromSpec } from '../daytwo/target-rules.js';
 
@@ -34,12 +35,30 @@ export function addBoxTargetOptions(cmd: Command): Command {
 /** `hostname` names the node, for the default known_hosts file and the host key alias. */
 export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string; hostname: string; hostArgument?: string }): BoxTarget {
   if ((o.port === undefined) === (o.host === undefined)) throw new UsageError('give exactly one of --port (serial console) and --host (SSH)');
+  // An option of the other transport would be dropped without a word: say so instead.
+  const sshOnly = [o.identity !== undefined && '--identity', o.knownHosts !== undefined && '--known-hosts', o.acceptNewHostKey && '--accept-new-host-key'].filter(Boolean);
+  if (o.port !== undefined && sshOnly.length) throw new UsageError(`${sshOnly.join(', ')}: for --host (SSH); --port logs in on the serial console`);
+  if (o.host !== undefined && o.password !== undefined) throw new UsageError('--password: for --port (the serial login); over --host, SSH uses keys (--identity)');
   if (o.port !== undefined) {
     const baud = Number(o.baud);
     const problem = baudProblem(baud);
     if (problem) throw new UsageError(`--baud ${o.baud}: ${problem}`);
     return boxTargetFromSpec({ kind: 'serial', port: o.port, baud, user: o.user, password: o.password }, ctx);
   }
+  if (o.identity !== undefined) checkIdentityFile(o.identity);
   const spec = { kind: 'ssh', target: parseHost(o.host!, ctx.hostArgument), knownHostsFile: o.knownHosts, identityFile: o.identity, acceptNewHostKey: o.acceptNewHostKey === true } as const;
   return boxTargetFromSpec(spec, ctx);
+}
+
+/** ssh would only say "authentication refused" for a key file it cannot read: name the file instead. */
+function checkIdentityFile(file: string): void {
+  let problem: string | undefined;
+  try {
+    if (!statSync(file).isFile()) problem = 'is not a file';
+    else accessSync(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problem ??= code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? String(err)})`;
+  }
+  if (problem) throw new UserError(`--identity ${file}: ${problem}`, { code: 'input-invalid' });
 }

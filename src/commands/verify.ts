@@ -130,6 +130,9 @@ async function verifyPair(o: VerifyCliOptions, loaded: LoadedSite, target: BoxTa
   const peerNode: NodeRole = o.node === 'master' ? 'backup' : 'master';
   const peerHostname = desiredNode(loaded, peerNode).hostname;
   const peerTarget = boxTargetFromOptions({ ...o, port: undefined, host: o.peerHost }, { outDir: o.out, hostname: peerHostname, hostArgument: '--peer-host' });
+  if (peerTarget.kind === 'ssh' && peerTarget.target.host === target.target.host && peerTarget.target.port === target.target.port) {
+    throw new UsageError(`--peer-host ${o.peerHost} is the --host box itself; give the other node of the pair`);
+  }
   const [manifest, peerManifest] = [await manifestFor(o, o.manifest, hostname, say), await manifestFor(o, undefined, peerHostname, say)];
   const settled = await Promise.allSettled([
     verifyOne(loaded, target, o.node, manifest, say),

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { action, handleInterrupts } from './action.js';
-import { DEFAULT_VOBS_SITE } from '../vobs/flow.js';
+import { DEFAULT_VOBS_SITE, loadVobsSite } from '../vobs/flow.js';
 import { ensureStandin } from '../vobs/standin.js';
 import { chooseKeepalived } from '../vobs/keepalived-choice.js';
 import { runVmKept, type KeptBoard } from '../vobs/vm-run.js';
-import { loadSite } from '../site/load.js';
+import { isOnPath } from '../util/run-tool.js';
+import { UserError } from '../util/errors.js';
 import { checkOutputParent, checkOutputPath, writeOutputFile } from '../util/output-path.js';
 
 interface VmOptions {
@@ -79,7 +80,10 @@ async function vmCommand(o: VmOptions): Promise<number> {
   // Checked before the stand-in inputs and the boards, which take many minutes.
   if (!o.inputsOnly) await checkOutputParent(o.out, '--out');
   if (o.json && !o.inputsOnly) await checkOutputPath(o.json, { argument: '--json', kind: 'file' });
-  if (o.site !== undefined && !o.inputsOnly) await loadSite(o.site); // its errors too, before the long part
+  if (o.site !== undefined && !o.inputsOnly) await loadVobsSite(o.site); // its errors too, before the long part
+  if (o.consoleServer && !o.inputsOnly && !isOnPath('ser2net')) {
+    throw new UserError('--console-server needs ser2net, which is not installed (apt-get install ser2net)', { code: 'tool-failed' });
+  }
   const keepalived = await chooseKeepalived(o.keepalived);
   log(keepalived.notice);
   const standin = await ensureStandin({ rebuild: o.rebuildInputs, log, keepalived });

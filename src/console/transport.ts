@@ -10,6 +10,7 @@ import { constants, promises as fsp, accessSync, existsSync, readdirSync, statSy
 import { delimiter, join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { UserError } from '../util/errors.js';
+import { isOnPath } from '../util/run-tool.js';
 
 export interface Gap {
   from: Date;
@@ -70,7 +71,9 @@ export class SerialTransport extends EventEmitter implements ConsoleTransport {
     try {
       await this.openPort();
     } catch (err) {
-      throw new UserError(`${this.opts.path}: cannot open the serial port: ${(err as Error).message}`, { code: 'console-failed', cause: err });
+      // node-serialport puts "Error: " in front of its own messages; the line says what failed already
+      const why = (err as Error).message.replace(/^Error: /, '');
+      throw new UserError(`${this.opts.path}: cannot open the serial port: ${why}`, { code: 'console-failed', cause: err });
     }
     this.timer = setInterval(() => void this.watchdog(), this.pollMs);
   }
@@ -162,17 +165,6 @@ export class SerialTransport extends EventEmitter implements ConsoleTransport {
   }
 }
 
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return false;
-}
 
 export interface PortCandidate {
   path: string;
@@ -185,7 +177,7 @@ export interface PortCandidate {
  */
 export async function listSerialCandidates(): Promise<PortCandidate[]> {
   const found = new Map<string, PortCandidate>();
-  if (onPath('udevadm')) {
+  if (isOnPath('udevadm')) {
     try {
       for (const p of await SerialPort.list()) {
         if (/ttyUSB|ttyACM/.test(p.path) || p.vendorId) {

@@ -25,6 +25,7 @@ import type { GeneratedFile } from '../contracts/generated-file.js';
 import type { LoadedSite, SitePath } from '../site/load.js';
 import { BOX_PATH_PATTERN } from '../site/schema.js';
 import { located, oneLine, UserError } from '../util/errors.js';
+import { describeFileKind } from '../util/file-kind.js';
 
 /** Far above what configuration files need, far below what would fill a CF card or the day-two transfer. */
 export const SITE_FILES_LIMITS = {
@@ -231,7 +232,7 @@ function readRegular(file: string, line: number | undefined, what: string): { by
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new SiteFilesProblem(line, `${what}: is ${describeKind(st)}, not a regular file`);
+    if (!st.isFile()) throw new SiteFilesProblem(line, `${what}: is ${describeFileKind(st)}, not a regular file`);
     if (st.size > SITE_FILES_LIMITS.fileBytes) throw new SiteFilesProblem(line, `${what}: ${st.size} bytes is over the ${SITE_FILES_LIMITS.fileBytes >> 20} MiB a file may have`);
     // One byte more than the cap is read: a file growing meanwhile is caught, never read without end.
     const buf = Buffer.alloc(Math.min(st.size, SITE_FILES_LIMITS.fileBytes) + 1);
@@ -251,15 +252,6 @@ function readRegular(file: string, line: number | undefined, what: string): { by
   }
 }
 
-function describeKind(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isSymbolicLink()) return 'a symlink';
-  return 'of an unknown kind';
-}
 
 /** The folder's tree, depth first, names in byte order; the folder itself is the box's root and not listed. */
 function readFolder(siteDir: string, folder: string, line: number | undefined, budget: { entries: number; bytes: number }): SiteFile[] {
@@ -293,7 +285,7 @@ function readFolder(siteDir: string, folder: string, line: number | undefined, b
         count(budget, bytes.length, line, origin);
         out.push({ ...common, type: 'file', bytes, mode });
       } else {
-        throw new SiteFilesProblem(line, `${origin}: is ${describeKind(st)}; files: takes regular files, directories and symlinks only`);
+        throw new SiteFilesProblem(line, `${origin}: is ${describeFileKind(st)}; files: takes regular files, directories and symlinks only`);
       }
     }
   }

@@ -11,6 +11,7 @@ import type { Stats } from 'node:fs';
 import { swapIntoPlace, tempSibling } from './atomic.js';
 import { makeDirs, removeDirs } from './dirs.js';
 import { UsageError, UserError } from './errors.js';
+import { describeFileKind } from './file-kind.js';
 
 export interface OutputRule {
   /** The option that named the path, for messages: "--out", "--json". */
@@ -45,12 +46,6 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
 }
 
-function kindOf(st: Stats): string {
-  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
-  if (st.isFIFO()) return 'a named pipe';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file or directory';
-}
 
 /** Refuses paths that name no place of their own: '', '/', the current directory or one holding it. */
 function checkSpelling(path: string, argument: string, noun: string): string {
@@ -80,7 +75,7 @@ async function checkPlace(path: string, start: string): Promise<void> {
       }
       throw new UserError(`${path}: cannot use ${dir}: ${code ?? (err as Error).message}`, { code: 'output-refused', cause: err });
     }
-    if (!st.isDirectory()) throw new UserError(`${path}: ${dir} is a file, not a directory`, { code: 'output-refused' });
+    if (!st.isDirectory()) throw new UserError(`${path}: ${dir} is ${describeFileKind(st)}, not a directory`, { code: 'output-refused' });
     break;
   }
   const fs = KERNEL_FILESYSTEMS.get(Number((await statfs(dir)).type));
@@ -124,7 +119,7 @@ export async function checkOutputPath(path: string, rule: OutputRule): Promise<v
         }
       }
     } else {
-      throw new UserError(`${path}: is ${kindOf(st)}; ${rule.argument} names a ${noun}`, { code: 'output-refused' });
+      throw new UserError(`${path}: is ${describeFileKind(st)}; ${rule.argument} names a ${noun}`, { code: 'output-refused' });
     }
   }
   await checkPlace(path, dirname(abs));
@@ -140,7 +135,7 @@ export async function checkOutputParent(path: string, argument: string): Promise
     const code = errno(err);
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${path}: cannot use it as the ${argument} directory: ${code ?? (err as Error).message}`, { code: 'output-refused', cause: err });
   }
-  if (st && !st.isDirectory()) throw new UserError(`${path}: is ${st.isFile() ? 'a file' : kindOf(st)}; ${argument} names a directory`, { code: 'output-refused' });
+  if (st && !st.isDirectory()) throw new UserError(`${path}: is ${describeFileKind(st)}; ${argument} names a directory`, { code: 'output-refused' });
   await checkPlace(path, abs);
 }
 

@@ -1,4 +1,6 @@
 import { execa } from 'execa';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { UserError } from './errors.js';
 
 /** The Debian package behind each external program obsbuild runs, for the "not found" message. */
@@ -63,4 +65,17 @@ export async function runTool(cmd: string, args: string[], opts: ToolOptions = {
     const detail = (e.stderr ?? '').trim().split('\n').filter((l) => l.trim()).slice(-1)[0] ?? e.shortMessage ?? String(err);
     throw new UserError(`${opts.what ? `${opts.what}: ` : ''}${cmd} failed: ${detail}`, { code: 'tool-failed', cause: err });
   }
+}
+
+/** Whether `cmd` is an executable in a $PATH directory: to name a missing tool before work that would need it. */
+export function isOnPath(cmd: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return false;
 }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { loadSite } from '../site/load.js';
+import { loadSite, type LoadedSite } from '../site/load.js';
 import { siteNodes, type NodeView } from '../site/nodes.js';
 import { UserError } from '../util/errors.js';
 import { CF_DEFAULT_BYTES, cfKernelMatches, createBlankDisk, FLASH_BYTES, readBootSource } from './disks.js';
@@ -26,6 +26,15 @@ import { ensureStandin, type StandinInputs } from './standin.js';
 /** dist/src/vobs/flow.js → dist/src/cli.js */
 export const CLI = new URL('../cli.js', import.meta.url).pathname;
 export const DEFAULT_VOBS_SITE = boardFile('site.yaml');
+
+/** A site file the virtual board can run: it must say `board: vobs` (the board's facts differ from the obs600's). */
+export async function loadVobsSite(siteFile: string): Promise<LoadedSite> {
+  const loaded = await loadSite(siteFile);
+  if (loaded.site.board !== 'vobs') {
+    throw new UserError(`${siteFile}: board is ${loaded.site.board}; obsbuild vm needs a site file with "board: vobs"`, { code: 'site-invalid' });
+  }
+  return loaded;
+}
 
 export type Log = (line: string) => void;
 
@@ -64,10 +73,7 @@ export async function buildVobsImage(opts: {
   stdio?: 'inherit' | 'pipe';
 }): Promise<BuiltImage[]> {
   const siteFile = resolve(opts.siteFile ?? DEFAULT_VOBS_SITE);
-  const loaded = await loadSite(siteFile);
-  if (loaded.site.board !== 'vobs') {
-    throw new UserError(`${siteFile}: board is ${loaded.site.board}; obsbuild vm needs a site file with "board: vobs"`, { code: 'site-invalid' });
-  }
+  const loaded = await loadVobsSite(siteFile);
   const t0 = performance.now();
   const mirror = await serveMirror(opts.standin.mirrorDir);
   // The download cache is keyed by the mirror's URL, and this one's port is new each run: a lasting cache

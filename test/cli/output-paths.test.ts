@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
 import { PtyPair } from '../console/simulator.js';
 import { assertOneLine, siteDir } from './cli-fixture.js';
 
@@ -58,7 +58,7 @@ test('render and realserver refuse a symbolic link, a device and a file as --out
     await symlink('real', join(dir, 'link'));
     for (const cmd of ['render', 'realserver']) {
       assertOneLine(await runCli([cmd, '--site', site, '--out', 'link'], { cwd: dir }), 1, 'obsbuild: link: is a symbolic link');
-      assertOneLine(await runCli([cmd, '--site', site, '--out', '/dev/null'], { cwd: dir }), 1, 'obsbuild: /dev/null: is a device');
+      assertOneLine(await runCli([cmd, '--site', site, '--out', '/dev/null'], { cwd: dir }), 1, 'obsbuild: /dev/null: is a character device');
     }
     await unchanged();
     // An earlier render's folder is replaced as before.
@@ -115,4 +115,14 @@ test('--json may not replace a file the same run reads (the site file, the inven
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('console --out naming a device says what it is; a serial port that cannot be opened is one line without "Error:"', async () => {
+  const out = await runCli(['console', '--port', '/nonexistent-tty', '--out', '/dev/null', '--from', 'login']);
+  assertOneLine(out, 1, /^obsbuild: \/dev\/null\/.*: \/dev\/null is a character device, not a directory$/);
+  const port = await runCli(['verify', '--site', join(repoRoot, 'test/fixtures/sites/nat-single.yaml'), '--port', '/dev/null'], { timeout: 60_000 });
+  assert.equal(port.exitCode, 1);
+  const last = String(port.stderr).trim().split('\n').pop() ?? '';
+  assert.match(last, /^obsbuild: \/dev\/null: cannot open the serial port: /);
+  assert.doesNotMatch(last, /Error:/);
 });

@@ -186,3 +186,31 @@ test('--peer-host needs a pair and --node', async () => {
   assert.equal(r.exitCode, 2);
   assert.match(String(r.stderr), /--peer-host is for an HA pair/);
 });
+
+test('--peer-host naming the --host box itself is a usage error (one box would pass as both nodes)', async () => {
+  const pair = join(repoRoot, 'test/fixtures/sites/dr-tcp-pair.yaml');
+  for (const [host, peer] of [['127.0.0.1', '127.0.0.1'], ['root@127.0.0.1:2222', 'admin@127.0.0.1:2222']]) {
+    const r = await runCli(['verify', '--site', pair, '--node', 'master', '--host', host, '--peer-host', peer]);
+    assert.equal(r.exitCode, 2, String(r.stderr));
+    assert.match(String(r.stderr).trim(), new RegExp(`--peer-host ${peer.replace(/\./g, '\\.')} is the --host box itself; give the other node of the pair$`));
+  }
+  // the same host on another port is another box (two boards behind one address)
+  const other = await runCli(['verify', '--site', pair, '--node', 'master', '--host', '127.0.0.1:1', '--peer-host', '127.0.0.1:2', '--known-hosts', '/dev/null'], { timeout: 60_000 });
+  assert.doesNotMatch(String(other.stderr), /box itself/);
+});
+
+test('--identity naming a missing or unreadable key is named before ssh starts; options of the other transport are usage errors', async () => {
+  let r = await runCli(['verify', '--site', SITE, '--host', '127.0.0.1:1', '--identity', '/nonexistent/key']);
+  assert.equal(r.exitCode, 1);
+  assert.equal(String(r.stderr).trim().split('\n').pop(), 'obsbuild: --identity /nonexistent/key: no such file');
+  assert.doesNotMatch(String(r.stderr), /connecting|authentication/);
+  r = await runCli(['apply', '--site', SITE, '--host', '127.0.0.1:1', '--identity', '/etc', '--yes']);
+  assert.equal(r.exitCode, 1);
+  assert.match(String(r.stderr).trim(), /--identity \/etc: is not a file$/);
+  r = await runCli(['verify', '--site', SITE, '--port', '/dev/null', '--identity', '/etc/hostname']);
+  assert.equal(r.exitCode, 2);
+  assert.match(String(r.stderr).trim(), /--identity: for --host \(SSH\); --port logs in on the serial console$/);
+  r = await runCli(['verify', '--site', SITE, '--host', '127.0.0.1:1', '--password', 'x']);
+  assert.equal(r.exitCode, 2);
+  assert.match(String(r.stderr).trim(), /--password: for --port \(the serial login\)/);
+});
