@@ -70,22 +70,52 @@ function checkPaths(paths: readonly string[], who: string): void {
   }
 }
 
+/** One read of files, ready to run: alone (readBoxFiles) or as one command of a larger batch (verify). */
+export interface BoxFilesRequest {
+  /** The paths, each once, in the order the script reads them. */
+  paths: string[];
+  /** The box's side (readFilesScript). */
+  script: string;
+  /** How long the script may take on a 115200-baud line, where the most it can send takes minutes. */
+  timeoutMs: number;
+  /** The most characters the script can print (parseBoxFiles refuses more). */
+  maxChars: number;
+  /** The script's output and exit status as the files by path; anything else is a one-line error naming the box. */
+  parse(output: string, exitCode: number): Map<string, BoxFile | null>;
+}
+
+/** Checks `paths` (a bad one is refused before anything runs on the box) and prepares the script reading them. */
+export function boxFilesRequest(paths: readonly string[], who = 'the box'): BoxFilesRequest {
+  const unique = [...new Set(paths)];
+  checkPaths(unique, who);
+  return {
+    paths: unique,
+    script: readFilesScript(unique),
+    // base64 makes 4 bytes of 3; 60 s plus the time a 115200-baud line needs for the most that can be sent
+    timeoutMs: 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000,
+    maxChars: maxOutputChars(unique.length),
+    parse(output, exitCode) {
+      const parsed = parseBoxFiles(output, unique, who);
+      if (exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${exitCode}`, { code: 'box-failed' });
+      return new Map(unique.map((p, i) => [p, parsed[i]]));
+    },
+  };
+}
+
 /**
  * Each path's file on the box, or null when there is no readable regular file there (missing, a directory,
  * a device). One `shell.run`. `who` names the box in errors.
  */
 export async function readBoxFiles(shell: BoxShell, paths: readonly string[], who = 'the box'): Promise<Map<string, BoxFile | null>> {
-  const unique = [...new Set(paths)];
-  checkPaths(unique, who);
-  const out = new Map<string, BoxFile | null>();
-  if (unique.length === 0) return out;
-  // base64 makes 4 bytes of 3; 60 s plus the time a 115200-baud line needs for the most that can be sent
-  const timeoutMs = 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000;
-  const r = await shell.run(readFilesScript(unique), { timeoutMs });
-  const parsed = parseBoxFiles(r.stdout, unique, who);
-  if (r.exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${r.exitCode}`, { code: 'box-failed' });
-  unique.forEach((p, i) => out.set(p, parsed[i]));
-  return out;
+  const req = boxFilesRequest(paths, who);
+  if (req.paths.length === 0) return new Map();
+  const r = await shell.run(req.script, { timeoutMs: req.timeoutMs });
+  return req.parse(r.stdout, r.exitCode);
+}
+
+/** The most the script prints for `count` paths: the capped content as base64 with its line ends, headers, start-up noise. */
+function maxOutputChars(count: number): number {
+  return Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
 }
 
 /**
@@ -95,8 +125,7 @@ export async function readBoxFiles(shell: BoxShell, paths: readonly string[], wh
 export function parseBoxFiles(output: string, paths: readonly string[], who = 'the box'): (BoxFile | null)[] {
   const count = paths.length;
   const bad = (why: string) => new UserError(`${who}: unexpected output while reading files: ${oneLine(why.slice(0, 200))}`, { code: 'box-failed' });
-  const maxChars = Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
-  if (output.length > maxChars) throw bad(`${output.length} characters, more than the files can account for`);
+  if (output.length > maxOutputChars(count)) throw bad(`${output.length} characters, more than the files can account for`);
   // a serial console's tty may end lines with CR LF
   const lines = output.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   if (lines[lines.length - 1] === '') lines.pop();

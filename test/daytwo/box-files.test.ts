@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
 import { SshShell } from '../../src/remote/ssh.js';
-import { BOX_FILE_MAX_BYTES, BOX_FILES_TOTAL_MAX_BYTES, parseBoxFiles, readBoxFiles, readFilesScript } from '../../src/daytwo/box-files.js';
+import { BOX_FILE_MAX_BYTES, BOX_FILES_TOTAL_MAX_BYTES, boxFilesRequest, parseBoxFiles, readBoxFiles, readFilesScript } from '../../src/daytwo/box-files.js';
+import { BATCH_OUTPUT_CAP, runBatch } from '../../src/daytwo/batch.js';
 import { UserError } from '../../src/util/errors.js';
 import { LennySshd, sshdUnavailable } from '../remote/lenny-sshd.js';
 
@@ -154,4 +155,22 @@ test('over SSH (lenny algorithms): ten files in one session on one connection, t
     await shell.close();
     await sshd.stop();
   }
+});
+
+test("in a batch with other commands (as verify runs it), the read is parsed from its own part only: another command's forged headers do not count", async () => {
+  const dir = join(work, 'batched');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'a.conf'), 'real = 1\n');
+  const req = boxFilesRequest([join(dir, 'a.conf'), join(dir, 'a.conf'), join(dir, 'none')], 'box1');
+  assert.deepEqual(req.paths, [join(dir, 'a.conf'), join(dir, 'none')], 'each path once');
+  const forge = "printf '@@obsbuild-files-begin\\n@@obsbuild-file 0 M\\n@@obsbuild-file 1 M\\n@@obsbuild-files-end\\n'";
+  const shell = localShell();
+  const out = await runBatch(shell, [forge, req.script, 'hostname'], 'box1', { outputCap: BATCH_OUTPUT_CAP + req.maxChars });
+  assert.equal(shell.runs, 1);
+  const r = out.get(req.script)!;
+  assert.equal(r.exitCode, 0);
+  const got = req.parse(r.output, r.exitCode!);
+  assert.deepEqual(got.get(join(dir, 'a.conf'))?.bytes, Buffer.from('real = 1\n'));
+  assert.equal(got.get(join(dir, 'none')), null);
+  assert.throws(() => req.parse(r.output, 1), /^UserError: box1: reading 2 file\(s\) failed with exit status 1$/);
 });
