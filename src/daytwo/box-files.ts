@@ -34,9 +34,11 @@ const END = '@@obsbuild-files-end';
 
 /**
  * The box's side: per path a header line `@@obsbuild-file I F SIZE SHA256 SENT` followed by the base64 of
- * the first SENT bytes, or `I M` (nothing there) / `I O` (there, but not a readable regular file). base64
- * never contains '@', so a header cannot be forged by file content. POSIX sh and lenny's coreutils 6.10
- * (wc, sha256sum, head -c, base64) only.
+ * the first SENT bytes, or `I M` (nothing there) / `I O` (there, but not a readable regular file). A file
+ * sent whole has `-` for SHA256: its hash is taken of the bytes that arrive, so one read gives both and the
+ * box starts two programs for it (wc, base64) instead of four; under emulation every one costs. Only a file
+ * cut at a cap is hashed on the box. base64 never contains '@', so a header cannot be forged by file
+ * content. POSIX sh and lenny's coreutils 6.10 (wc, sha256sum, head -c, base64) only.
  */
 export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX_BYTES, total = BOX_FILES_TOTAL_MAX_BYTES): string {
   const lines = [
@@ -44,13 +46,18 @@ export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX
     'r() {',
     '  if [ -f "$2" ] && [ -r "$2" ]; then',
     '    s=$(wc -c < "$2")',
-    '    h=$(sha256sum < "$2")',
     `    n=${perFile}`,
     '    if [ "$n" -gt "$left" ]; then n=$left; fi',
-    '    if [ "$s" -lt "$n" ]; then n=$s; fi',
-    '    left=$((left - n))',
-    `    echo "${HEAD} $1 F $s \${h%% *} $n"`,
-    '    if [ "$n" -gt 0 ]; then head -c "$n" < "$2" | base64; fi',
+    '    if [ "$s" -le "$n" ]; then',
+    '      left=$((left - s))',
+    `      echo "${HEAD} $1 F $s - $s"`,
+    '      if [ "$s" -gt 0 ]; then base64 < "$2"; fi',
+    '    else',
+    '      h=$(sha256sum < "$2")',
+    '      left=$((left - n))',
+    `      echo "${HEAD} $1 F $s \${h%% *} $n"`,
+    '      if [ "$n" -gt 0 ]; then head -c "$n" < "$2" | base64; fi',
+    '    fi',
     `  elif [ -e "$2" ] || [ -h "$2" ]; then echo "${HEAD} $1 O"`,
     `  else echo "${HEAD} $1 M"; fi`,
     '}',
@@ -144,32 +151,47 @@ export function parseBoxFiles(output: string, paths: readonly string[], who = 't
       results.push(null);
       continue;
     }
-    const m = /^@@obsbuild-file (\d+) F (\d{1,15}) ([0-9a-f]{64}) (\d{1,15})$/.exec(line);
+    const m = /^@@obsbuild-file (\d+) F (\d{1,15}) ([0-9a-f]{64}|-) (\d{1,15})$/.exec(line);
     if (!m) throw bad(line);
     if (Number(m[1]) !== index) throw bad(`file #${m[1]} where #${index} (${paths[index]}) was expected`);
     const size = Number(m[2]);
     const sent = Number(m[4]);
+    const boxHash = m[3] === '-' ? null : m[3];
     sentTotal += sent;
-    if (sent > size || sent > BOX_FILE_MAX_BYTES || sentTotal > BOX_FILES_TOTAL_MAX_BYTES) throw bad(line);
+    // only a file sent whole may leave its hash to us
+    if (sent > size || sent > BOX_FILE_MAX_BYTES || sentTotal > BOX_FILES_TOTAL_MAX_BYTES || (boxHash === null && sent !== size)) throw bad(line);
+    // the size was taken before the content was read: a file that grew or shrank in between sends other than announced
+    const changed = () => new UserError(`${who}: ${paths[index]} changed while it was read (its size and its content disagree); run again`, { code: 'box-failed' });
     const chunks: string[] = [];
     let chars = 0;
     const want = Math.ceil(sent / 3) * 4;
     while (chars < want) {
       const l = lines[i];
-      if (l === undefined || !/^[A-Za-z0-9+/]{1,76}={0,2}$/.test(l)) throw bad(l === undefined ? `output ends inside ${paths[index]}` : `in ${paths[index]}: ${l}`);
+      if (l === undefined || !/^[A-Za-z0-9+/]{1,76}={0,2}$/.test(l)) {
+        if (boxHash === null && l !== undefined && l.startsWith('@@obsbuild-file')) throw changed();
+        throw bad(l === undefined ? `output ends inside ${paths[index]}` : `in ${paths[index]}: ${l}`);
+      }
       chunks.push(l);
       chars += l.length;
       i++;
     }
-    if (chars !== want) throw bad(`${paths[index]}: ${chars} base64 characters for ${sent} bytes`);
+    if (boxHash === null && chars === want && /^[A-Za-z0-9+/]{1,76}={0,2}$/.test(lines[i] ?? '')) throw changed();
+    if (chars !== want) {
+      if (boxHash === null) throw changed();
+      throw bad(`${paths[index]}: ${chars} base64 characters for ${sent} bytes`);
+    }
     const bytes = Buffer.from(chunks.join(''), 'base64');
-    if (bytes.length !== sent) throw bad(`${paths[index]}: ${bytes.length} bytes decoded, ${sent} announced`);
+    if (bytes.length !== sent) {
+      if (boxHash === null) throw changed();
+      throw bad(`${paths[index]}: ${bytes.length} bytes decoded, ${sent} announced`);
+    }
     const truncated = sent < size;
+    const sha256 = boxHash ?? sha256Hex(bytes);
     // without this a file rewritten between hashing and sending would pass off one content as the other
-    if (!truncated && sha256Hex(bytes) !== m[3]) {
+    if (!truncated && sha256Hex(bytes) !== sha256) {
       throw new UserError(`${who}: ${paths[index]} changed while it was read (its SHA-256 and its content disagree); run again`, { code: 'box-failed' });
     }
-    results.push({ sha256: m[3], size, bytes, truncated });
+    results.push({ sha256, size, bytes, truncated });
   }
   if (lines[i] !== END) throw bad(lines[i] === undefined ? 'no end marker' : lines[i]);
   return results;
