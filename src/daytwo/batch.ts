@@ -40,10 +40,18 @@ export function parseBatch(commands: readonly string[], token: string, output: s
   return results;
 }
 
-export async function runBatch(shell: BoxShell, commands: readonly string[], who: string, timeoutMs = 120_000): Promise<Map<string, CommandResult>> {
+export interface BatchOptions {
+  /** For the whole batch; default two minutes. */
+  timeoutMs?: number;
+  /** Most the batch may print; default BATCH_OUTPUT_CAP (a caller adding a command that prints more raises it). */
+  outputCap?: number;
+}
+
+export async function runBatch(shell: BoxShell, commands: readonly string[], who: string, opts: BatchOptions = {}): Promise<Map<string, CommandResult>> {
   const token = randomBytes(6).toString('hex');
+  const cap = opts.outputCap ?? BATCH_OUTPUT_CAP;
   const started = Date.now();
-  const r = await shell.run(batchScript(commands, token), { timeoutMs });
-  if (r.stdout.length > BATCH_OUTPUT_CAP) throw new UserError(`${who}: the checks printed more than ${BATCH_OUTPUT_CAP} bytes`, { code: 'box-failed' });
+  const r = await shell.run(batchScript(commands, token), { timeoutMs: opts.timeoutMs ?? 120_000 });
+  if (r.stdout.length > cap) throw new UserError(`${who}: the checks printed more than ${cap} bytes`, { code: 'box-failed' });
   return parseBatch(commands, token, r.stdout, Date.now() - started);
 }

@@ -34,9 +34,11 @@ const END = '@@obsbuild-files-end';
 
 /**
  * The box's side: per path a header line `@@obsbuild-file I F SIZE SHA256 SENT` followed by the base64 of
- * the first SENT bytes, or `I M` (nothing there) / `I O` (there, but not a readable regular file). base64
- * never contains '@', so a header cannot be forged by file content. POSIX sh and lenny's coreutils 6.10
- * (wc, sha256sum, head -c, base64) only.
+ * the first SENT bytes, or `I M` (nothing there) / `I O` (there, but not a readable regular file). A file
+ * sent whole has `-` for SHA256: its hash is taken of the bytes that arrive, so one read gives both and the
+ * box starts two programs for it (wc, base64) instead of four; under emulation every one costs. Only a file
+ * cut at a cap is hashed on the box. base64 never contains '@', so a header cannot be forged by file
+ * content. POSIX sh and lenny's coreutils 6.10 (wc, sha256sum, head -c, base64) only.
  */
 export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX_BYTES, total = BOX_FILES_TOTAL_MAX_BYTES): string {
   const lines = [
@@ -44,13 +46,18 @@ export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX
     'r() {',
     '  if [ -f "$2" ] && [ -r "$2" ]; then',
     '    s=$(wc -c < "$2")',
-    '    h=$(sha256sum < "$2")',
     `    n=${perFile}`,
     '    if [ "$n" -gt "$left" ]; then n=$left; fi',
-    '    if [ "$s" -lt "$n" ]; then n=$s; fi',
-    '    left=$((left - n))',
-    `    echo "${HEAD} $1 F $s \${h%% *} $n"`,
-    '    if [ "$n" -gt 0 ]; then head -c "$n" < "$2" | base64; fi',
+    '    if [ "$s" -le "$n" ]; then',
+    '      left=$((left - s))',
+    `      echo "${HEAD} $1 F $s - $s"`,
+    '      if [ "$s" -gt 0 ]; then base64 < "$2"; fi',
+    '    else',
+    '      h=$(sha256sum < "$2")',
+    '      left=$((left - n))',
+    `      echo "${HEAD} $1 F $s \${h%% *} $n"`,
+    '      if [ "$n" -gt 0 ]; then head -c "$n" < "$2" | base64; fi',
+    '    fi',
     `  elif [ -e "$2" ] || [ -h "$2" ]; then echo "${HEAD} $1 O"`,
     `  else echo "${HEAD} $1 M"; fi`,
     '}',
@@ -70,22 +77,52 @@ function checkPaths(paths: readonly string[], who: string): void {
   }
 }
 
+/** One read of files, ready to run: alone (readBoxFiles) or as one command of a larger batch (verify). */
+export interface BoxFilesRequest {
+  /** The paths, each once, in the order the script reads them. */
+  paths: string[];
+  /** The box's side (readFilesScript). */
+  script: string;
+  /** How long the script may take on a 115200-baud line, where the most it can send takes minutes. */
+  timeoutMs: number;
+  /** The most characters the script can print (parseBoxFiles refuses more). */
+  maxChars: number;
+  /** The script's output and exit status as the files by path; anything else is a one-line error naming the box. */
+  parse(output: string, exitCode: number): Map<string, BoxFile | null>;
+}
+
+/** Checks `paths` (a bad one is refused before anything runs on the box) and prepares the script reading them. */
+export function boxFilesRequest(paths: readonly string[], who = 'the box'): BoxFilesRequest {
+  const unique = [...new Set(paths)];
+  checkPaths(unique, who);
+  return {
+    paths: unique,
+    script: readFilesScript(unique),
+    // base64 makes 4 bytes of 3; 60 s plus the time a 115200-baud line needs for the most that can be sent
+    timeoutMs: 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000,
+    maxChars: maxOutputChars(unique.length),
+    parse(output, exitCode) {
+      const parsed = parseBoxFiles(output, unique, who);
+      if (exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${exitCode}`, { code: 'box-failed' });
+      return new Map(unique.map((p, i) => [p, parsed[i]]));
+    },
+  };
+}
+
 /**
  * Each path's file on the box, or null when there is no readable regular file there (missing, a directory,
  * a device). One `shell.run`. `who` names the box in errors.
  */
 export async function readBoxFiles(shell: BoxShell, paths: readonly string[], who = 'the box'): Promise<Map<string, BoxFile | null>> {
-  const unique = [...new Set(paths)];
-  checkPaths(unique, who);
-  const out = new Map<string, BoxFile | null>();
-  if (unique.length === 0) return out;
-  // base64 makes 4 bytes of 3; 60 s plus the time a 115200-baud line needs for the most that can be sent
-  const timeoutMs = 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000;
-  const r = await shell.run(readFilesScript(unique), { timeoutMs });
-  const parsed = parseBoxFiles(r.stdout, unique, who);
-  if (r.exitCode !== 0) throw new UserError(`${who}: reading ${unique.length} file(s) failed with exit status ${r.exitCode}`, { code: 'box-failed' });
-  unique.forEach((p, i) => out.set(p, parsed[i]));
-  return out;
+  const req = boxFilesRequest(paths, who);
+  if (req.paths.length === 0) return new Map();
+  const r = await shell.run(req.script, { timeoutMs: req.timeoutMs });
+  return req.parse(r.stdout, r.exitCode);
+}
+
+/** The most the script prints for `count` paths: the capped content as base64 with its line ends, headers, start-up noise. */
+function maxOutputChars(count: number): number {
+  return Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
 }
 
 /**
@@ -95,8 +132,7 @@ export async function readBoxFiles(shell: BoxShell, paths: readonly string[], wh
 export function parseBoxFiles(output: string, paths: readonly string[], who = 'the box'): (BoxFile | null)[] {
   const count = paths.length;
   const bad = (why: string) => new UserError(`${who}: unexpected output while reading files: ${oneLine(why.slice(0, 200))}`, { code: 'box-failed' });
-  const maxChars = Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3) * 1.1 + (count + 2) * 200 + 64 * 1024;
-  if (output.length > maxChars) throw bad(`${output.length} characters, more than the files can account for`);
+  if (output.length > maxOutputChars(count)) throw bad(`${output.length} characters, more than the files can account for`);
   // a serial console's tty may end lines with CR LF
   const lines = output.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   if (lines[lines.length - 1] === '') lines.pop();
@@ -115,32 +151,47 @@ export function parseBoxFiles(output: string, paths: readonly string[], who = 't
       results.push(null);
       continue;
     }
-    const m = /^@@obsbuild-file (\d+) F (\d{1,15}) ([0-9a-f]{64}) (\d{1,15})$/.exec(line);
+    const m = /^@@obsbuild-file (\d+) F (\d{1,15}) ([0-9a-f]{64}|-) (\d{1,15})$/.exec(line);
     if (!m) throw bad(line);
     if (Number(m[1]) !== index) throw bad(`file #${m[1]} where #${index} (${paths[index]}) was expected`);
     const size = Number(m[2]);
     const sent = Number(m[4]);
+    const boxHash = m[3] === '-' ? null : m[3];
     sentTotal += sent;
-    if (sent > size || sent > BOX_FILE_MAX_BYTES || sentTotal > BOX_FILES_TOTAL_MAX_BYTES) throw bad(line);
+    // only a file sent whole may leave its hash to us
+    if (sent > size || sent > BOX_FILE_MAX_BYTES || sentTotal > BOX_FILES_TOTAL_MAX_BYTES || (boxHash === null && sent !== size)) throw bad(line);
+    // the size was taken before the content was read: a file that grew or shrank in between sends other than announced
+    const changed = () => new UserError(`${who}: ${paths[index]} changed while it was read (its size and its content disagree); run again`, { code: 'box-failed' });
     const chunks: string[] = [];
     let chars = 0;
     const want = Math.ceil(sent / 3) * 4;
     while (chars < want) {
       const l = lines[i];
-      if (l === undefined || !/^[A-Za-z0-9+/]{1,76}={0,2}$/.test(l)) throw bad(l === undefined ? `output ends inside ${paths[index]}` : `in ${paths[index]}: ${l}`);
+      if (l === undefined || !/^[A-Za-z0-9+/]{1,76}={0,2}$/.test(l)) {
+        if (boxHash === null && l !== undefined && l.startsWith('@@obsbuild-file')) throw changed();
+        throw bad(l === undefined ? `output ends inside ${paths[index]}` : `in ${paths[index]}: ${l}`);
+      }
       chunks.push(l);
       chars += l.length;
       i++;
     }
-    if (chars !== want) throw bad(`${paths[index]}: ${chars} base64 characters for ${sent} bytes`);
+    if (boxHash === null && chars === want && /^[A-Za-z0-9+/]{1,76}={0,2}$/.test(lines[i] ?? '')) throw changed();
+    if (chars !== want) {
+      if (boxHash === null) throw changed();
+      throw bad(`${paths[index]}: ${chars} base64 characters for ${sent} bytes`);
+    }
     const bytes = Buffer.from(chunks.join(''), 'base64');
-    if (bytes.length !== sent) throw bad(`${paths[index]}: ${bytes.length} bytes decoded, ${sent} announced`);
+    if (bytes.length !== sent) {
+      if (boxHash === null) throw changed();
+      throw bad(`${paths[index]}: ${bytes.length} bytes decoded, ${sent} announced`);
+    }
     const truncated = sent < size;
+    const sha256 = boxHash ?? sha256Hex(bytes);
     // without this a file rewritten between hashing and sending would pass off one content as the other
-    if (!truncated && sha256Hex(bytes) !== m[3]) {
+    if (!truncated && sha256Hex(bytes) !== sha256) {
       throw new UserError(`${who}: ${paths[index]} changed while it was read (its SHA-256 and its content disagree); run again`, { code: 'box-failed' });
     }
-    results.push({ sha256: m[3], size, bytes, truncated });
+    results.push({ sha256, size, bytes, truncated });
   }
   if (lines[i] !== END) throw bad(lines[i] === undefined ? 'no end marker' : lines[i]);
   return results;

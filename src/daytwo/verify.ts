@@ -10,14 +10,14 @@ import { APPLIED_RECORD_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import { syslogBase, syslogReads } from './syslog-base.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { runChecks, type CheckResult, type Runner } from '../console/checks.js';
-import { runBatch } from './batch.js';
+import { BATCH_OUTPUT_CAP, runBatch } from './batch.js';
 import { formatCheckLine } from '../console/report.js';
 import type { CommandResult } from '../console/shell.js';
 import { chooseRootHash } from '../image/shadow.js';
 import type { BoxShell } from '../remote/box-shell.js';
 import type { LoadedSite } from '../site/load.js';
 import { UserError } from '../util/errors.js';
-import { BOX_FILES_MAX_PATHS, readBoxFiles, type BoxFile } from './box-files.js';
+import { BOX_FILES_MAX_PATHS, boxFilesRequest, readBoxFiles, type BoxFile } from './box-files.js';
 import { appliedConfigId, boxZoneinfo, desiredNode, timezoneBoxPaths, type DesiredNode } from './desired.js';
 import { compareFiles, leftoverCandidates, leftoverFiles, secretDiff, type DriftEntry, type LeftoverFile } from './drift.js';
 import { haHolding, haNodeCheck, type HaHolding } from './ha.js';
@@ -62,6 +62,8 @@ export interface VerifyReport {
 export const DRIFT_CHECK = 'files match the site file (drift)';
 export const APPLIED_CHECK = 'applied config is live';
 const IP_ADDR = 'ip -o -4 addr show';
+/** The checks' share of the batch's time; the file reading adds its own. */
+const BATCH_TIMEOUT_MS = 120_000;
 
 /** BoxShell.run as the console checks' Runner; a command the transport gave up on is a result without exit status. */
 export function boxRunner(shell: BoxShell): Runner {
@@ -157,16 +159,25 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   // first, so a pair without --node is refused before anything runs on the box
   const rendered = desiredNode(opts.loaded, opts.node);
 
-  log(`${who}: running the checks`);
+  // Everything verify reads from the box is known before it asks: the checks' commands depend only on the
+  // site (a dry pass learns them), the files on the site and the manifest. So one round trip carries them
+  // all, the file reading as the batch's last command: over SSH one session, over serial one prompt.
   const ctx = { site, manifestId: opts.manifest?.id ?? null, node: opts.node, readOnly: true };
-  // The checks' commands do not depend on what the box answers, only on the site: learn them with a dry
-  // pass, run them all in one round trip, then let the checks read the answers.
   const planned: string[] = [];
   await runChecks(async (command) => {
     planned.push(command);
     return { command, exitCode: 0, output: '', durationMs: 0 };
   }, ctx);
-  const batch = await runBatch(shell, [...new Set([...planned, IP_ADDR, ...syslogReads(site).commands])], who).catch((err: unknown) => {
+  const files = boxFilesRequest(
+    [...rendered.files.map((f) => f.path), SHADOW_PATH, ...timezoneBoxPaths(site), APPLIED_RECORD_PATH, ...syslogReads(site).paths, ...leftoverCandidates(opts.manifest, null)],
+    who,
+  );
+  log(`${who}: running the checks and reading ${files.paths.length} files`);
+  const commands = [...new Set([...planned, IP_ADDR, ...syslogReads(site).commands])];
+  const batch = await runBatch(shell, [...commands, files.script], who, {
+    timeoutMs: BATCH_TIMEOUT_MS + files.timeoutMs,
+    outputCap: BATCH_OUTPUT_CAP + files.maxChars,
+  }).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     log(`${who}: the batched checks failed (${err.message}); running them one by one`);
     return new Map<string, CommandResult>();
@@ -189,9 +200,9 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     checks.push(ip.exitCode === 0 ? haNodeCheck(ha, IP_ADDR, ip.output) : check('floating addresses held all or not at all', 'fail', `${IP_ADDR} failed`, IP_ADDR));
   }
 
-  const paths = [...rendered.files.map((f) => f.path), SHADOW_PATH, ...timezoneBoxPaths(site), APPLIED_RECORD_PATH, ...syslogReads(site).paths, ...leftoverCandidates(opts.manifest, null)];
-  log(`${who}: reading ${new Set(paths).size} files`);
-  const box = await readBoxFiles(shell, paths, who);
+  // output the batch carried is parsed as strictly as a read of its own; a cut batch reads the files again alone
+  const read = batch.get(files.script);
+  const box = read && read.exitCode !== null ? files.parse(read.output, read.exitCode) : await readBoxFiles(shell, files.paths, who);
   const reading = parseAppliedRecord(box.get(APPLIED_RECORD_PATH) ?? null);
   // the applied record may name files the manifest does not (rare): one more read for those only
   const more = leftoverCandidates(null, reading.record).filter((p) => !box.has(p));

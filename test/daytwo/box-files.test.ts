@@ -2,12 +2,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
 import { SshShell } from '../../src/remote/ssh.js';
-import { BOX_FILE_MAX_BYTES, BOX_FILES_TOTAL_MAX_BYTES, parseBoxFiles, readBoxFiles, readFilesScript } from '../../src/daytwo/box-files.js';
+import { BOX_FILE_MAX_BYTES, BOX_FILES_TOTAL_MAX_BYTES, boxFilesRequest, parseBoxFiles, readBoxFiles, readFilesScript } from '../../src/daytwo/box-files.js';
+import { BATCH_OUTPUT_CAP, runBatch } from '../../src/daytwo/batch.js';
 import { UserError } from '../../src/util/errors.js';
 import { LennySshd, sshdUnavailable } from '../remote/lenny-sshd.js';
 
@@ -113,6 +114,45 @@ test('output that is not what the script prints is a one-line error naming the b
   }
 });
 
+test('a file sent whole is hashed from what arrives; one that grew or shrank after its size was taken is an error, not a wrong file', () => {
+  const paths = ['/etc/a', '/etc/b'];
+  const good = `@@obsbuild-files-begin\n@@obsbuild-file 0 F 3 - 3\naGkK\n@@obsbuild-file 1 M\n@@obsbuild-files-end\n`;
+  const [a] = parseBoxFiles(good, paths, 'box1');
+  assert.deepEqual([a!.sha256, a!.bytes.toString(), a!.truncated], [sha('hi\n'), 'hi\n', false]);
+  const bad: [string, RegExp][] = [
+    [good.replace('aGkK\n', 'aGkKaGkK\n'), /box1: \/etc\/a changed while it was read/], // grew
+    [good.replace('aGkK\n', 'aGkK\naGkK\n'), /box1: \/etc\/a changed while it was read/], // grew by a whole line
+    [good.replace('aGkK\n', ''), /box1: \/etc\/a changed while it was read/], // emptied
+    [good.replace('aGkK\n', 'aGk=\n'), /box1: \/etc\/a changed while it was read/], // shrank
+    [good.replace(' F 3 - 3', ' F 4 - 3'), /unexpected output while reading files: @@obsbuild-file 0 F 4 - 3$/], // a cut file must carry the box's hash
+  ];
+  for (const [out, why] of bad) {
+    assert.throws(() => parseBoxFiles(out, paths, 'box1'), (e: unknown) => e instanceof UserError && !e.message.includes('\n') && why.test(e.message), why.source);
+  }
+});
+
+test('the box starts two programs per small file (wc, base64), not four: sha256sum and head only for a file over the cap', async () => {
+  const dir = join(work, 'forks');
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const log = join(dir, 'started');
+  for (const tool of ['wc', 'sha256sum', 'head', 'base64']) {
+    const real = spawnSync('sh', ['-c', `command -v ${tool}`]).stdout.toString().trim();
+    writeFileSync(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec ${real} "$@"\n`, { mode: 0o755 });
+  }
+  const paths = Array.from({ length: 10 }, (_, i) => join(dir, `f${i}.conf`));
+  paths.forEach((p, i) => writeFileSync(p, `setting${i} = ${i}\n`.repeat(i + 1)));
+  const big = join(dir, 'big');
+  writeFileSync(big, randomBytes(BOX_FILE_MAX_BYTES + 10));
+  const shell: BoxShell = { ...localShell(), run: async (command) => localShell().run(`PATH=${bin}:$PATH\n${command}`) };
+  const got = await readBoxFiles(shell, [...paths, big], 'box1');
+  paths.forEach((p, i) => assert.equal(got.get(p)?.sha256, sha(`setting${i} = ${i}\n`.repeat(i + 1))));
+  assert.equal(got.get(big)?.truncated, true);
+  const started = readFileSync(log, 'utf8').trim().split('\n');
+  const count = (t: string) => started.filter((s) => s === t).length;
+  assert.deepEqual([count('wc'), count('base64'), count('sha256sum'), count('head')], [11, 11, 1, 1], started.join(' '));
+});
+
 test('parsing a large answer stays linear', () => {
   const paths = Array.from({ length: 8 }, (_, i) => `/f${i}`);
   const b64 = randomBytes(BOX_FILE_MAX_BYTES).toString('base64').replace(/.{76}/g, '$&\n');
@@ -154,4 +194,22 @@ test('over SSH (lenny algorithms): ten files in one session on one connection, t
     await shell.close();
     await sshd.stop();
   }
+});
+
+test("in a batch with other commands (as verify runs it), the read is parsed from its own part only: another command's forged headers do not count", async () => {
+  const dir = join(work, 'batched');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'a.conf'), 'real = 1\n');
+  const req = boxFilesRequest([join(dir, 'a.conf'), join(dir, 'a.conf'), join(dir, 'none')], 'box1');
+  assert.deepEqual(req.paths, [join(dir, 'a.conf'), join(dir, 'none')], 'each path once');
+  const forge = "printf '@@obsbuild-files-begin\\n@@obsbuild-file 0 M\\n@@obsbuild-file 1 M\\n@@obsbuild-files-end\\n'";
+  const shell = localShell();
+  const out = await runBatch(shell, [forge, req.script, 'hostname'], 'box1', { outputCap: BATCH_OUTPUT_CAP + req.maxChars });
+  assert.equal(shell.runs, 1);
+  const r = out.get(req.script)!;
+  assert.equal(r.exitCode, 0);
+  const got = req.parse(r.output, r.exitCode!);
+  assert.deepEqual(got.get(join(dir, 'a.conf'))?.bytes, Buffer.from('real = 1\n'));
+  assert.equal(got.get(join(dir, 'none')), null);
+  assert.throws(() => req.parse(r.output, 1), /^UserError: box1: reading 2 file\(s\) failed with exit status 1$/);
 });

@@ -40,19 +40,46 @@ function unquote(word: string): string {
   return word.slice(1, -1).replace(/'\\''/g, "'");
 }
 
+/** One command of batchScript's output, as its box-side text: the begin marker, the subshell, the end marker. */
+const BATCH_COMMAND_RE = /printf '\\n@@b-([0-9a-f]+)-(\d+)@@\\n'; \( ([\s\S]*?) \) <\/dev\/null 2>&1; printf '\\n@@e-\1-\2=%s@@\\n' "\$\?"/g;
+
 export class FakeBox implements BoxShell {
+  /** Every command the box ran, a batch's commands one by one. */
   readonly runs: string[] = [];
+  /** Every call of run(): a session over SSH, a prompt round trip over serial. */
+  readonly sessions: string[] = [];
   writes = 0;
   closed = false;
+  /** false: the box's shell cannot run a batch (exit 127 for it), as a shell that is not POSIX sh might. */
+  batches = true;
   constructor(
     readonly files: Map<string, Buffer>,
     readonly answers: Map<string, RunResult>,
   ) {}
 
   async run(command: string): Promise<RunResult> {
+    this.sessions.push(command);
+    if (command.includes("printf '\\n@@b-")) {
+      if (!this.batches) return { exitCode: 127, stdout: 'sh: syntax error\n' };
+      return this.runBatch(command);
+    }
+    return this.one(command);
+  }
+
+  private one(command: string): RunResult {
     this.runs.push(command);
     if (command.includes('echo @@obsbuild-files-begin')) return this.readFiles(command);
     return this.answers.get(command) ?? { exitCode: 127, stdout: `sh: ${command.split(' ')[0]}: not found\n` };
+  }
+
+  /** What the box's shell prints for batchScript: each command between its markers, the exit status in the end one. */
+  private runBatch(script: string): RunResult {
+    let out = '';
+    for (const m of script.matchAll(BATCH_COMMAND_RE)) {
+      const r = this.one(m[3]);
+      out += `\n@@b-${m[1]}-${m[2]}@@\n${r.stdout}\n@@e-${m[1]}-${m[2]}=${r.exitCode}@@\n`;
+    }
+    return { exitCode: 0, stdout: out };
   }
 
   /** What the box's shell prints for readFilesScript: a header per path, base64 of at most the cap. */
@@ -67,7 +94,8 @@ export class FakeBox implements BoxShell {
         continue;
       }
       const sent = Math.min(bytes.length, BOX_FILE_MAX_BYTES);
-      out.push(`@@obsbuild-file ${m[1]} F ${bytes.length} ${createHash('sha256').update(bytes).digest('hex')} ${sent}`);
+      // a file sent whole leaves its hash to the reader; a cut one is hashed on the box
+      out.push(`@@obsbuild-file ${m[1]} F ${bytes.length} ${sent === bytes.length ? '-' : createHash('sha256').update(bytes).digest('hex')} ${sent}`);
       const b64 = bytes.subarray(0, sent).toString('base64');
       for (let i = 0; i < b64.length; i += 76) out.push(b64.slice(i, i + 76));
     }

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { openSerialShell, MAX_TYPED_COMMAND, base64Batches, type SerialShell } from '../../src/daytwo/serial-shell.js';
 import { openBoxShell } from '../../src/daytwo/transport.js';
 import { UserError } from '../../src/util/errors.js';
+import type { BoxShell } from '../../src/remote/box-shell.js';
+import { BATCH_OUTPUT_CAP, runBatch } from '../../src/daytwo/batch.js';
+import { boxFilesRequest } from '../../src/daytwo/box-files.js';
 import { PtyBox, type PtyBoxOptions } from './pty-box.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -207,6 +210,34 @@ test('serial putFile throughput over a pty (figures for the report)', async (t) 
       t.diagnostic(`round trip of \`true\`: ${rtt.toFixed(1)} ms; putFile 256 KiB over the pty: ${s.toFixed(2)} s (${(bytes.length / 1024 / s).toFixed(0)} KiB/s)`);
       t.diagnostic(`${typed.length} commands, ${wire} bytes typed (${(wire / bytes.length).toFixed(3)} per byte): at 115200 baud ${at115200.toFixed(1)} s = ${(bytes.length / 1024 / at115200).toFixed(2)} KiB/s`);
       assert.ok(existsSync(join(dir, 'big.bin')));
+    } finally {
+      await shell.close();
+    }
+  });
+});
+
+test("verify's one round trip over the serial line: the checks' batch and the file reading typed as one command, each part parsed from its own markers", async () => {
+  await withBox({ shell: '/bin/bash', login: { user: 'root', password: 'secret' } }, async (box, dir) => {
+    const files = join(dir, 'etc');
+    await mkdir(files);
+    const conf = randomBytes(5000).toString('base64'); // several base64 lines back, each echoed by nothing
+    await writeFile(join(files, 'keepalived.conf'), conf);
+    await writeFile(join(files, "it's empty"), '');
+    const shell = await open(box);
+    try {
+      let runs = 0;
+      const counting: BoxShell = { run: (c, o) => (runs++, shell.run(c, o)), putFile: (p, b, m) => shell.putFile(p, b, m), close: () => shell.close() };
+      const req = boxFilesRequest([join(files, 'keepalived.conf'), join(files, "it's empty"), join(files, 'missing')], 'serial box');
+      const commands = ['uname -r; ls /', 'printf "@@obsbuild-files-begin\\n@@obsbuild-file 0 M\\n"; exit 4', 'hostname'];
+      const out = await runBatch(counting, [...commands, req.script], 'serial box', { outputCap: BATCH_OUTPUT_CAP + req.maxChars });
+      assert.equal(runs, 1);
+      assert.deepEqual(commands.map((c) => out.get(c)?.exitCode), [0, 4, 0]);
+      const read = out.get(req.script)!;
+      assert.equal(read.exitCode, 0);
+      const got = req.parse(read.output, read.exitCode!);
+      assert.equal(got.get(join(files, 'keepalived.conf'))?.bytes.toString(), conf);
+      assert.equal(got.get(join(files, "it's empty"))?.size, 0);
+      assert.equal(got.get(join(files, 'missing')), null);
     } finally {
       await shell.close();
     }

@@ -9,6 +9,7 @@ import { formatCheckLine } from '../../src/console/report.js';
 import { appliedConfigId, desiredNode } from '../../src/daytwo/desired.js';
 import { APPLIED_CHECK, DRIFT_CHECK, formatVerifyReport, verifyBox, type VerifyReport } from '../../src/daytwo/verify.js';
 import { loadSite, type LoadedSite } from '../../src/site/load.js';
+import { UserError } from '../../src/util/errors.js';
 import { repoRoot } from '../helpers/cli.js';
 import { BOX_SHADOW, FakeBox, goodAnswers, GOOD_IPADDR_SINGLE, GOOD_IPVSADM_SINGLE } from './fake-box.js';
 
@@ -207,4 +208,55 @@ test('the report prints each check as the console does, and escapes control char
   for (const c of r.checks) assert.ok(text.includes(`${formatCheckLine(c)}\n`), c.name);
   assert.match(text, /^-127\.0\.0\.1 localhost\\x1b\[2J$/m);
   assert.ok(!text.includes('\x1b'));
+});
+
+test('verify asks the box once: the checks and every file in one round trip (one SSH session, one serial prompt)', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded, '0123456789abcdef');
+  const r = await verifyBox(box, { loaded, manifest: manifestListing([KEEPALIVED_CONF_PATH]) });
+  assert.equal(r.passed, true, formatVerifyReport(r));
+  assert.equal(box.sessions.length, 1, `one run, not ${box.sessions.length}`);
+  assert.ok(box.sessions[0].includes('echo @@obsbuild-files-begin'), 'the files are read in the same run as the checks');
+  assert.ok(box.runs.includes(MODULES_DEP_FRESH) && box.runs.includes('ipvsadm -L -n'));
+
+  // an HA pair member too: its floating-address check reads the batch's `ip` output
+  const pair = await site('dr-http-pair');
+  const ipvsadm = 'TCP  172.16.80.100:80 rr persistent 50\n  -> 172.16.80.79:80 Route 1 0 0\n  -> 172.16.80.78:80 Route 1 0 0\n';
+  const master = new FakeBox(installedFiles(pair, 'master'), goodAnswers({ hostname: 'lvs-master', ipAddr: '2: eth0    inet 172.16.80.81/18 brd 172.16.127.255 scope global eth0\n', ipvsadm }));
+  const m = await verifyBox(master, { loaded: pair, node: 'master' });
+  assert.equal(m.passed, true, formatVerifyReport(m));
+  assert.equal(master.sessions.length, 1);
+});
+
+test('a batch cut before the file reading ends: the checks keep their answers, the files are read again on their own', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  const run = box.run.bind(box);
+  let first = true;
+  box.run = async (command) => {
+    const r = await run(command);
+    if (!first) return r;
+    first = false;
+    // the line dropped the batch's tail: the file reading's end marker never came
+    return { exitCode: r.exitCode, stdout: r.stdout.slice(0, r.stdout.indexOf('@@obsbuild-file 3 ')) };
+  };
+  const lines: string[] = [];
+  const r = await verifyBox(box, { loaded, log: (l) => lines.push(l) });
+  assert.equal(r.passed, true, formatVerifyReport(r));
+  assert.equal(box.sessions.length, 2);
+  assert.ok(box.sessions[0].includes('echo @@obsbuild-files-begin') && box.sessions[0].includes('ipvsadm -L -n'), 'the first run carried checks and files');
+  assert.ok(box.sessions[1].startsWith('left='), 'the second run reads the files alone');
+  assert.equal(box.runs.filter((c) => c === 'ipvsadm -L -n').length, 1, 'no check ran twice');
+});
+
+test("the file reading's output inside the batch is parsed as strictly as alone: a broken answer is a one-line error", async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  const run = box.run.bind(box);
+  box.run = async (command) => {
+    const r = await run(command);
+    return { exitCode: r.exitCode, stdout: r.stdout.replace(/^@@obsbuild-file 2 F .*$/m, '@@obsbuild-file 2 F lots') };
+  };
+  await assert.rejects(verifyBox(box, { loaded, target: 'box1' }), (e: unknown) => e instanceof UserError && /^box1: unexpected output while reading files: @@obsbuild-file 2 F lots$/.test(e.message));
+  assert.equal(box.sessions.length, 1, 'not retried: the box answered, wrongly');
 });
