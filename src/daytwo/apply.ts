@@ -7,6 +7,7 @@
 import { posix } from 'node:path';
 import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_FORMAT } from '../contracts/applied-record.js';
+import { BASE_FILE_PATHS } from '../contracts/base-files.js';
 import { APPLIED_RECORD_PATH, KEEPALIVED_CONF_PATH, PREVIOUS_FILES_DIR, ROOT_SSH_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { BoxShell } from '../remote/box-shell.js';
 import { shQuote } from '../remote/sh-quote.js';
@@ -103,12 +104,33 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   const who = o.target;
 
   // The box's shadow is needed to render the desired one (only root's hash is the site's).
-  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), SHADOW_PATH, APPLIED_RECORD_PATH, ...timezoneBoxPaths(o.loaded.site), ...syslogReads(o.loaded.site).paths])];
+  // /etc/passwd and /etc/group: the owners files: names are the box's own, written as its uid and gid.
+  const paths = [
+    ...new Set([
+      ...desiredNode(o.loaded, o.node).files.map((f) => f.path),
+      SHADOW_PATH,
+      BASE_FILE_PATHS.passwd,
+      BASE_FILE_PATHS.group,
+      APPLIED_RECORD_PATH,
+      ...timezoneBoxPaths(o.loaded.site),
+      ...syslogReads(o.loaded.site).paths,
+    ]),
+  ];
   const box = await deps.readFiles(shell, paths, who);
   const shadow = box.get(SHADOW_PATH);
   if (shadow?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
   const syslog = await syslogBase(o.loaded.site, async (c) => (await shell.run(c, { timeoutMs: 30_000 })).stdout, box, who);
-  const desired = desiredNode(o.loaded, o.node, { ...syslog, shadow: shadow ? shadow.bytes.toString('utf8') : undefined, zoneinfo: boxZoneinfo(o.loaded.site, box) });
+  const text = (path: string) => {
+    const f = box.get(path);
+    return f && !f.truncated ? f.bytes.toString('utf8') : undefined;
+  };
+  const desired = desiredNode(o.loaded, o.node, {
+    ...syslog,
+    shadow: shadow ? shadow.bytes.toString('utf8') : undefined,
+    passwd: text(BASE_FILE_PATHS.passwd),
+    group: text(BASE_FILE_PATHS.group),
+    zoneinfo: boxZoneinfo(o.loaded.site, box),
+  });
   const appliedId = appliedConfigId(desired, o.loaded.sha256);
   const plan = planApply(desired, box, await sessionOf(shell, o.transport));
   o.onPlan?.(plan);
@@ -187,7 +209,7 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   for (const c of plan.changes) {
     try {
       written.push(c.path); // putFile is atomic: after a failure the path holds the old or the new file; restore it either way
-      await shell.putFile(c.path, c.bytes, c.mode);
+      await shell.putFile(c.path, c.bytes, c.mode, c.owner);
       steps.push({ step: 'write', ok: true, detail: `${c.path} (${c.kind})` });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);

@@ -3,6 +3,7 @@
  * modified, with a unified diff; /etc/shadow never shown), how each change is made live (activation.ts),
  * and the changes refused on a live box with what to do instead. A refusal refuses the whole apply.
  */
+import type { FileOwner } from '../remote/box-shell.js';
 import { fileBytes, type GeneratedFile } from '../contracts/generated-file.js';
 import { INTERFACES_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import { sha256Hex } from '../util/hash.js';
@@ -28,6 +29,8 @@ export interface PlanChange {
   /** What to write. */
   bytes: Buffer;
   mode: number;
+  /** Numeric owner, as the desired file gives it (root when it names none). */
+  owner: FileOwner;
   sha256: string;
 }
 
@@ -73,7 +76,7 @@ export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFile
       continue;
     }
     const diff = SECRET_PATHS.has(f.path) ? null : have?.truncated ? null : unifiedDiff(f.path, have?.bytes ?? Buffer.alloc(0), bytes);
-    const change: PlanChange = { path: f.path, kind: have ? 'modify' : 'create', diff, activation: { kind: rule.kind }, bytes, mode: f.mode, sha256 };
+    const change: PlanChange = { path: f.path, kind: have ? 'modify' : 'create', diff, activation: { kind: rule.kind }, bytes, mode: f.mode, owner: { uid: f.uid ?? 0, gid: f.gid ?? 0 }, sha256 };
     const refusal = refuse(f, have, session, change);
     if (refusal) refusals.push(refusal);
     changes.push(change);

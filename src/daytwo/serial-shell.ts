@@ -18,7 +18,7 @@ import { consolePort } from '../console/port.js';
 import { TranscriptFile } from '../console/report.js';
 import { Shell, type ShellIo } from '../console/shell.js';
 import type { ConsoleTransport } from '../console/transport.js';
-import type { BoxShell, RunOptions, RunResult } from '../remote/box-shell.js';
+import type { BoxShell, FileOwner, RunOptions, RunResult } from '../remote/box-shell.js';
 import { shQuote } from '../remote/sh-quote.js';
 import { checkPutFile, putFileScript } from '../remote/ssh.js';
 import { UserError } from '../util/errors.js';
@@ -137,8 +137,8 @@ export class SerialShell implements BoxShell {
     return this.serially(() => this.exec(command, opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS));
   }
 
-  async putFile(path: string, bytes: Uint8Array, mode: number): Promise<void> {
-    checkPutFile(this.who, path, bytes, mode);
+  async putFile(path: string, bytes: Uint8Array, mode: number, owner?: FileOwner): Promise<void> {
+    checkPutFile(this.who, path, bytes, mode, owner);
     return this.serially(async () => {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       // The box's temporary directory ($TMPDIR, else /tmp): a stray part-file there is cleared at the next boot.
@@ -156,7 +156,7 @@ export class SerialShell implements BoxShell {
           if (r.exitCode !== 0) throw new UserError(`${this.who}: putFile ${path}: cannot stage the file in ${stage} (exit ${r.exitCode}): ${lastLines(r.stdout)}`, { code: 'box-failed' });
         }
         // base64 -d feeds the box-side script shared with SSH: SHA-256 check, mode, rename into place.
-        const finish = `s=${stage}; base64 -d < "$s" | sh -c ${shQuote(putFileScript(path, sha256, mode))}; r=$?; rm -f "$s"; exit $r`;
+        const finish = `s=${stage}; base64 -d < "$s" | sh -c ${shQuote(putFileScript(path, sha256, mode, owner))}; r=$?; rm -f "$s"; exit $r`;
         const r = await this.exec(finish, 60_000 + Math.ceil(bytes.byteLength / 65_536) * 1000);
         if (r.exitCode !== 0) throw new UserError(`${this.who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${lastLines(r.stdout)}`, { code: 'box-failed' });
       } catch (e) {

@@ -15,15 +15,21 @@ export interface RunResult {
   stdout: string;
 }
 
+/** Numeric owner of a file written on the box (names are resolved against the box's own account files first). */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
 export interface BoxShell {
   /** Runs `command` with the box's /bin/sh; a non-zero exit status is a result, not an error. */
   run(command: string, opts?: RunOptions): Promise<RunResult>;
   /**
-   * Writes `bytes` to the absolute `path` on the box with permission bits `mode`: through a temporary
-   * sibling whose SHA-256 is checked on the box before it is renamed into place, so the path holds either
-   * the old file or exactly these bytes.
+   * Writes `bytes` to the absolute `path` on the box with permission bits `mode` (and `owner`, else the login
+   * user's): through a temporary sibling whose SHA-256 is checked on the box before it is renamed into place,
+   * so the path holds either the old file or exactly these bytes, owner and mode.
    */
-  putFile(path: string, bytes: Uint8Array, mode: number): Promise<void>;
+  putFile(path: string, bytes: Uint8Array, mode: number, owner?: FileOwner): Promise<void>;
   /** Ends the session; the box is left with nothing of ours running. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
-import type { BoxShell, RunOptions, RunResult } from './box-shell.js';
+import type { BoxShell, FileOwner, RunOptions, RunResult } from './box-shell.js';
 import { shQuote } from './sh-quote.js';
 import { describeTarget, legacyAlgorithmsNotice, sshArgs, type SshConnectionConfig } from './ssh-options.js';
 
@@ -125,10 +125,10 @@ export class SshShell implements BoxShell {
     return { exitCode: r.exitCode, stdout: r.stdout };
   }
 
-  async putFile(path: string, bytes: Uint8Array, mode: number): Promise<void> {
+  async putFile(path: string, bytes: Uint8Array, mode: number, owner?: FileOwner): Promise<void> {
     const who = this.who;
-    checkPutFile(who, path, bytes, mode);
-    const script = putFileScript(path, createHash('sha256').update(bytes).digest('hex'), mode);
+    checkPutFile(who, path, bytes, mode, owner);
+    const script = putFileScript(path, createHash('sha256').update(bytes).digest('hex'), mode, owner);
     // 60 s plus a second per 256 KiB: a 100 Mbit/s board link moves far more than that.
     const r = await this.session(script, bytes, 60_000 + Math.ceil(bytes.byteLength / 262_144) * 1000);
     if (r.exitCode !== 0) throw new UserError(`${who}: putFile ${path}: failed on the box (exit ${r.exitCode}): ${oneLine(r.stdout)}`, { code: 'box-failed' });
@@ -171,21 +171,24 @@ export class SshShell implements BoxShell {
 }
 
 /** Refuses a putFile whose path, mode or size no transport should send; `who` names the box. */
-export function checkPutFile(who: string, path: string, bytes: Uint8Array, mode: number): void {
+export function checkPutFile(who: string, path: string, bytes: Uint8Array, mode: number, owner?: FileOwner): void {
   if (!posix.isAbsolute(path) || /[\x00-\x1f\x7f]/.test(path) || path.length > 4096) throw new UserError(`${who}: putFile ${JSON.stringify(path.slice(0, 200))}: needs an absolute path without control characters`, { code: 'box-failed' });
   const name = posix.basename(path);
   if (path.endsWith('/') || name === '.' || name === '..' || name === '') throw new UserError(`${who}: putFile ${path}: names a directory, not a file`, { code: 'box-failed' });
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UserError(`${who}: putFile ${path}: mode ${mode} is not a permission (0 to 07777)`, { code: 'box-failed' });
   if (bytes.byteLength > PUT_FILE_CAP) throw new UserError(`${who}: putFile ${path}: ${bytes.byteLength} bytes is over the ${PUT_FILE_CAP / 1024 / 1024} MiB cap`, { code: 'box-failed' });
+  // 2^32 - 1 is (uid_t)-1, which chown reads as "leave unchanged"
+  const isId = (n: number) => Number.isInteger(n) && n >= 0 && n < 0xffffffff;
+  if (owner && !(isId(owner.uid) && isId(owner.gid))) throw new UserError(`${who}: putFile ${path}: owner ${owner.uid}:${owner.gid} is not a uid:gid`, { code: 'box-failed' });
 }
 
 /**
  * The box's side of putFile, reading the bytes on standard input: a temporary sibling (so the rename stays on
- * one filesystem), its SHA-256 compared with `sha256`, then mode and rename; on any failure the temporary is
+ * one filesystem), its SHA-256 compared with `sha256`, then owner, mode and rename; on any failure the temporary is
  * removed and `path` is untouched. lenny's coreutils 6.10 has sha256sum; reading its standard input keeps the
  * file name out of the output.
  */
-export function putFileScript(path: string, sha256: string, mode: number): string {
+export function putFileScript(path: string, sha256: string, mode: number, owner?: FileOwner): string {
   const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.obsbuild-tmp`);
   return [
     'set -e',
@@ -195,6 +198,8 @@ export function putFileScript(path: string, sha256: string, mode: number): strin
     'cat > "$t"',
     'set -- $(sha256sum < "$t")',
     `if [ "$1" != ${sha256} ]; then echo "sha256 on the box is $1, not ${sha256}"; exit 3; fi`,
+    // chown before chmod: chown clears setuid and setgid bits
+    ...(owner ? [`chown ${owner.uid}:${owner.gid} "$t"`] : []),
     `chmod ${mode.toString(8)} "$t"`,
     `mv -f "$t" ${shQuote(path)}`,
     'trap - EXIT',

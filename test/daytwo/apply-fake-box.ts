@@ -5,7 +5,7 @@
  */
 import { fileBytes } from '../../src/contracts/generated-file.js';
 import { HOSTNAME_PATH, IPVSADM_RULES_PATH, KEEPALIVED_CONF_PATH, KEEPALIVED_INIT_PATH } from '../../src/contracts/box-paths.js';
-import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
+import type { BoxShell, FileOwner, RunResult } from '../../src/remote/box-shell.js';
 import type { Site } from '../../src/site/model.js';
 import type { DesiredNode } from '../../src/daytwo/desired.js';
 import type { BoxFileReading } from '../../src/daytwo/plan.js';
@@ -74,10 +74,14 @@ export class FakeBox implements BoxShell {
     return out;
   };
 
-  async putFile(path: string, bytes: Uint8Array, mode: number): Promise<void> {
+  /** The owner each putFile asked for, by path (undefined: none given). */
+  owners = new Map<string, FileOwner | undefined>();
+
+  async putFile(path: string, bytes: Uint8Array, mode: number, owner?: FileOwner): Promise<void> {
     this.ops.push(`put ${path}`);
     if (this.failPut(path)) throw new Error(`${path}: write failed on the box`);
     this.files.set(path, { bytes: Buffer.from(bytes), mode });
+    this.owners.set(path, owner);
   }
 
   async close(): Promise<void> {}

@@ -70,3 +70,27 @@ test("apply: the plan writes a changed files: file with its mode and restarts no
   assert.equal(box.files.get('/etc/motd')?.mode, 0o640);
   assert.ok(!box.steps().some((s) => /kill -HUP|ifup|sysctl -p|hostname -F/.test(s)), box.steps().join('\n'));
 });
+
+test("apply writes each file with its owner: a files: entry's owner and group by the box's own account files, /etc/shadow as root:shadow", async () => {
+  const owned = (motd: string) => `${NAT}\nfiles:\n  entries:\n    - { path: /etc/motd, content: "${motd}\\n", mode: "0640", owner: daemon, group: adm }\n`;
+  const before = site(owned('old text'));
+  const after = site(owned('new text'));
+  const box = new ApplyBox(desiredNode(before, undefined, { shadow: BOX_SHADOW }));
+  box.table = ipvsadmListing(before.site);
+  // the box's own ids, not the build host's (adm is 4 on Debian; the box could say otherwise)
+  box.files.set('/etc/passwd', { bytes: Buffer.from('root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n'), mode: 0o644 });
+  box.files.set('/etc/group', { bytes: Buffer.from('root:x:0:\ndaemon:x:1:\nadm:x:44:\nshadow:x:42:\n'), mode: 0o644 });
+  box.files.set(SHADOW_PATH, { bytes: Buffer.from(BOX_SHADOW.replace(/^root:[^:]*:/, 'root:$1$other$xxxxxxxxxxxxxxxxxxxxxx:')), mode: 0o640 });
+  const r = await applyToBox(box, {
+    loaded: after,
+    transport: 'serial',
+    target: 'serial /dev/ttyUSB0',
+    yes: true,
+    obsbuildVersion: '0.1.0-test',
+    clock: new VirtualClock(),
+    deps: { readFiles: box.readFiles, verify: async () => PASS },
+  });
+  assert.equal(r.outcome, 'applied', r.summary);
+  assert.deepEqual(box.owners.get('/etc/motd'), { uid: 1, gid: 44 });
+  assert.deepEqual(box.owners.get(SHADOW_PATH), { uid: 0, gid: 42 });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,5 +282,20 @@ test('a box that accepts TCP but never speaks SSH times out with one line naming
     assert.equal(e.message, `ssh root@127.0.0.1:${port}: connection timed out`);
   } finally {
     silent.close();
+  }
+});
+
+test("putFile's box-side script sets the owner it is given (as root), before the mode, so a mode's bits survive chown", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obsbuild-putfile-owner-'));
+  try {
+    const target = join(dir, 'motd');
+    const sha = createHash('sha256').update('hello\n').digest('hex');
+    const r = spawnSync('sh', ['-c', `exec 2>&1\n${putFileScript(target, sha, 0o2750, { uid: 1, gid: 4 })}`], { input: 'hello\n', encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout);
+    const st = statSync(target);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [1, 4, 0o2750]);
+    assert.doesNotMatch(putFileScript(target, sha, 0o644), /chown/, 'no owner given: none set');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
