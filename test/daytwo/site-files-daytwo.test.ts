@@ -23,6 +23,9 @@ const NAT = readFileSync(join(repoRoot, 'test/fixtures/sites/nat-single.yaml'), 
 const files = (motd: string) => `${NAT}\nfiles:\n  entries:\n    - { path: /etc/motd, content: "${motd}\\n", mode: "0640" }\n`;
 const site = (text: string): LoadedSite => parseSite(text, join(repoRoot, 'obsbuild.yaml'));
 const PASS: VerifyReportLike = { checks: [{ name: 'IPVS table matches the site file', status: 'pass', evidence: 'ok' }], passed: true };
+/** apply of `loaded` to the fake box over a serial console, its verify passing. */
+const applyOver = (box: ApplyBox, loaded: LoadedSite) =>
+  applyToBox(box, { loaded, transport: 'serial', target: 'serial /dev/ttyUSB0', yes: true, obsbuildVersion: '0.1.0-test', clock: new VirtualClock(), deps: { readFiles: box.readFiles, verify: async () => PASS } });
 
 test('verify: a changed files: file on the box is drift, named, with a diff', async () => {
   const loaded = site(files('managed by obsbuild'));
@@ -56,15 +59,7 @@ test("apply: the plan writes a changed files: file with its mode and restarts no
   assert.deepEqual(plan.changes.map((c) => [c.path, c.kind, c.activation.kind, c.mode]), [['/etc/motd', 'modify', 'none', 0o640]]);
   assert.deepEqual(plan.activations, []);
 
-  const r = await applyToBox(box, {
-    loaded: after,
-    transport: 'serial',
-    target: 'serial /dev/ttyUSB0',
-    yes: true,
-    obsbuildVersion: '0.1.0-test',
-    clock: new VirtualClock(),
-    deps: { readFiles: box.readFiles, verify: async () => PASS },
-  });
+  const r = await applyOver(box, after);
   assert.equal(r.outcome, 'applied', r.summary);
   assert.equal(box.text('/etc/motd'), 'new text\n');
   assert.equal(box.files.get('/etc/motd')?.mode, 0o640);
@@ -81,15 +76,7 @@ test("apply writes each file with its owner: a files: entry's owner and group by
   box.files.set('/etc/passwd', { bytes: Buffer.from('root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n'), mode: 0o644 });
   box.files.set('/etc/group', { bytes: Buffer.from('root:x:0:\ndaemon:x:1:\nadm:x:44:\nshadow:x:42:\n'), mode: 0o644 });
   box.files.set(SHADOW_PATH, { bytes: Buffer.from(BOX_SHADOW.replace(/^root:[^:]*:/, 'root:$1$other$xxxxxxxxxxxxxxxxxxxxxx:')), mode: 0o640 });
-  const r = await applyToBox(box, {
-    loaded: after,
-    transport: 'serial',
-    target: 'serial /dev/ttyUSB0',
-    yes: true,
-    obsbuildVersion: '0.1.0-test',
-    clock: new VirtualClock(),
-    deps: { readFiles: box.readFiles, verify: async () => PASS },
-  });
+  const r = await applyOver(box, after);
   assert.equal(r.outcome, 'applied', r.summary);
   assert.deepEqual(box.owners.get('/etc/motd'), { uid: 1, gid: 44 });
   assert.deepEqual(box.owners.get(SHADOW_PATH), { uid: 0, gid: 42 });
