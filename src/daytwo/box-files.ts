@@ -18,6 +18,14 @@ export interface BoxFile {
   bytes: Buffer;
   /** The file was bigger than what was transferred: `bytes` is a prefix, compare by `sha256` only. */
   truncated: boolean;
+  /** Its permission bits and numeric owner on the box (absent when the box's stat said nothing of it). */
+  meta?: FileMeta;
+}
+
+export interface FileMeta {
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** A configuration file is a few kilobytes; bigger ones are hashed on the box, only this much is sent. */
@@ -31,6 +39,7 @@ const MAX_PATH_LENGTH = 4096;
 const HEAD = '@@obsbuild-file';
 const BEGIN = '@@obsbuild-files-begin';
 const END = '@@obsbuild-files-end';
+const STAT = '@@obsbuild-stat';
 
 /**
  * The box's side: per path a header line `@@obsbuild-file I F SIZE SHA256 SENT` followed by the base64 of
@@ -38,7 +47,9 @@ const END = '@@obsbuild-files-end';
  * sent whole has `-` for SHA256: its hash is taken of the bytes that arrive, so one read gives both and the
  * box starts two programs for it (wc, base64) instead of four; under emulation every one costs. Only a file
  * cut at a cap is hashed on the box. base64 never contains '@', so a header cannot be forged by file
- * content. POSIX sh and lenny's coreutils 6.10 (wc, sha256sum, head -c, base64) only.
+ * content. Then one `stat` for every path gives modes and owners, a line `@@obsbuild-stat MODE UID GID PATH`
+ * each (a path has no control characters, so it ends the line). POSIX sh and lenny's coreutils 6.10 (wc,
+ * sha256sum, head -c, base64, stat -c) only.
  */
 export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX_BYTES, total = BOX_FILES_TOTAL_MAX_BYTES): string {
   const lines = [
@@ -63,6 +74,7 @@ export function readFilesScript(paths: readonly string[], perFile = BOX_FILE_MAX
     '}',
     `echo ${BEGIN}`,
     ...paths.map((p, i) => `r ${i} ${shQuote(p)}`),
+    ...(paths.length ? [`stat -c '${STAT} %a %u %g %n' -- ${paths.map(shQuote).join(' ')} 2>/dev/null`] : []),
     `echo ${END}`,
   ];
   return lines.join('\n');
@@ -192,6 +204,16 @@ export function parseBoxFiles(output: string, paths: readonly string[], who = 't
       throw new UserError(`${who}: ${paths[index]} changed while it was read (its SHA-256 and its content disagree); run again`, { code: 'box-failed' });
     }
     results.push({ sha256, size, bytes, truncated });
+  }
+  const index = new Map(paths.map((p, n) => [p, n]));
+  const statted = new Set<number>();
+  for (; lines[i]?.startsWith(`${STAT} `); i++) {
+    const m = /^@@obsbuild-stat ([0-7]{1,5}) (\d{1,10}) (\d{1,10}) (\/.*)$/.exec(lines[i]);
+    const n = m ? index.get(m[4]) : undefined;
+    if (!m || n === undefined || statted.has(n)) throw bad(lines[i]);
+    statted.add(n);
+    const file = results[n];
+    if (file) file.meta = { mode: parseInt(m[1], 8) & 0o7777, uid: Number(m[2]), gid: Number(m[3]) };
   }
   if (lines[i] !== END) throw bad(lines[i] === undefined ? 'no end marker' : lines[i]);
   return results;

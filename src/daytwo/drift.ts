@@ -8,7 +8,7 @@ import type { AppliedRecord } from '../contracts/applied-record.js';
 import { DEBCONF_SELECTIONS_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
 import { sha256Hex } from '../util/hash.js';
 import { DIFF_MAX_BYTES, unifiedDiff } from '../util/unified-diff.js';
-import type { BoxFile } from './box-files.js';
+import type { BoxFile, FileMeta } from './box-files.js';
 
 export interface DriftEntry {
   path: string;
@@ -37,20 +37,39 @@ export function secretDiff(path: string): string {
   return `${path}: differs (diff not shown: secret)\n`;
 }
 
-/** Each desired file against the box's copy (null: no regular file there). */
+/**
+ * How the box's mode and owner differ from the desired file's, as one line, or null. Not known on the box, or
+ * an owner the desired file does not fix (a name not resolved against the box): not compared.
+ */
+export function metaDifference(f: GeneratedFile, meta: FileMeta | undefined): string | null {
+  if (!meta) return null;
+  const oct = (m: number) => `0${m.toString(8)}`;
+  const want = f.mode & 0o7777;
+  const parts: string[] = [];
+  if (meta.mode !== want) parts.push(`mode ${oct(meta.mode)} on the box, ${oct(want)} wanted`);
+  if (f.uid !== undefined && f.gid !== undefined && (meta.uid !== f.uid || meta.gid !== f.gid)) {
+    parts.push(`owner ${meta.uid}:${meta.gid} on the box, ${f.uid}:${f.gid} wanted`);
+  }
+  return parts.length ? `${f.path}: ${parts.join('; ')}\n` : null;
+}
+
+/** Each desired file against the box's copy (null: no regular file there): content, then mode and owner. */
 export function compareFiles(desired: readonly GeneratedFile[], box: ReadonlyMap<string, BoxFile | null>): DriftEntry[] {
   return desired.map((f) => {
     const want = fileBytes(f);
     const expectedSha256 = sha256Hex(want);
     const have = box.get(f.path) ?? null;
     if (!have) return { path: f.path, state: 'missing', expectedSha256, boxSha256: null };
-    if (have.sha256 === expectedSha256) return { path: f.path, state: 'same', expectedSha256, boxSha256: have.sha256 };
+    const meta = metaDifference(f, have.meta) ?? '';
+    if (have.sha256 === expectedSha256) {
+      return meta ? { path: f.path, state: 'drifted', expectedSha256, boxSha256: have.sha256, diff: meta } : { path: f.path, state: 'same', expectedSha256, boxSha256: have.sha256 };
+    }
     const diff = SECRET_PATHS.has(f.path)
       ? secretDiff(f.path)
       : have.truncated
         ? `${f.path}: larger than ${DIFF_MAX_BYTES} bytes on the box (${have.size} bytes), diff not shown\n`
         : unifiedDiff(f.path, have.bytes, want);
-    return { path: f.path, state: 'drifted', expectedSha256, boxSha256: have.sha256, diff };
+    return { path: f.path, state: 'drifted', expectedSha256, boxSha256: have.sha256, diff: meta + diff };
   });
 }
 

@@ -10,6 +10,8 @@ import { sha256Hex } from '../util/hash.js';
 import { unifiedDiff } from '../util/unified-diff.js';
 import { ACTIVATION_RULES, SITE_FILE_RULE, changedInterfaces, describeActivation, deviceOf, orderActivations, type Activation } from './activation.js';
 import type { DesiredNode } from './desired.js';
+import type { FileMeta } from './box-files.js';
+import { metaDifference } from './drift.js';
 
 /** What apply needs of a box file (the shape the verify helper's readBoxFiles returns). */
 export interface BoxFileReading {
@@ -18,6 +20,8 @@ export interface BoxFileReading {
   bytes: Buffer;
   /** Only a prefix was transferred: compare by sha256, no diff. */
   truncated: boolean;
+  /** Mode and numeric owner on the box, when known. */
+  meta?: FileMeta;
 }
 
 export interface PlanChange {
@@ -66,7 +70,9 @@ export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFile
     const bytes = fileBytes(f);
     const sha256 = sha256Hex(bytes);
     const have = box.get(f.path) ?? null;
-    if (have && have.sha256 === sha256) {
+    // the right bytes with the wrong mode or owner (a hand chmod of /etc/shadow) are a change too
+    const meta = have ? metaDifference(f, have.meta) : null;
+    if (have && have.sha256 === sha256 && !meta) {
       unchanged.push(f.path);
       continue;
     }
@@ -75,7 +81,8 @@ export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFile
       refusals.push({ path: f.path, reason: 'obsbuild knows no safe way to make a change to this file live', instead: 'reinstall the box (obsbuild image, flash, console)' });
       continue;
     }
-    const diff = SECRET_PATHS.has(f.path) ? null : have?.truncated ? null : unifiedDiff(f.path, have?.bytes ?? Buffer.alloc(0), bytes);
+    const diff =
+      have && have.sha256 === sha256 ? meta : SECRET_PATHS.has(f.path) ? meta : have?.truncated ? null : (meta ?? '') + unifiedDiff(f.path, have?.bytes ?? Buffer.alloc(0), bytes);
     const change: PlanChange = { path: f.path, kind: have ? 'modify' : 'create', diff, activation: { kind: rule.kind }, bytes, mode: f.mode, owner: { uid: f.uid ?? 0, gid: f.gid ?? 0 }, sha256 };
     const refusal = refuse(f, have, session, change);
     if (refusal) refusals.push(refusal);

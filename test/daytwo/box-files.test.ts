@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BoxShell, RunResult } from '../../src/remote/box-shell.js';
@@ -212,4 +212,27 @@ test("in a batch with other commands (as verify runs it), the read is parsed fro
   assert.deepEqual(got.get(join(dir, 'a.conf'))?.bytes, Buffer.from('real = 1\n'));
   assert.equal(got.get(join(dir, 'none')), null);
   assert.throws(() => req.parse(r.output, 1), /^UserError: box1: reading 2 file\(s\) failed with exit status 1$/);
+});
+
+test("each file's mode and numeric owner come with it, from one stat for all paths; a stat line for a path not asked for is refused", async () => {
+  const dir = join(work, 'meta');
+  mkdirSync(dir);
+  const secret = join(dir, 'shadow');
+  writeFileSync(secret, 'root:x:1::::::\n');
+  chmodSync(secret, 0o640);
+  chownSync(secret, 0, 42);
+  const open = join(dir, "it's open");
+  writeFileSync(open, 'x\n');
+  chmodSync(open, 0o2755);
+  const got = await readBoxFiles(localShell(), [secret, open, join(dir, 'missing')], 'box1');
+  assert.deepEqual(got.get(secret)!.meta, { mode: 0o640, uid: 0, gid: 42 });
+  assert.deepEqual(got.get(open)!.meta, { mode: 0o2755, uid: 0, gid: 0 });
+  assert.equal(got.get(join(dir, 'missing')), null);
+
+  const paths = ['/etc/a'];
+  const good = `@@obsbuild-files-begin\n@@obsbuild-file 0 F 3 ${sha('hi\n')} 3\naGkK\n@@obsbuild-stat 640 0 42 /etc/a\n@@obsbuild-files-end\n`;
+  assert.deepEqual(parseBoxFiles(good, paths, 'box1')[0]!.meta, { mode: 0o640, uid: 0, gid: 42 });
+  for (const forged of [good.replace(' /etc/a\n', ' /etc/b\n'), good.replace('640 0 42', '640 0 x'), good.replace('@@obsbuild-files-end', '@@obsbuild-stat 600 0 0 /etc/a\n@@obsbuild-files-end')]) {
+    assert.throws(() => parseBoxFiles(forged, paths, 'box1'), (e: unknown) => e instanceof UserError && /^box1: unexpected output/.test(e.message));
+  }
 });

@@ -82,6 +82,9 @@ export class FakeBox implements BoxShell {
     return { exitCode: 0, stdout: out };
   }
 
+  /** Mode and numeric owner of files, by path, for the read's stat (a path without one: stat says nothing). */
+  meta = new Map<string, { mode: number; uid: number; gid: number }>();
+
   /** What the box's shell prints for readFilesScript: a header per path, base64 of at most the cap. */
   private readFiles(script: string): RunResult {
     const out = ['@@obsbuild-files-begin'];
@@ -98,6 +101,15 @@ export class FakeBox implements BoxShell {
       out.push(`@@obsbuild-file ${m[1]} F ${bytes.length} ${sent === bytes.length ? '-' : createHash('sha256').update(bytes).digest('hex')} ${sent}`);
       const b64 = bytes.subarray(0, sent).toString('base64');
       for (let i = 0; i < b64.length; i += 76) out.push(b64.slice(i, i + 76));
+    }
+    // the one stat: a line for each path whose mode and owner the test gave
+    for (const line of script.split('\n')) {
+      if (!line.startsWith('stat -c ')) continue;
+      for (const word of line.match(/'(?:[^']|'\\'')*'/g)?.slice(1) ?? []) {
+        const path = unquote(word);
+        const meta = this.meta.get(path);
+        if (meta && this.files.has(path)) out.push(`@@obsbuild-stat ${meta.mode.toString(8)} ${meta.uid} ${meta.gid} ${path}`);
+      }
     }
     out.push('@@obsbuild-files-end');
     return { exitCode: 0, stdout: `${out.join('\n')}\n` };

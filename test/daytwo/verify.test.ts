@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { planApply } from '../../src/daytwo/plan.js';
+import { sha256Hex } from '../../src/util/hash.js';
 import { APPLIED_RECORD_PATH, DEBCONF_SELECTIONS_PATH, KEEPALIVED_CONF_PATH, SHADOW_PATH, HOSTS_PATH } from '../../src/contracts/box-paths.js';
 import { fileBytes } from '../../src/contracts/generated-file.js';
 import type { Manifest } from '../../src/contracts/manifest.js';
@@ -87,6 +89,32 @@ test("a changed root password hash is drift of /etc/shadow, but its content is n
   const everything = formatVerifyReport(r) + JSON.stringify(r);
   assert.doesNotMatch(everything, /SECRET|fixture\$7sa4/);
   assert.equal(r.passed, false);
+});
+
+test('the right bytes with the wrong mode or owner are drift (a world-readable /etc/shadow); apply plans to put mode and owner back', async () => {
+  const loaded = await site('nat-single');
+  const box = singleBox(loaded);
+  const shadowFile = desiredNode(loaded, undefined, { shadow: BOX_SHADOW }).files.find((f) => f.path === SHADOW_PATH)!;
+  box.files.set(SHADOW_PATH, Buffer.from(fileBytes(shadowFile)));
+  box.meta.set(SHADOW_PATH, { mode: 0o640, uid: 0, gid: 42 });
+  box.meta.set(KEEPALIVED_CONF_PATH, { mode: 0o644, uid: 0, gid: 0 });
+  const clean = await verifyBox(box, { loaded });
+  assert.equal(clean.drift.find((x) => x.path === SHADOW_PATH)?.state, 'same');
+  assert.equal(clean.drift.find((x) => x.path === KEEPALIVED_CONF_PATH)?.state, 'same');
+
+  box.meta.set(SHADOW_PATH, { mode: 0o644, uid: 0, gid: 0 });
+  box.meta.set(KEEPALIVED_CONF_PATH, { mode: 0o666, uid: 1000, gid: 0 });
+  const r = await verifyBox(box, { loaded });
+  assert.equal(r.passed, false);
+  const shadow = r.drift.find((x) => x.path === SHADOW_PATH)!;
+  assert.equal(shadow.state, 'drifted');
+  assert.equal(shadow.diff, '/etc/shadow: mode 0644 on the box, 0640 wanted; owner 0:0 on the box, 0:42 wanted\n');
+  assert.equal(r.drift.find((x) => x.path === KEEPALIVED_CONF_PATH)?.diff, '/etc/keepalived/keepalived.conf: mode 0666 on the box, 0644 wanted; owner 1000:0 on the box, 0:0 wanted\n');
+
+  const reading = new Map([...box.files].map(([p, b]) => [p, { sha256: sha256Hex(b), size: b.length, bytes: b, truncated: false, meta: box.meta.get(p) }]));
+  const plan = planApply(desiredNode(loaded, undefined, { shadow: BOX_SHADOW }), reading, { transport: 'serial' });
+  const change = plan.changes.find((c) => c.path === SHADOW_PATH)!;
+  assert.deepEqual([change.kind, change.mode, change.owner, change.diff], ['modify', 0o640, { uid: 0, gid: 42 }, shadow.diff]);
 });
 
 test('a file the site no longer renders (keepalived.conf after switching to manager ipvsadm) is information, not a failure', async () => {
