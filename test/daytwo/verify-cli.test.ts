@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -85,7 +85,12 @@ async function makeBox(server: LennySshd, dir: string, spec: BoxSpec): Promise<s
   const loaded = await loadSite(spec.site);
   const node = desiredNode(loaded, spec.node, { shadow: BOX_SHADOW });
   const etc = join(dir, 'etc');
-  for (const f of node.files) put(join(etc, f.path.replace(/^\/etc\//, '')), fileBytes(f));
+  // as the image installs them: with their modes and owners (verify compares those too)
+  for (const f of node.files) {
+    const path = join(etc, f.path.replace(/^\/etc\//, ''));
+    put(path, fileBytes(f), f.mode);
+    chownSync(path, f.uid ?? 0, f.gid ?? 0);
+  }
   put(join(etc, 'obsbuild/manifest-id'), `${MANIFEST_ID}\n`);
   const kernel = spawnSync('uname', ['-r']).stdout.toString().trim();
   put(join(dir, 'modules', kernel, 'modules.dep'), 'kernel/net/netfilter/ipvs/ip_vs.ko:\n');
