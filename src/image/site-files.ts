@@ -233,6 +233,9 @@ function readRegular(file: string, line: number | undefined, what: string): { by
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new SiteFilesProblem(line, `${what}: is ${describeFileKind(st)}, not a regular file`);
+    // Another name of this file may be anywhere on the disk (a hard link to the build host's /etc/shadow sits
+    // inside the folder as well as a copy would): the folder's own files have one name.
+    if (st.nlink > 1) throw new SiteFilesProblem(line, `${what}: is a hard link (the file has ${st.nlink} names); put a copy of it here instead`);
     if (st.size > SITE_FILES_LIMITS.fileBytes) throw new SiteFilesProblem(line, `${what}: ${st.size} bytes is over the ${SITE_FILES_LIMITS.fileBytes >> 20} MiB a file may have`);
     // One byte more than the cap is read: a file growing meanwhile is caught, never read without end.
     const buf = Buffer.alloc(Math.min(st.size, SITE_FILES_LIMITS.fileBytes) + 1);

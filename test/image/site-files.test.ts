@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileBytes, type GeneratedFile } from '../../src/contracts/generated-file.js';
@@ -176,6 +176,31 @@ test('a FIFO, a socket or a device node in the folder is refused, named', () => 
     refused(() => siteFiles(dev.loaded, ACCOUNTS), /files\.folder root\/dev\/null2: is a character device/);
   } finally {
     dev.cleanup();
+  }
+});
+
+test('a hard link in the folder or as a source is refused (its other name may be any file on the disk, the build host\'s /etc/shadow included)', () => {
+  const secret = mkdtempSync(join(tmpdir(), 'obsbuild-site-files-secret-'));
+  writeFileSync(join(secret, 'shadow'), 'root:$1$secret$:1::::::\n');
+  try {
+    const linked = siteIn('files:\n  folder: root\n  entries:\n    - { path: /etc/y, source: alone }\n', (dir) => {
+      mkdirSync(join(dir, 'root/etc'), { recursive: true });
+      linkSync(join(secret, 'shadow'), join(dir, 'root/etc/x'));
+      writeFileSync(join(dir, 'alone'), 'one name\n');
+    });
+    try {
+      refused(() => siteFiles(linked.loaded, ACCOUNTS), /files\.folder root\/etc\/x: is a hard link \(the file has 2 names\); put a copy of it here instead/);
+    } finally {
+      linked.cleanup();
+    }
+    const source = siteIn('files:\n  entries:\n    - { path: /etc/y, source: copy }\n', (dir) => linkSync(join(secret, 'shadow'), join(dir, 'copy')));
+    try {
+      refused(() => siteFiles(source.loaded, ACCOUNTS), /is a hard link/);
+    } finally {
+      source.cleanup();
+    }
+  } finally {
+    rmSync(secret, { recursive: true, force: true });
   }
 });
 
