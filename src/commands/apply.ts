@@ -29,16 +29,19 @@ interface ApplyCliOptions extends BoxTargetOptions, Omit<InventoryCliOptions, 'u
 const HELP = `
 What apply does, in order:
   1. renders the node's files from the site file and reads the box's copies (one command);
-  2. prints the plan: each file to create or modify with a unified diff (/etc/shadow never shown), how
-     each change is made live, and anything refused; --dry-run stops here;
+  2. prints the plan: each file to create or modify (content, mode or owner) with a unified diff
+     (/etc/shadow never shown), how each change is made live, and anything refused; --dry-run stops here;
   3. asks (type yes); --yes skips the question, and is required when standard input is not a terminal;
   4. keeps every file it replaces on the box under /var/lib/obsbuild/previous/<UTC time>/<path>;
-  5. writes each changed file next to its target and renames it into place (sha256 checked on the box);
+  5. writes each changed file next to its target with its owner and mode and renames it into place (sha256
+     checked on the box);
   6. activates the changes, in this order:
        /etc/network/interfaces           ifdown/ifup of the changed interfaces only (refused over SSH when
                                          the session's interface changes: use --port, or reinstall)
        /etc/sysctl.conf                  sysctl -p
        /etc/hostname                     hostname -F /etc/hostname
+       rsyslog's or sysklogd's file,     a restart through the daemon's init script, which must leave it
+       ntp.conf or chrony.conf           running
        /etc/ipvsadm.rules                ipvsadm -C; ipvsadm -R < /etc/ipvsadm.rules; the table must equal the site
        keepalived.conf, notify.sh        SIGHUP to keepalived's parent (1.1.15 reloads in place), then a
                                          bounded wait (at least 30 s) until the IPVS table has exactly the
@@ -46,7 +49,8 @@ What apply does, in order:
                                          dropped, every server that was up still listed, and the VRRP
                                          addresses agree (a down real server may be absent)
        hosts, resolv.conf, shadow,       nothing: read when used
-       authorized_keys, /etc/default/ipvsadm (read at boot)
+       authorized_keys, /etc/default/ipvsadm (read at boot), /etc/timezone and /etc/localtime, and
+       the site's own files: (obsbuild does not know what reads them)
   7. verifies the box (as obsbuild verify) and records the applied config in /etc/obsbuild/applied.json.
 
 Rollback: if a write, an activation, the verification or the record fails, the previous files are put

@@ -33,12 +33,15 @@ What is checked, changing nothing on the box:
   the console's post-boot checks: modules.dep up to date (not rebuilt: verify writes nothing), running
   kernel matches /lib/modules, modprobe ip_vs, /etc/obsbuild/manifest-id equals the manifest's id,
   dpkg --audit empty, hostname, interface addresses, net.ipv4.ip_forward, keepalived running, the IPVS
-  table against the site's virtual and real servers;
+  table against the site's virtual and real servers; with timezone:, ntp: or syslog: in the site, the zone
+  in effect, the NTP daemon running with the site's servers, the syslog daemon forwarding to its log hosts;
   for an HA pair member: whether it holds the floating addresses (virtual server addresses and
   vrrp.inside_address): all of them (active) or none (standby) pass, a part of them fails;
   drift: every file obsbuild owns on this node (keepalived.conf or ipvsadm.rules, interfaces, sysctl.conf,
-  hostname, hosts, resolv.conf, authorized_keys, root's password hash in /etc/shadow) against what the
-  site file renders; each differing file is shown as a unified diff (/etc/shadow never is);
+  hostname, hosts, resolv.conf, authorized_keys, root's password hash in /etc/shadow, the time zone, NTP
+  and syslog files, the site's own files:) against what the site file renders, content, mode and owner
+  (a files: entry's owner is not compared); each differing file is shown as a unified diff (/etc/shadow
+  never is);
   files the manifest or the last apply listed that the site no longer renders are named as information;
   applied config: /etc/obsbuild/applied.json (written by obsbuild apply) names the config the site gives.
 
