@@ -10,6 +10,7 @@ import { sha256Hex } from '../util/hash.js';
 import { unifiedDiff } from '../util/unified-diff.js';
 import { ACTIVATION_RULES, SITE_FILE_RULE, changedInterfaces, describeActivation, deviceOf, orderActivations, type Activation } from './activation.js';
 import type { DesiredNode } from './desired.js';
+import { NTP_DAEMONS } from '../site/services.js';
 import type { FileMeta } from './box-files.js';
 import { metaDifference } from './drift.js';
 
@@ -60,6 +61,7 @@ export type Session =
   | { transport: 'ssh'; address: string | null; label: string | null };
 
 const SECRET_PATHS = new Set([SHADOW_PATH]);
+const NTP_CONFIG_PATHS: ReadonlySet<string> = new Set(Object.values(NTP_DAEMONS).map((d) => d.config));
 
 export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFileReading | null>, session: Session): Plan {
   const changes: PlanChange[] = [];
@@ -99,6 +101,14 @@ function refuse(f: GeneratedFile, have: BoxFileReading | null, session: Session,
       path: f.path,
       reason: 'the box does not run this balancer manager yet (lvs.manager changed): stopping one manager and starting the other is not done on a live box',
       instead: 'reinstall the box with the new site file (obsbuild image, flash, console)',
+    };
+  }
+  // the NTP package puts its config there when it is installed: none means ntp: came after the install
+  if (!have && NTP_CONFIG_PATHS.has(f.path)) {
+    return {
+      path: f.path,
+      reason: 'the box has no NTP daemon (ntp: was added after the install): a restart after writing its config could only fail',
+      instead: 'reinstall the box with the new site file (obsbuild image, flash, console), which layers the NTP package in',
     };
   }
   if (f.path !== INTERFACES_PATH) return null;

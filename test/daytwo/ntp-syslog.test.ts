@@ -114,6 +114,20 @@ test('apply plan: a changed ntp.conf restarts ntpd, a changed rule restarts rsys
   assert.equal(describeActivation({ kind: 'sysklogd-restart' }), '/etc/init.d/sysklogd restart; then syslogd must be running');
 });
 
+test('apply plan: ntp: added to a box installed without it is refused (no NTP daemon to restart), naming the reinstall', () => {
+  const installed = desiredNode(parseSite(NAT, 'obsbuild.yaml'), undefined, { shadow: BOX_SHADOW, dpkgStatus: DPKG.rsyslog });
+  const box = new Map<string, BoxFileReading | null>();
+  for (const f of installed.files) box.set(f.path, { sha256: sha256Hex(fileBytes(f)), size: fileBytes(f).length, bytes: fileBytes(f), truncated: false });
+  const plan = planApply(desiredNode(parseSite(NAT + 'ntp:\n  servers: [192.168.253.1]\n', 'obsbuild.yaml'), undefined, { shadow: BOX_SHADOW, dpkgStatus: DPKG.rsyslog }), box, { transport: 'serial' });
+  assert.deepEqual(plan.refusals.map((r) => r.path), [NTPD_CONF_PATH]);
+  assert.match(plan.refusals[0].reason, /no NTP daemon \(ntp: was added after the install\)/);
+  assert.match(plan.refusals[0].instead, /reinstall/);
+  // a box that has the file (the daemon installed) gets the change and a restart as before
+  box.set(NTPD_CONF_PATH, { sha256: sha256Hex('old\n'), size: 4, bytes: Buffer.from('old\n'), truncated: false });
+  const again = planApply(desiredNode(loaded, undefined, { shadow: BOX_SHADOW, dpkgStatus: DPKG.rsyslog }), box, { transport: 'serial' });
+  assert.equal(again.refusals.length, 0);
+});
+
 test('restart activation: the init script\'s restart, then the daemon must be running', async () => {
   const shell = (stdout: string, exitCode = 0): BoxShell & { ran: string[] } => {
     const ran: string[] = [];
