@@ -24,7 +24,7 @@ export interface BoardOutcome {
   runDir: string;
   installFailed?: string;
   /** The console's first verdict, right after the first boot (no real servers exist yet). */
-  firstVerdict: { exitCode: number; checksRun: number; notPassed: { name: string; evidence: string }[]; failure: ConsoleReport['failure'] };
+  firstVerdict: { exitCode: number; checksRun: number; notPassed: { name: string; status: 'fail' | 'skip'; evidence: string }[]; failure: ConsoleReport['failure'] };
   bootSource?: string;
   cfKernelMatches?: boolean;
   /** Seconds from power-on. */
@@ -217,7 +217,7 @@ async function recordBoot(boot: BootResult, image: BuiltImage, report: VmReport,
     firstVerdict: {
       exitCode: boot.consoleExitCode,
       checksRun: consoleReport?.checks.length ?? 0,
-      notPassed: (consoleReport?.checks ?? []).filter((c) => c.status !== 'pass').map((c) => ({ name: c.name, evidence: c.evidence })),
+      notPassed: (consoleReport?.checks ?? []).flatMap((c) => (c.status === 'pass' ? [] : [{ name: c.name, status: c.status, evidence: c.evidence }])),
       failure: consoleReport?.failure ?? null,
     },
     bootSource: boot.bootSource,

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_VOBS_SITE } from '../../src/vobs/flow.js';
 import { join } from 'node:path';
-import { firstVerdictProblems, readConsoleReport, runVmCheck, vobsE2e } from './vobs-harness.js';
+import { firstVerdictProblems, notPassed, readConsoleReport, runVmCheck, vobsE2e } from './vobs-harness.js';
 
 const DR_SITE = DEFAULT_VOBS_SITE.replace(/site\.yaml$/, 'site-dr.yaml');
 
@@ -42,7 +42,7 @@ test('obsbuild vm --check, DR site, console through ser2net (RFC 2217): install,
   const verdict = await readConsoleReport(join(board.runDir, 'verdict.json'));
   const forward = verdict.checks.find((c) => /ip_forward/.test(c.name));
   assert.match(forward?.evidence ?? '', /ip_forward = 0/, `ip_forward check: ${forward?.evidence}`);
-  assert.deepEqual(verdict.checks.filter((c) => c.status !== 'pass').map((c) => `${c.name}: ${c.evidence}`), []);
+  assert.deepEqual(notPassed(verdict.checks), []);
   assert.equal(report.finalVerdictExitCode, 0);
   assert.equal(exitCode, 0);
 });

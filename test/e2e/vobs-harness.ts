@@ -75,8 +75,16 @@ export function onlyRealServersDown(c: { name: string; evidence: string }): bool
 }
 
 /** Every check that did not pass, as "name: evidence". */
+/**
+ * The checks of settings a site may leave out (timezone:, ntp:, syslog:) SKIP when it does: not a problem. Any
+ * other SKIP is one (a check that could not run).
+ */
+export function skippedAsUnset(c: { name: string; status?: string }): boolean {
+  return c.status === 'skip' && /^(time zone is as the site file says|NTP daemon is running|syslog forwards to the site's log hosts)/.test(c.name);
+}
+
 export function notPassed(checks: ConsoleReport['checks'], allow: (c: ConsoleReport['checks'][number]) => boolean = () => false): string[] {
-  return checks.filter((c) => c.status !== 'pass' && !allow(c)).map((c) => `${c.name}: ${c.evidence}`);
+  return checks.filter((c) => c.status !== 'pass' && !skippedAsUnset(c) && !allow(c)).map((c) => `${c.name}: ${c.evidence}`);
 }
 
 export interface Verdict {
@@ -141,7 +149,7 @@ export function firstVerdictProblems(board: VmReport['boards'][number]): string[
   if ((v.failure && v.failure.class !== 'check-failed') || v.checksRun < 8) {
     return [`${board.hostname}: no full verdict (${v.checksRun} checks): ${v.failure?.class ?? '?'}: ${v.failure?.message ?? ''}; last lines:\n# ${v.failure?.lastLines.join('\n# ') ?? ''}`];
   }
-  return v.notPassed.filter((c) => !onlyRealServersDown(c)).map((c) => `${board.hostname}: ${c.name}: ${c.evidence}`);
+  return v.notPassed.filter((c) => !onlyRealServersDown(c) && !skippedAsUnset(c)).map((c) => `${board.hostname}: ${c.name}: ${c.evidence}`);
 }
 
 /** The test's own view of a board (commands, requests from its namespaces) over the product's SSH client. */
