@@ -7,7 +7,6 @@
 import { posix } from 'node:path';
 import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_FORMAT } from '../contracts/applied-record.js';
-import { BASE_FILE_PATHS } from '../contracts/base-files.js';
 import { APPLIED_RECORD_PATH, KEEPALIVED_CONF_PATH, PREVIOUS_FILES_DIR, ROOT_SSH_DIR, SHADOW_PATH } from '../contracts/box-paths.js';
 import type { BoxShell } from '../remote/box-shell.js';
 import { shQuote } from '../remote/sh-quote.js';
@@ -16,8 +15,8 @@ import type { NodeRole } from '../site/model.js';
 import { UserError } from '../util/errors.js';
 import { labelOfAddress, readBalancerSnapshot, runActivation, type Activation, type ActivationOutcome, type Clock } from './activation.js';
 import { defaultApplyDeps, type ApplyDeps, type VerifyReportLike } from './apply-deps.js';
-import { appliedConfigId, appliedFiles, boxZoneinfo, desiredNode, timezoneBoxPaths, type DesiredNode } from './desired.js';
-import { syslogBase, syslogReads } from './syslog-base.js';
+import { boxBase, boxBaseReads } from './box-base.js';
+import { appliedConfigId, appliedFiles, desiredNode, type DesiredNode } from './desired.js';
 import { parseAppliedRecord } from './verify.js';
 import { planApply, type Plan, type Session } from './plan.js';
 
@@ -103,34 +102,14 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   const log = o.log ?? (() => {});
   const who = o.target;
 
-  // The box's shadow is needed to render the desired one (only root's hash is the site's).
-  // /etc/passwd and /etc/group: the owners files: names are the box's own, written as its uid and gid.
-  const paths = [
-    ...new Set([
-      ...desiredNode(o.loaded, o.node).files.map((f) => f.path),
-      SHADOW_PATH,
-      BASE_FILE_PATHS.passwd,
-      BASE_FILE_PATHS.group,
-      APPLIED_RECORD_PATH,
-      ...timezoneBoxPaths(o.loaded.site),
-      ...syslogReads(o.loaded.site).paths,
-    ]),
-  ];
+  // The box's own base files are needed to render the desired files (only root's hash in /etc/shadow is the
+  // site's; owners are the box's uids and gids; /etc/localtime is the box's zone file).
+  const reads = boxBaseReads(o.loaded.site);
+  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), ...reads.paths, APPLIED_RECORD_PATH])];
   const box = await deps.readFiles(shell, paths, who);
-  const shadow = box.get(SHADOW_PATH);
-  if (shadow?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
-  const syslog = await syslogBase(o.loaded.site, async (c) => (await shell.run(c, { timeoutMs: 30_000 })).stdout, box, who);
-  const text = (path: string) => {
-    const f = box.get(path);
-    return f && !f.truncated ? f.bytes.toString('utf8') : undefined;
-  };
-  const desired = desiredNode(o.loaded, o.node, {
-    ...syslog,
-    shadow: shadow ? shadow.bytes.toString('utf8') : undefined,
-    passwd: text(BASE_FILE_PATHS.passwd),
-    group: text(BASE_FILE_PATHS.group),
-    zoneinfo: boxZoneinfo(o.loaded.site, box),
-  });
+  if (box.get(SHADOW_PATH)?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
+  const base = await boxBase(o.loaded.site, box, async (c) => (await shell.run(c, { timeoutMs: 30_000 })).stdout, who);
+  const desired = desiredNode(o.loaded, o.node, base);
   const appliedId = appliedConfigId(desired, o.loaded.sha256);
   const plan = planApply(desired, box, await sessionOf(shell, o.transport));
   o.onPlan?.(plan);

@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { fileBytes, mergeFiles, type GeneratedFile } from '../contracts/generated-file.js';
 import type { AppliedFile } from '../contracts/applied-record.js';
 import type { BaseFiles } from '../contracts/base-files.js';
-import { LOCALTIME_PATH, SHADOW_PATH, zoneinfoPath } from '../contracts/box-paths.js';
+import { SHADOW_PATH } from '../contracts/box-paths.js';
 import type { LoadedSite } from '../site/load.js';
-import type { NodeRole, Site } from '../site/model.js';
+import type { NodeRole } from '../site/model.js';
 import { pickNode } from '../site/nodes.js';
 import { renderConfigTree } from '../lvs/render.js';
 import { authorizedKeysFiles, chooseRootHash, replaceRootHash } from '../image/shadow.js';
@@ -60,27 +60,13 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
   ).filter(
     (f) => (f.type ?? 'file') === 'file',
   );
-  // The site's own files (files:), regular ones only. Day two neither compares nor sets owners (apply writes as
-  // root): they are resolved only when the box's account files are given.
+  // The site's own files (files:), regular ones only; their owners are resolved when the box's account files
+  // are given (verify compares them, apply writes them).
   const accounts = base.passwd !== undefined || base.group !== undefined ? { passwd: base.passwd, group: base.group, whose: "the box's" } : null;
   const own = siteFiles(loaded, accounts, files).filter((f) => f.type === 'file');
   return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files: mergeFiles(own, files), ownPaths: own.map((f) => f.path) };
 }
 
-/**
- * What verify and apply read on the box for the site's time zone besides the node's files: the zone's file
- * (base.zoneinfo) and /etc/localtime, which desiredNode lists only once the zone file is known.
- */
-export function timezoneBoxPaths(site: Site): string[] {
-  return site.timezone === null ? [] : [LOCALTIME_PATH, zoneinfoPath(site.timezone)];
-}
-
-/** base.zoneinfo from what was read on the box: none when the zone file is missing or too big to send. */
-export function boxZoneinfo(site: Site, box: ReadonlyMap<string, { bytes: Buffer; truncated: boolean } | null>): Buffer | undefined {
-  if (site.timezone === null) return undefined;
-  const file = box.get(zoneinfoPath(site.timezone));
-  return file && !file.truncated ? file.bytes : undefined;
-}
 
 /** path + sha256 of each desired file, as the applied record lists them. */
 export function appliedFiles(desired: DesiredNode): AppliedFile[] {

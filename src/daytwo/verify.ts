@@ -7,7 +7,7 @@ import type { AppliedRecord } from '../contracts/applied-record.js';
 import { APPLIED_RECORD_MAX_BYTES } from '../contracts/applied-record.js';
 import type { BaseFiles } from '../contracts/base-files.js';
 import { APPLIED_RECORD_PATH, SHADOW_PATH } from '../contracts/box-paths.js';
-import { syslogBase, syslogReads } from './syslog-base.js';
+import { boxBase, boxBaseReads } from './box-base.js';
 import type { Manifest } from '../contracts/manifest.js';
 import { runChecks, type CheckResult, type Runner } from '../console/checks.js';
 import { BATCH_OUTPUT_CAP, runBatch } from './batch.js';
@@ -18,7 +18,7 @@ import type { BoxShell } from '../remote/box-shell.js';
 import type { LoadedSite } from '../site/load.js';
 import { UserError } from '../util/errors.js';
 import { BOX_FILES_MAX_PATHS, boxFilesRequest, readBoxFiles, type BoxFile } from './box-files.js';
-import { appliedConfigId, boxZoneinfo, desiredNode, timezoneBoxPaths, type DesiredNode } from './desired.js';
+import { appliedConfigId, desiredNode, type DesiredNode } from './desired.js';
 import { compareFiles, leftoverCandidates, leftoverFiles, secretDiff, type DriftEntry, type LeftoverFile } from './drift.js';
 import { haHolding, haNodeCheck, type HaHolding } from './ha.js';
 
@@ -111,22 +111,23 @@ function check(name: string, status: CheckResult['status'], evidence: string, co
   return { name, status, command, exitCode: null, output: '', evidence };
 }
 
-/** The node's desired files with the box's /etc/shadow; a shadow without a root line is drift, not a crash. */
-function desiredWithShadow(opts: VerifyOptions, shadow: BoxFile | null, base: BaseFiles = {}): { desired: DesiredNode; extra: DriftEntry[] } {
-  const node = opts.node;
-  const text = shadow && !shadow.truncated ? shadow.bytes.toString('utf8') : undefined;
-  const wantsShadow = chooseRootHash(opts.loaded) !== null;
-  if (!wantsShadow) return { desired: desiredNode(opts.loaded, node, base), extra: [] };
-  if (text === undefined) {
-    return { desired: desiredNode(opts.loaded, node, base), extra: [{ path: SHADOW_PATH, state: 'missing', expectedSha256: '', boxSha256: shadow?.sha256 ?? null }] };
+/**
+ * The node's desired files from the box's base files; a shadow that could not be read whole, or has no root
+ * line, is drift of /etc/shadow, not a crash (the rest is rendered without it).
+ */
+function desiredWithShadow(opts: VerifyOptions, shadow: BoxFile | null, base: BaseFiles): { desired: DesiredNode; extra: DriftEntry[] } {
+  const withoutShadow = () => desiredNode(opts.loaded, opts.node, { ...base, shadow: undefined });
+  if (chooseRootHash(opts.loaded) === null) return { desired: withoutShadow(), extra: [] };
+  if (base.shadow === undefined) {
+    return { desired: withoutShadow(), extra: [{ path: SHADOW_PATH, state: 'missing', expectedSha256: '', boxSha256: shadow?.sha256 ?? null }] };
   }
-  if (!text.split('\n').some((l) => l.startsWith('root:'))) {
+  if (!base.shadow.split('\n').some((l) => l.startsWith('root:'))) {
     return {
-      desired: desiredNode(opts.loaded, node, base),
-      extra: [{ path: SHADOW_PATH, state: 'drifted', expectedSha256: '', boxSha256: shadow!.sha256, diff: `${secretDiff(SHADOW_PATH).trimEnd()}: it has no root entry\n` }],
+      desired: withoutShadow(),
+      extra: [{ path: SHADOW_PATH, state: 'drifted', expectedSha256: '', boxSha256: shadow?.sha256 ?? null, diff: `${secretDiff(SHADOW_PATH).trimEnd()}: it has no root entry\n` }],
     };
   }
-  return { desired: desiredNode(opts.loaded, node, { ...base, shadow: text }), extra: [] };
+  return { desired: desiredNode(opts.loaded, opts.node, base), extra: [] };
 }
 
 function driftCheck(drift: DriftEntry[], leftovers: LeftoverFile[]): CheckResult {
@@ -168,12 +169,13 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     planned.push(command);
     return { command, exitCode: 0, output: '', durationMs: 0 };
   }, ctx);
+  const reads = boxBaseReads(site);
   const files = boxFilesRequest(
-    [...rendered.files.map((f) => f.path), SHADOW_PATH, ...timezoneBoxPaths(site), APPLIED_RECORD_PATH, ...syslogReads(site).paths, ...leftoverCandidates(opts.manifest, null)],
+    [...rendered.files.map((f) => f.path), ...reads.paths, APPLIED_RECORD_PATH, ...leftoverCandidates(opts.manifest, null)],
     who,
   );
   log(`${who}: running the checks and reading ${files.paths.length} files`);
-  const commands = [...new Set([...planned, IP_ADDR, ...syslogReads(site).commands])];
+  const commands = [...new Set([...planned, IP_ADDR, ...reads.commands])];
   const batch = await runBatch(shell, [...commands, files.script], who, {
     timeoutMs: BATCH_TIMEOUT_MS + files.timeoutMs,
     outputCap: BATCH_OUTPUT_CAP + files.maxChars,
@@ -208,8 +210,8 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const more = leftoverCandidates(null, reading.record).filter((p) => !box.has(p));
   if (more.length) for (const [p, f] of await readBoxFiles(shell, more, who)) box.set(p, f);
 
-  const syslog = await syslogBase(site, async (c) => (await runner(c)).output, box, who);
-  const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null, { ...syslog, zoneinfo: boxZoneinfo(site, box) });
+  const base = await boxBase(site, box, async (c) => (await runner(c)).output, who);
+  const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null, base);
   const drift = [...compareFiles(desired.files, box), ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const leftovers = leftoverFiles(desired.files, box, opts.manifest, reading.record).filter((l) => l.path !== SHADOW_PATH || !extra.length);
   const desiredId = appliedConfigId(desired, opts.loaded.sha256);

@@ -81,3 +81,21 @@ test("apply writes each file with its owner: a files: entry's owner and group by
   assert.deepEqual(box.owners.get('/etc/motd'), { uid: 1, gid: 44 });
   assert.deepEqual(box.owners.get(SHADOW_PATH), { uid: 0, gid: 42 });
 });
+
+test("verify compares a files: entry's owner by the box's own account files; a name the box lacks is one line naming the site line", async () => {
+  const text = `${NAT}\nfiles:\n  entries:\n    - { path: /etc/motd, content: "hi\\n", mode: "0640", owner: daemon, group: adm }\n`;
+  const loaded = site(text);
+  const installed = new Map<string, Buffer>([[SHADOW_PATH, Buffer.from(BOX_SHADOW)]]);
+  for (const f of desiredNode(loaded, undefined, { shadow: BOX_SHADOW }).files) installed.set(f.path, fileBytes(f));
+  installed.set('/etc/passwd', Buffer.from('root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n'));
+  installed.set('/etc/group', Buffer.from('root:x:0:\ndaemon:x:1:\nadm:x:44:\n'));
+  const box = new FakeBox(installed, goodAnswers({ hostname: 'obs600', ipAddr: GOOD_IPADDR_SINGLE, ipvsadm: GOOD_IPVSADM_SINGLE }));
+  box.meta.set('/etc/motd', { mode: 0o640, uid: 1, gid: 44 });
+  assert.equal((await verifyBox(box, { loaded })).drift.find((d) => d.path === '/etc/motd')?.state, 'same');
+  box.meta.set('/etc/motd', { mode: 0o640, uid: 0, gid: 0 });
+  const r = await verifyBox(box, { loaded });
+  assert.equal(r.drift.find((d) => d.path === '/etc/motd')?.diff, '/etc/motd: owner 0:0 on the box, 1:44 wanted\n');
+
+  box.files.set('/etc/group', Buffer.from('root:x:0:\ndaemon:x:1:\n'));
+  await assert.rejects(verifyBox(box, { loaded }), (e: Error) => /obsbuild\.yaml:\d+: .*group adm is not in the box's \/etc\/group/.test(e.message) && !e.message.includes('\n'));
+});
