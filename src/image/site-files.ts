@@ -76,8 +76,8 @@ class SiteFilesProblem extends Error {
 const FOLDER_KEY: SitePath = ['files', 'folder'];
 const read = new WeakMap<LoadedSite, { files: SiteFile[] } | { problem: SiteFilesProblem }>();
 
-/** The site's files as read from disk (once per loaded site); a problem is a UserError naming the site file line. */
-export function readSiteFiles(loaded: LoadedSite): SiteFile[] {
+/** The disk read once per loaded site: the files, or the problem found. */
+function readOnce(loaded: LoadedSite): { files: SiteFile[] } | { problem: SiteFilesProblem } {
   let result = read.get(loaded);
   if (!result) {
     try {
@@ -88,25 +88,25 @@ export function readSiteFiles(loaded: LoadedSite): SiteFile[] {
     }
     read.set(loaded, result);
   }
+  return result;
+}
+
+/** The site's files as read from disk; a problem is a UserError naming the site file line. */
+export function readSiteFiles(loaded: LoadedSite): SiteFile[] {
+  const result = readOnce(loaded);
   if ('problem' in result) throw new UserError(located(loaded.file, result.problem.line, result.problem.message), { code: 'site-invalid' });
   return result.files;
 }
 
 /** The same checks as a lint finding (`obsbuild lint` reads the folder too). */
 export function lintSiteFiles(loaded: LoadedSite): Finding[] {
-  try {
-    readSiteFiles(loaded);
-    return [];
-  } catch (err) {
-    const problem = read.get(loaded);
-    if (!problem || !('problem' in problem)) throw err;
-    return [{ severity: 'error', rule: 'files', line: problem.problem.line, message: problem.problem.message }];
-  }
+  const result = readOnce(loaded);
+  return 'problem' in result ? [{ severity: 'error', rule: 'files', line: result.problem.line, message: result.problem.message }] : [];
 }
 
 /**
- * The site's files for the box, owners resolved against `accounts` (null: left unresolved, for day two,
- * which neither compares nor sets owners), checked against `generated` (every file the build generates for
+ * The site's files for the box, owners resolved against `accounts` (null: left unresolved, where no account
+ * files are known, as in `obsbuild render`), checked against `generated` (every file the build generates for
  * this node): the site cannot replace one.
  */
 export function siteFiles(loaded: LoadedSite, accounts: Accounts | null, generated: readonly GeneratedFile[] = []): GeneratedFile[] {

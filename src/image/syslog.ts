@@ -5,7 +5,7 @@
  */
 import type { BaseFiles } from '../contracts/base-files.js';
 import type { GeneratedFile } from '../contracts/generated-file.js';
-import { RSYSLOG_FORWARD_PATH, SYSLOG_CONF_PATH } from '../contracts/box-paths.js';
+import { SYSLOG_CONF_PATH } from '../contracts/box-paths.js';
 import { isInstalled, parseStatusSummary } from '../inputs/dpkgstatus.js';
 import { renderRsyslogForward, renderSysklogdConf } from '../lvs/syslog.js';
 import type { LoadedSite } from '../site/load.js';
@@ -69,4 +69,4 @@ export function syslogFiles(loaded: LoadedSite, base: BaseFiles, where: string, 
 }
 
 /** Both places a forwarding rule may be; day two reads them before it knows which daemon the box runs. */
-export const SYSLOG_FILE_PATHS: readonly string[] = [RSYSLOG_FORWARD_PATH, SYSLOG_CONF_PATH];
+export const SYSLOG_FILE_PATHS: readonly string[] = Object.values(SYSLOG_DAEMONS).map((d) => d.config);
