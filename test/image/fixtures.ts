@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { makeDeb, type FakePackage } from '../fixtures/debs/make-deb.js';
 import { makeStandinInputs, type StandinOptions } from '../fixtures/inputs/make-standin-inputs.js';
 import { repoRoot } from '../helpers/cli.js';
@@ -103,4 +105,18 @@ export async function makeWorkspace(opts: { standin?: StandinOptions; site?: str
 
 export function imageArgs(ws: Workspace, ...more: string[]): string[] {
   return ['image', '--profile', 'lb', '--site', ws.site, '--inputs', ws.inputs, '--packages', ws.packages, '--out', ws.out, ...more];
+}
+
+/**
+ * The overlay tarball extracted into a temporary folder for `fn`, removed afterwards. As root, tar keeps the
+ * archive's owners and modes, as msf_init.sh's extraction on the box does.
+ */
+export async function withExtractedOverlay<T>(overlay: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const root = await mkdtemp(join(tmpdir(), 'obsbuild-overlay-x-'));
+  try {
+    await promisify(execFile)('tar', ['-xzf', overlay, '-C', root, '--same-owner', '--same-permissions']);
+    return await fn(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 }

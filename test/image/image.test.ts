@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { lstat, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { parseBlockMap } from '../../src/contracts/block-map.js';
-import { imageArgs, makeWorkspace, SITE_PAIR } from './fixtures.js';
+import { imageArgs, makeWorkspace, SITE_PAIR, withExtractedOverlay } from './fixtures.js';
 import type { Manifest } from '../../src/contracts/manifest.js';
 
 const run = promisify(execFile);
@@ -30,12 +29,6 @@ async function tree(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-async function extractOverlay(overlay: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'obsbuild-overlay-x-'));
-  // As root, tar keeps the archive's owners and modes, as msf_init.sh's extraction on the box does.
-  await run('tar', ['-xzf', overlay, '-C', dir, '--same-owner', '--same-permissions']);
-  return dir;
-}
 
 test('obsbuild image: layout, inputs byte for byte, manifest, overlay contents, SHA256SUMS', async () => {
   const ws = await makeWorkspace();
@@ -97,8 +90,7 @@ test('obsbuild image: layout, inputs byte for byte, manifest, overlay contents, 
     ]);
     for (const o of manifest.outputs) assert.equal(o.sha256, await sha256(join(dir, o.path)), o.path);
 
-    const root = await extractOverlay(join(msf, 'obsbuild-overlay.tgz'));
-    try {
+    await withExtractedOverlay(join(msf, 'obsbuild-overlay.tgz'), async (root) => {
       assert.equal(await readFile(join(root, 'etc/obsbuild/manifest-id'), 'utf8'), `${manifest.id}\n`);
       assert.match(await readFile(join(root, 'etc/init.d/obsbuild-firstboot'), 'utf8'), new RegExp(`MANIFEST_ID='${manifest.id}'`));
       assert.equal(await readlink(join(root, 'etc/rc2.d/S99obsbuild-firstboot')), '../init.d/obsbuild-firstboot');
@@ -110,9 +102,7 @@ test('obsbuild image: layout, inputs byte for byte, manifest, overlay contents, 
       assert.match(await readFile(join(root, 'var/lib/obsbuild/debconf-selections'), 'utf8'), /ipvsadm ipvsadm\/auto_load_rules boolean false/);
       assert.match(await readFile(join(root, 'etc/keepalived/keepalived.conf'), 'utf8'), /virtual_server 192\.168\.253\.120 80/);
       assert.equal((await stat(join(root, 'usr/sbin/keepalived'))).mode & 0o777, 0o755);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    });
   } finally {
     await ws.cleanup();
   }
@@ -161,13 +151,10 @@ test('an HA pair builds one output per node; --node builds one', async () => {
       const manifest = JSON.parse(await readFile(join(ws.out, host, 'manifest.json'), 'utf8')) as Manifest;
       assert.equal(manifest.node.hostname, host);
       ids.add(manifest.id);
-      const root = await extractOverlay(join(ws.out, host, 'stick/msf/obsbuild-overlay.tgz'));
-      try {
+      await withExtractedOverlay(join(ws.out, host, 'stick/msf/obsbuild-overlay.tgz'), async (root) => {
         assert.equal(await readFile(join(root, 'etc/hostname'), 'utf8'), `${host}\n`);
         assert.match(await readFile(join(root, 'etc/keepalived/keepalived.conf'), 'utf8'), new RegExp(`state ${state}`));
-      } finally {
-        await rm(root, { recursive: true, force: true });
-      }
+      });
     }
     assert.equal(ids.size, 2, 'each node has its own manifest id');
 

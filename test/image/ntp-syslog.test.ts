@@ -6,19 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { imageArgs, LENNY_PACKAGES, makeWorkspace } from './fixtures.js';
+import { imageArgs, LENNY_PACKAGES, makeWorkspace, withExtractedOverlay } from './fixtures.js';
 import type { FakePackage } from '../fixtures/debs/make-deb.js';
 import { SYSLOG_CONF } from '../fixtures/inputs/make-standin-inputs.js';
 import type { Manifest } from '../../src/contracts/manifest.js';
 
-const run = promisify(execFile);
 
 /** lenny's ntp 4.2.4p4 in miniature: its daemon, init script and its own /etc/ntp.conf (a conffile). */
 const NTP: FakePackage = {
@@ -36,11 +32,6 @@ const NTP: FakePackage = {
 
 const SERVICES = 'ntp:\n  servers: [192.168.253.1, 192.168.253.3]\nsyslog:\n  servers: [192.168.253.2]\n';
 
-async function extract(overlay: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'obsbuild-overlay-x-'));
-  await run('tar', ['-xzf', overlay, '-C', dir]);
-  return dir;
-}
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -53,8 +44,7 @@ test('ntp: and syslog: on an rsyslog rootfs: ntp layered, ntp.conf and the rsysl
     const dir = join(ws.out, 'obs600');
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
     assert.ok(manifest.packages.some((p) => p.name === 'ntp' && p.version === '1:4.2.4p4+dfsg-8lenny3'), manifest.packages.map((p) => p.name).join(' '));
-    const root = await extract(join(dir, 'stick/msf/obsbuild-overlay.tgz'));
-    try {
+    await withExtractedOverlay(join(dir, 'stick/msf/obsbuild-overlay.tgz'), async (root) => {
       const ntpConf = await readFile(join(root, 'etc/ntp.conf'), 'utf8');
       assert.match(ntpConf, /^server 192\.168\.253\.1 iburst\nserver 192\.168\.253\.3 iburst\n$/m, 'the site\'s servers, not the package\'s pool');
       assert.match(ntpConf, /^restrict -4 default kod notrap nomodify nopeer noquery$/m);
@@ -66,9 +56,7 @@ test('ntp: and syslog: on an rsyslog rootfs: ntp layered, ntp.conf and the rsysl
         assert.equal(manifest.config.find((f) => f.path === path)?.sha256, sha256(text), `${path} in the manifest with its sha256`);
       }
       assert.ok(!manifest.config.some((f) => f.path === '/etc/syslog.conf'), 'rsyslog: sysklogd\'s file untouched');
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    });
   } finally {
     await ws.cleanup();
   }
@@ -82,16 +70,13 @@ test('syslog: on a sysklogd rootfs: its own syslog.conf plus the marked block', 
     assert.equal(r.exitCode, 0, String(r.stderr));
     const dir = join(ws.out, 'obs600');
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    const root = await extract(join(dir, 'stick/msf/obsbuild-overlay.tgz'));
-    try {
+    await withExtractedOverlay(join(dir, 'stick/msf/obsbuild-overlay.tgz'), async (root) => {
       const conf = await readFile(join(root, 'etc/syslog.conf'), 'utf8');
       assert.ok(conf.startsWith(SYSLOG_CONF), 'the rootfs\'s own lines first, unchanged');
       assert.match(conf.slice(SYSLOG_CONF.length), /^# BEGIN obsbuild.*\nlocal0\.\*\t@192\.168\.253\.2\n# END obsbuild\n$/);
       assert.equal(manifest.config.find((f) => f.path === '/etc/syslog.conf')?.sha256, sha256(conf));
       assert.ok(!manifest.packages.some((p) => p.name === 'ntp'), 'no ntp: no NTP daemon layered');
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    });
   } finally {
     await ws.cleanup();
   }

@@ -7,13 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
 import type { Manifest } from '../../src/contracts/manifest.js';
-import { imageArgs, makeWorkspace } from './fixtures.js';
+import { imageArgs, makeWorkspace, withExtractedOverlay } from './fixtures.js';
 
 const run = promisify(execFile);
 const sha256 = (bytes: string | Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -47,9 +46,7 @@ test('files: entries and the folder land in the overlay with owner and mode, and
     assert.equal(entry('/usr/local/sbin/report')?.sha256, sha256('#!/bin/sh\necho ok\n'));
     assert.deepEqual([entry('/usr/local/sbin/not-followed')?.type, entry('/usr/local/sbin/not-followed')?.linkTarget], ['symlink', '/etc/shadow']);
 
-    const root = await mkdtemp(join(tmpdir(), 'obsbuild-files-overlay-'));
-    try {
-      await run('tar', ['-xzf', join(dir, 'stick/msf/obsbuild-overlay.tgz'), '-C', root, '--same-owner', '--same-permissions']);
+    await withExtractedOverlay(join(dir, 'stick/msf/obsbuild-overlay.tgz'), async (root) => {
       assert.equal(await readFile(join(root, 'etc/motd'), 'utf8'), 'lb: managed by obsbuild\n');
       const agent = await lstat(join(root, 'etc/default/agent'));
       assert.deepEqual([agent.mode & 0o7777, agent.uid, agent.gid], [0o640, 33, 4], 'owner and group by their ids in the rootfs');
@@ -57,9 +54,7 @@ test('files: entries and the folder land in the overlay with owner and mode, and
       assert.deepEqual([report.mode & 0o7777, report.uid, report.gid], [0o750, 0, 0]);
       assert.equal(await readlink(join(root, 'usr/local/sbin/not-followed')), '/etc/shadow');
       assert.match(await readFile(join(root, 'etc/keepalived/keepalived.conf'), 'utf8'), /virtual_server/, "obsbuild's own files are still there");
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    });
   } finally {
     await ws.cleanup();
   }

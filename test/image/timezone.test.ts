@@ -1,17 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tzif } from '../fixtures/inputs/make-standin-inputs.js';
-import { imageArgs, makeWorkspace, type Workspace } from './fixtures.js';
+import { imageArgs, makeWorkspace, type Workspace, withExtractedOverlay } from './fixtures.js';
 import type { Manifest } from '../../src/contracts/manifest.js';
 
-const run = promisify(execFile);
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** The site file with `timezone:` set on its last line; returns that line's number. */
@@ -38,18 +34,14 @@ test('timezone: /etc/timezone and /etc/localtime (the zone file of the rootfs, t
     );
     assert.equal(listed('/etc/localtime')?.type, 'file');
 
-    const root = await mkdtemp(join(tmpdir(), 'obsbuild-overlay-tz-'));
-    try {
-      await run('tar', ['-xzf', join(dir, 'stick/msf/obsbuild-overlay.tgz'), '-C', root, '--same-owner', '--same-permissions']);
+    await withExtractedOverlay(join(dir, 'stick/msf/obsbuild-overlay.tgz'), async (root) => {
       assert.equal(await readFile(join(root, 'etc/timezone'), 'utf8'), 'Japan\n');
       assert.deepEqual(await readFile(join(root, 'etc/localtime')), jst);
       const st = await lstat(join(root, 'etc/localtime'));
       assert.ok(st.isFile(), 'a regular file, as lenny tzdata copies it');
       assert.equal(st.mode & 0o7777, 0o644);
       assert.equal(st.uid, 0);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    });
   } finally {
     await ws.cleanup();
   }
