@@ -96,8 +96,9 @@ export function register(program: Command): void {
         'The target\'s vendor, model, serial and size are shown and you type "yes". It is opened exclusively;\n' +
         'only the ranges in stick.img.bmap (bmaptool\'s format) are written, old partition-table and filesystem signatures in\n' +
         'the first 512 KiB and the last 256 KiB are zeroed, the data is synced, read back from the device and compared\n' +
-        '(byte for byte with the image, itself checked against the map as it is read), and the kernel re-reads the partition table. Ctrl-C stops the write; the stick is\n' +
-        'then incomplete: run the command again.\n' +
+        '(byte for byte with the image), and the kernel re-reads the partition table. The image is checked against its map\n' +
+        'once, before the first write; if the file is rebuilt or written to after that, the flash fails. Ctrl-C stops the\n' +
+        'write; the stick is then incomplete: run the command again.\n' +
         'Several devices: every one must pass these checks before any is written; the image is read once and\n' +
         'written to all at once, one progress line per stick; a stick that fails is reported and the others go on.\n' +
         'Exit 0 only when every stick was written and verified.',
@@ -114,7 +115,7 @@ export function register(program: Command): void {
         if (devices.length === 0) throw new UsageError('flash needs the device to write, e.g. obsbuild flash /dev/sdb (see --list)');
         if (flags.serial !== undefined && devices.length > 1) throw new UsageError('--serial pins one stick: give one device with it');
 
-        const { image, map, sparse } = await loadImage(flags.image ?? (await findDefaultImage()));
+        const { image, map, sparse, identity } = await loadImage(flags.image ?? (await findDefaultImage()));
         // Every target is checked before any is written: a refusal of the third stick must not leave two written.
         const targets: BlockDeviceInfo[] = [];
         for (const device of devices) targets.push(await describeTarget(device));
@@ -144,7 +145,7 @@ export function register(program: Command): void {
               if (single) single.update(p);
               else multi!.update(index, p);
             };
-            outcomes = await flashImageToMany({ image, map, targets, onProgress, signal: stop.signal });
+            outcomes = await flashImageToMany({ image, map, identity, targets, onProgress, signal: stop.signal });
           } finally {
             single?.finish();
             multi?.finish();

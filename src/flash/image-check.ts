@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../util/errors.js';
 import type { BlockMap, BlockRange } from './bmap.js';
+import { identityOf, sameImage, type ImageIdentity } from './image-identity.js';
 import { CHUNK, describeRange, readFully, streamRanges } from './write.js';
 
 /**
@@ -9,7 +10,8 @@ import { CHUNK, describeRange, readFully, streamRanges } from './write.js';
  * written: a refusal after the first write would leave the user a stick that is neither the old
  * one nor the new one. One read of the whole image hashes every mapped range, checks that the
  * bytes the map leaves out are zero (so no byte can change unnoticed: a whole-image hash would add
- * nothing); the write that follows reads the image again from the page cache.
+ * nothing). This is the only time the image is hashed: the flash that follows reads the same file
+ * again and holds it to the identity recorded here (see ImageIdentity) instead of hashing it twice.
  */
 
 const SECTOR = 512;
@@ -37,6 +39,12 @@ export function mbrProblem(sector0: Buffer, imageSize: number): string | undefin
   return partitions === 0 ? 'has an MBR that lists no partition' : undefined;
 }
 
+/** A checked image: its map with every range's sha256 set, and what the file was when its bytes were checked. */
+export interface CheckedImage {
+  map: BlockMap;
+  identity: ImageIdentity;
+}
+
 function firstNonZero(buf: Buffer): number {
   for (let i = 0; i < buf.length; i++) if (buf[i] !== 0) return i;
   return -1;
@@ -44,9 +52,9 @@ function firstNonZero(buf: Buffer): number {
 
 /**
  * Refuses an image that cannot be a stick and returns the map with every range's sha256 set (an
- * image without a map is hashed here, so the write no longer has to).
+ * image without a map is hashed here, so the write does not have to) and the file's identity.
  */
-export async function checkImage(image: string, map: BlockMap): Promise<BlockMap> {
+export async function checkImage(image: string, map: BlockMap): Promise<CheckedImage> {
   const refuse = (problem: string): never => {
     throw new UserError(`${image} ${problem}; ${NOTHING_WRITTEN}`, { code: 'input-invalid' });
   };
@@ -59,6 +67,8 @@ export async function checkImage(image: string, map: BlockMap): Promise<BlockMap
 
   const fh: FileHandle = await open(image, 'r');
   try {
+    const identity = await identityOf(fh);
+    if (identity.size !== BigInt(size)) refuse(`is ${identity.size} bytes, its block map says ${size}: the map is stale; rebuild the image`);
     const sector0 = Buffer.alloc(SECTOR);
     await readFully(fh, sector0, SECTOR, 0);
     const mbr = mbrProblem(sector0, size);
@@ -98,7 +108,9 @@ export async function checkImage(image: string, map: BlockMap): Promise<BlockMap
         }
       }
     });
-    return { ...map, ranges };
+    // a change while it was read would make the hashes above describe neither the old file nor the new one
+    if (!sameImage(identity, await identityOf(fh))) refuse('changed while it was being checked (another program is writing it?); run the command again');
+    return { map: { ...map, ranges }, identity };
   } finally {
     await fh.close();
   }

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
 import { checkImage } from './image-check.js';
+import type { ImageIdentity } from './image-identity.js';
 import { blockMapPathFor, readBlockMap, wholeImageMap, type BlockMap } from './bmap.js';
 
 /** Which image `obsbuild flash` writes: --image, or the one out/<hostname>/stick.img there is. */
@@ -31,6 +32,8 @@ export interface ImageToFlash {
   map: BlockMap;
   /** false when there is no block map and the whole image is written */
   sparse: boolean;
+  /** the file as it was checked; the flash refuses a file that differs from it */
+  identity: ImageIdentity;
 }
 
 /** The image and its map, refused unless they can describe a real stick (see image-check.ts). */
@@ -50,5 +53,5 @@ export async function loadImage(image: string): Promise<ImageToFlash> {
     sparse = false;
   }
   const map = sparse ? await readBlockMap(mapFile, image) : wholeImageMap(st.size);
-  return { image, map: await checkImage(image, map), sparse };
+  return { image, ...(await checkImage(image, map)), sparse };
 }

@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { UserError } from '../util/errors.js';
 import { mappedBytes, uncovered, type BlockMap, type BlockRange } from './bmap.js';
 import { devNumbers, type BlockDeviceInfo, type DeviceAlias } from './device.js';
 import { recheckIdentity } from './safety.js';
+import { identityOf, sameImage, type ImageIdentity } from './image-identity.js';
 
 /**
  * The sparse write: only the image's mapped ranges go to the device, old partition-table and
@@ -38,7 +38,10 @@ export interface FlashProgress {
 
 export interface FlashOptions {
   image: string;
+  /** the map as checkImage returned it: every range's sha256 set, checked against the image */
   map: BlockMap;
+  /** the image file as checkImage saw it: the flash refuses to write a file that differs from it */
+  identity: ImageIdentity;
   target: BlockDeviceInfo;
   onProgress?: (p: FlashProgress) => void;
   /** test seam: runs after a target's data is synced, before its read-back (e.g. to damage the medium) */
@@ -201,10 +204,10 @@ async function rereadPartitionTable(devicePath: string): Promise<string> {
 }
 
 /**
- * Reads back the ranges from the device and compares them byte for byte with the image (which the write
- * stage has just checked against the map's sha256 as it read it); the cleared blocks must read as zero. A
- * byte comparison instead of a second hash keeps the read-back at the device's speed, and lets several
- * sticks be read back at once without hashing the image again for each. A difference names the range.
+ * Reads back the ranges from the device and compares them byte for byte with the image (checked against
+ * the map's sha256 before the write, and held to that check's identity); the cleared blocks must read as
+ * zero. A byte comparison instead of a hash keeps the read-back at the device's speed, and lets several
+ * sticks be read back at once without hashing anything again. A difference names the range.
  */
 export async function verifyRanges(
   dev: FileHandle,
@@ -212,26 +215,21 @@ export async function verifyRanges(
   ranges: readonly BlockRange[],
   cleared: readonly { start: number; length: number }[],
   onProgress: ((done: number) => void) | undefined,
-  image: string,
+  img: FileHandle,
   stopIfAsked: () => void = () => undefined,
 ): Promise<number> {
   let done = 0;
-  const img = await open(image, 'r');
-  try {
-    const want = Buffer.allocUnsafe(CHUNK);
-    await streamRanges(dev, ranges, async (buf, c) => {
-      stopIfAsked();
-      await readFully(img, want, c.length, c.start);
-      if (!buf.subarray(0, c.length).equals(want.subarray(0, c.length))) {
-        const bad = ranges[c.rangeIndex];
-        throw new UserError(`verify failed: ${devicePath} differs from the image at ${describeRange(bad)}: the stick may be faulty or was changed during the write`, { code: 'verify-failed' });
-      }
-      done += c.length;
-      onProgress?.(done);
-    });
-  } finally {
-    await img.close();
-  }
+  const want = Buffer.allocUnsafe(CHUNK);
+  await streamRanges(dev, ranges, async (buf, c) => {
+    stopIfAsked();
+    await readFully(img, want, c.length, c.start);
+    if (!buf.subarray(0, c.length).equals(want.subarray(0, c.length))) {
+      const bad = ranges[c.rangeIndex];
+      throw new UserError(`verify failed: ${devicePath} differs from the image at ${describeRange(bad)}: the stick may be faulty or was changed during the write`, { code: 'verify-failed' });
+    }
+    done += c.length;
+    onProgress?.(done);
+  });
   const zero = Buffer.alloc(CHUNK);
   await streamRanges(dev, cleared, (buf, c) => {
     if (!buf.subarray(0, c.length).equals(zero.subarray(0, c.length))) {
@@ -329,6 +327,10 @@ interface Lane {
  * the image is read once, each chunk going to every target still alive; then each target is synced and read
  * back on its own, in parallel. One target's failure (a write error, a read-back mismatch) is recorded in
  * its outcome and does not stop the others. An interrupt stops them all (FlashInterrupted).
+ *
+ * The image was hashed by checkImage and is not hashed again: it is opened once, refused before any device
+ * is opened unless it is still the file that was checked, and compared again after the read-back, so a
+ * change in place at any time in between fails every stick (the one image handle serves write and read-back).
  */
 export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetOutcome[]> {
   const { image, map } = opts;
@@ -360,8 +362,7 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
     if (interrupted) throw interrupted.reason;
   };
 
-  const ranges: BlockRange[] = [];
-  try {
+  const writeAndVerify = async (img: FileHandle): Promise<void> => {
     await eachLane(async (lane) => {
       lane.dev = await openExclusive(lane.target.path, constants.O_RDWR);
       await recheckIdentity(lane.dev, lane.target, 'before the write');
@@ -370,34 +371,16 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
       lane.cleared = await clearSignatures(lane.dev, clearZones(lane.target.size, map.ranges), () => stopIfAsked(lane));
     });
 
-    // The image is hashed once as it is written, whatever the number of sticks: a range that no longer
-    // matches the map means the image changed after it was checked, and nothing read back could be trusted.
     if (alive().length > 0) {
-      const img = await open(image, 'r');
-      try {
-        let hash = createHash('sha256');
-        for (const lane of alive()) progress(lane, 'writing', 0);
-        await streamRanges(img, map.ranges, async (buf, c) => {
-          const r = map.ranges[c.rangeIndex];
-          hash.update(buf.subarray(0, c.length));
-          if (c.lastOfRange) {
-            const digest = hash.digest('hex');
-            if (r.sha256 !== undefined && digest !== r.sha256) {
-              throw new UserError(`${image} does not match its block map at ${describeRange(r)}: the image or its map is damaged; rebuild the image and flash again`, { code: 'input-invalid' });
-            }
-            ranges.push({ ...r, sha256: digest });
-            hash = createHash('sha256');
-          }
-          await eachLane(async (lane) => {
-            stopIfAsked(lane);
-            await writeFully(lane.dev!, buf, c.length, c.start);
-            lane.written += c.length;
-            progress(lane, 'writing', lane.written);
-          });
+      for (const lane of alive()) progress(lane, 'writing', 0);
+      await streamRanges(img, map.ranges, async (buf, c) => {
+        await eachLane(async (lane) => {
+          stopIfAsked(lane);
+          await writeFully(lane.dev!, buf, c.length, c.start);
+          lane.written += c.length;
+          progress(lane, 'writing', lane.written);
         });
-      } finally {
-        await img.close();
-      }
+      });
     }
     for (const lane of alive()) lane.t.push(performance.now());
 
@@ -412,14 +395,29 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
       // desktop may auto-mount it, and the exclusive hold we still have keeps that from happening.
       await recheckIdentity(lane.dev!, lane.target, 'before the read-back');
       progress(lane, 'verifying', 0);
-      lane.verified = await verifyRanges(lane.dev!, lane.target.path, ranges, lane.cleared, (d) => progress(lane, 'verifying', d), image, () => stopIfAsked(lane));
+      lane.verified = await verifyRanges(lane.dev!, lane.target.path, map.ranges, lane.cleared, (d) => progress(lane, 'verifying', d), img, () => stopIfAsked(lane));
       lane.t.push(performance.now());
     });
+    // What was written and read back is the image as it is now; it must still be the image that was checked.
+    if (!sameImage(opts.identity, await identityOf(img))) {
+      for (const lane of alive()) {
+        lane.error = new UserError(`${image} changed while it was being flashed (rebuilt or written to): ${lane.target.path} holds neither the checked image nor its old contents; run the command again`, { code: 'input-invalid' });
+      }
+    }
+  };
+
+  const img = await open(image, 'r');
+  try {
+    if (!sameImage(opts.identity, await identityOf(img))) {
+      throw new UserError(`${image} changed after it was checked (rebuilt or written to); nothing was written; run the command again`, { code: 'input-invalid' });
+    }
+    await writeAndVerify(img);
   } finally {
     for (const lane of lanes) {
       await Promise.all(lane.held.map((h) => h.close()));
       await lane.dev?.close();
     }
+    await img.close();
   }
 
   const s = (a: number, b: number) => Math.round(b - a) / 1000;
@@ -439,7 +437,7 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
         device: lane.target.path,
         imageSize: map.imageSize,
         deviceSize: lane.target.size,
-        ranges: ranges.length,
+        ranges: map.ranges.length,
         mappedBytes: total,
         clearedBytes,
         bytesWritten: total + clearedBytes,
