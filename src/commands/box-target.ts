@@ -7,13 +7,13 @@ import { constants, accessSync, statSync } from 'node:fs';
 import { parseHost } from '../remote/ssh-options.js';
 import { UsageError, UserError } from '../util/errors.js';
 import type { BoxTarget } from '../daytwo/transport.js';
-import { baudProblem, boxTargetFromSpec } from '../daytwo/target-rules.js';
+import { baudProblem, boxTargetFromSpec, DEFAULT_BAUD, DEFAULT_LOGIN_USER } from '../daytwo/target-rules.js';
 
 export interface BoxTargetOptions {
   port?: string;
-  baud: string;
+  baud?: string;
   host?: string;
-  user: string;
+  user?: string;
   password?: string;
   identity?: string;
   knownHosts?: string;
@@ -23,9 +23,9 @@ export interface BoxTargetOptions {
 export function addBoxTargetOptions(cmd: Command): Command {
   return cmd
     .option('--port <path>', 'reach the box over its serial console (a device path or pty)')
-    .option('--baud <rate>', 'serial baud rate, 8N1, no flow control', '115200')
+    .option('--baud <rate>', `serial baud rate, 8N1, no flow control (default ${DEFAULT_BAUD})`)
     .option('--host <[user@]host[:port]>', 'reach the box over SSH (the system\'s OpenSSH client)')
-    .option('--user <name>', 'serial login user', 'root')
+    .option('--user <name>', `serial login user (default ${DEFAULT_LOGIN_USER}; over SSH give user@host)`)
     .option('--password <pw>', 'serial login password (default $OBSBUILD_ROOT_PASSWORD, else the stock "root")')
     .option('--identity <file>', 'SSH: use this private key alone')
     .option('--known-hosts <file>', 'SSH: the known_hosts file to trust (default <out>/<hostname>/known_hosts, recorded by the console)')
@@ -38,12 +38,13 @@ export function boxTargetFromOptions(o: BoxTargetOptions, ctx: { outDir: string;
   // An option of the other transport would be dropped without a word: say so instead.
   const sshOnly = [o.identity !== undefined && '--identity', o.knownHosts !== undefined && '--known-hosts', o.acceptNewHostKey && '--accept-new-host-key'].filter(Boolean);
   if (o.port !== undefined && sshOnly.length) throw new UsageError(`${sshOnly.join(', ')}: for --host (SSH); --port logs in on the serial console`);
-  if (o.host !== undefined && o.password !== undefined) throw new UsageError('--password: for --port (the serial login); over --host, SSH uses keys (--identity)');
+  const serialOnly = [o.password !== undefined && '--password', o.user !== undefined && '--user', o.baud !== undefined && '--baud'].filter(Boolean);
+  if (o.host !== undefined && serialOnly.length) throw new UsageError(`${serialOnly.join(', ')}: for --port (the serial console); over --host, give user@host and SSH uses keys (--identity)`);
   if (o.port !== undefined) {
-    const baud = Number(o.baud);
+    const baud = o.baud === undefined ? DEFAULT_BAUD : Number(o.baud);
     const problem = baudProblem(baud);
     if (problem) throw new UsageError(`--baud ${o.baud}: ${problem}`);
-    return boxTargetFromSpec({ kind: 'serial', port: o.port, baud, user: o.user, password: o.password }, ctx);
+    return boxTargetFromSpec({ kind: 'serial', port: o.port, baud, user: o.user ?? DEFAULT_LOGIN_USER, password: o.password }, ctx);
   }
   if (o.identity !== undefined) checkIdentityFile(o.identity);
   const spec = { kind: 'ssh', target: parseHost(o.host!, ctx.hostArgument), knownHostsFile: o.knownHosts, identityFile: o.identity, acceptNewHostKey: o.acceptNewHostKey === true } as const;

@@ -10,6 +10,7 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { loadInventory, type InventoryBox } from '../daytwo/inventory-file.js';
+import { DEFAULT_LOGIN_USER } from '../daytwo/target-rules.js';
 import { formatInventorySummary, inventoryExitCode, runInventory, type InventoryJob, type InventoryOrder, type InventorySummary } from '../daytwo/inventory.js';
 import { writeFileAtomically } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
@@ -26,7 +27,7 @@ export interface InventoryCliOptions {
   out?: string;
   json?: string;
   /** Serial login for serial boxes (the shared box options' --user and --password). */
-  user: string;
+  user?: string;
   password?: string;
 }
 
@@ -90,7 +91,7 @@ export async function runInventoryCommand(o: InventoryCliOptions, run: Inventory
   if (o.inventory === '') throw new UsageError("--inventory '': an empty path; name the inventory file");
   await checkOutputParent(outDir, '--out');
   if (o.json !== undefined) await checkOutputPath(o.json, { argument: '--json', kind: 'file', inputs: [o.inventory] });
-  const inventory = await loadInventory(o.inventory!, { outDir, serialUser: o.user, serialPassword: o.password });
+  const inventory = await loadInventory(o.inventory!, { outDir, serialUser: o.user ?? DEFAULT_LOGIN_USER, serialPassword: o.password });
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logDir = resolve(join(outDir, `inventory-${run.command}-${stamp}`));

@@ -9,6 +9,8 @@ import type { SshTarget } from '../remote/ssh-options.js';
 import type { BoxTarget } from './transport.js';
 
 export const DEFAULT_BAUD = 115_200;
+/** Who logs in unless told otherwise (--user on the serial console, user@host over SSH). */
+export const DEFAULT_LOGIN_USER = 'root';
 
 /** Why `baud` is not a serial rate the port could be set to, or null. */
 export function baudProblem(baud: number): string | null {
@@ -33,7 +35,7 @@ export function boxTargetFromSpec(spec: BoxTargetSpec, ctx: { outDir: string; ho
   }
   return {
     kind: 'ssh',
-    target: spec.target.user === undefined ? { ...spec.target, user: 'root' } : spec.target,
+    target: spec.target.user === undefined ? { ...spec.target, user: DEFAULT_LOGIN_USER } : spec.target,
     knownHostsFile: resolve(spec.knownHostsFile ?? join(ctx.outDir, ctx.hostname, 'known_hosts')),
     hostKeyAlias: ctx.hostname,
     acceptNewHostKey: spec.acceptNewHostKey,

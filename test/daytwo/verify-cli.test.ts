@@ -217,5 +217,9 @@ test('--identity naming a missing or unreadable key is named before ssh starts; 
   assert.match(String(r.stderr).trim(), /--identity: for --host \(SSH\); --port logs in on the serial console$/);
   r = await runCli(['verify', '--site', SITE, '--host', '127.0.0.1:1', '--password', 'x']);
   assert.equal(r.exitCode, 2);
-  assert.match(String(r.stderr).trim(), /--password: for --port \(the serial login\)/);
+  assert.match(String(r.stderr).trim(), /--password: for --port \(the serial console\)/);
+  // --baud and --user were dropped without a word over SSH (--baud 115200 too: given is given)
+  r = await runCli(['apply', '--site', SITE, '--host', '127.0.0.1:1', '--baud', '115200', '--user', 'admin', '--yes']);
+  assert.equal(r.exitCode, 2);
+  assert.match(String(r.stderr).trim(), /^obsbuild: --user, --baud: for --port \(the serial console\); over --host, give user@host/m);
 });
