@@ -74,34 +74,43 @@ class SiteFilesProblem extends Error {
 }
 
 const FOLDER_KEY: SitePath = ['files', 'folder'];
-const read = new WeakMap<LoadedSite, { files: SiteFile[] } | { problem: SiteFilesProblem }>();
+interface ScanResult {
+  files: SiteFile[];
+  /** in site file order: the folder's (at most one), then each entry's, then clashes between paths */
+  problems: SiteFilesProblem[];
+}
+const read = new WeakMap<LoadedSite, ScanResult>();
 
-/** The disk read once per loaded site: the files, or the problem found. */
-function readOnce(loaded: LoadedSite): { files: SiteFile[] } | { problem: SiteFilesProblem } {
+/** The disk read once per loaded site: the files, and every problem found. */
+function readOnce(loaded: LoadedSite): ScanResult {
   let result = read.get(loaded);
   if (!result) {
-    try {
-      result = { files: scan(loaded) };
-    } catch (err) {
-      if (!(err instanceof SiteFilesProblem)) throw err;
-      result = { problem: err };
-    }
+    result = scan(loaded);
     read.set(loaded, result);
   }
   return result;
 }
 
-/** The site's files as read from disk; a problem is a UserError naming the site file line. */
+/** The site's files as read from disk; the first problem is a UserError naming the site file line. */
 export function readSiteFiles(loaded: LoadedSite): SiteFile[] {
-  const result = readOnce(loaded);
-  if ('problem' in result) throw new UserError(located(loaded.file, result.problem.line, result.problem.message), { code: 'site-invalid' });
-  return result.files;
+  const { files, problems } = readOnce(loaded);
+  if (problems.length > 0) throw new UserError(located(loaded.file, problems[0].line, problems[0].message), { code: 'site-invalid' });
+  return files;
 }
 
-/** The same checks as a lint finding (`obsbuild lint` reads the folder too). */
+/** The same checks as lint findings, every one of them (`obsbuild lint` reads the folder too). */
 export function lintSiteFiles(loaded: LoadedSite): Finding[] {
-  const result = readOnce(loaded);
-  return 'problem' in result ? [{ severity: 'error', rule: 'files', line: result.problem.line, message: result.problem.message }] : [];
+  return readOnce(loaded).problems.map((p) => ({ severity: 'error', rule: 'files', line: p.line, message: p.message }));
+}
+
+/** Runs one unit of the scan; its problem is recorded and the scan goes on with the next. */
+function collecting(problems: SiteFilesProblem[], work: () => void): void {
+  try {
+    work();
+  } catch (err) {
+    if (!(err instanceof SiteFilesProblem)) throw err;
+    problems.push(err);
+  }
 }
 
 /**
@@ -159,16 +168,31 @@ function ancestors(path: string): string[] {
   return parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
 }
 
-function scan(loaded: LoadedSite): SiteFile[] {
+function scan(loaded: LoadedSite): ScanResult {
   const { folder, entries } = loaded.site.files;
-  if (folder === null && entries.length === 0) return [];
-  const siteDir = onDisk(() => realpathSync(dirname(resolve(loaded.file))), loaded.lineOf(['files']), "files: the site file's folder");
+  const problems: SiteFilesProblem[] = [];
+  if (folder === null && entries.length === 0) return { files: [], problems };
+  let siteDir = '';
+  collecting(problems, () => (siteDir = onDisk(() => realpathSync(dirname(resolve(loaded.file))), loaded.lineOf(['files']), "files: the site file's folder")));
+  if (problems.length > 0) return { files: [], problems };
   const budget = { entries: 0, bytes: 0 };
+  const overBudget = () => budget.entries > SITE_FILES_LIMITS.entries || budget.bytes > SITE_FILES_LIMITS.totalBytes;
   const byPath = new Map<string, SiteFile>();
   if (folder !== null) {
-    for (const f of readFolder(siteDir, folder, loaded.lineOf(FOLDER_KEY), budget)) byPath.set(f.path, f);
+    collecting(problems, () => {
+      for (const f of readFolder(siteDir, folder, loaded.lineOf(FOLDER_KEY), budget)) byPath.set(f.path, f);
+    });
   }
   entries.forEach((e, i) => {
+    // past the limits every further entry would say the same: one line is enough
+    if (overBudget()) return;
+    collecting(problems, () => addEntry(e, i));
+  });
+  const files = [...byPath.values()].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  checkTree(files, problems);
+  return { files, problems };
+
+  function addEntry(e: (typeof entries)[number], i: number): void {
     const key: SitePath = ['files', 'entries', i];
     const origin = `files.entries[${i}]`;
     const line = loaded.lineOf([...key, 'path']);
@@ -184,10 +208,7 @@ function scan(loaded: LoadedSite): SiteFile[] {
     const ownerLine = loaded.lineOf([...key, 'owner']);
     const groupLine = loaded.lineOf([...key, 'group']);
     byPath.set(e.path, { path: e.path, type: 'file', bytes, mode: e.mode, owner: e.owner, group: e.group, line, origin, ownerLine, groupLine });
-  });
-  const files = [...byPath.values()].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
-  checkTree(files);
-  return files;
+  }
 }
 
 function count(budget: { entries: number; bytes: number }, bytes: number, line: number | undefined, what: string): void {
@@ -326,10 +347,12 @@ const TAR_TYPE: Record<SiteFile['type'], TarEntryType> = { file: 'file', dir: 'd
  * The whole set, sorted: the archive path-safety rule (nothing through a symlink of the set, no relative
  * symlink above the root), nothing under a regular file, nothing obsbuild owns.
  */
-function checkTree(files: SiteFile[]): void {
+function checkTree(files: SiteFile[], problems: SiteFilesProblem[]): void {
   const tree = new ArchiveTree({ escapingSymlinks: 'refuse' });
   const regular = new Set<string>();
-  for (const f of files) {
+  for (const f of files) collecting(problems, () => checkPlace(f));
+
+  function checkPlace(f: SiteFile): void {
     const checked = tree.add({ name: f.path.slice(1), type: TAR_TYPE[f.type], linkname: f.linkTarget });
     if (checked.problem) throw new SiteFilesProblem(f.line, `${f.origin}: ${f.path}: ${checked.problem}`);
     const under = ancestors(f.path).find((a) => regular.has(a));

@@ -279,6 +279,31 @@ test('an owner or group not in the rootfs\'s /etc/passwd or /etc/group is a buil
   }
 });
 
+test('lint names every files: problem, each on its own site file line; the build stops at the first', () => {
+  const s = siteIn(
+    'files:\n  entries:\n' +
+      '    - { path: /etc/ok, content: fine }\n' +
+      '    - { path: /etc/one, source: missing.txt }\n' +
+      '    - { path: /etc/two, source: gone.txt }\n' +
+      '    - { path: /etc/network/interfaces, content: x }\n' +
+      '    - { path: /etc/ok/inner, content: x }\n',
+  );
+  try {
+    const findings = lintSiteFiles(s.loaded);
+    assert.deepEqual(
+      findings.map((f) => f.line),
+      [lineOf(s.loaded, 'missing.txt'), lineOf(s.loaded, 'gone.txt'), lineOf(s.loaded, '/etc/network/interfaces'), lineOf(s.loaded, '/etc/ok/inner')],
+    );
+    assert.match(findings[0].message, /files\.entries\[1\]\.source: cannot read missing\.txt/);
+    assert.match(findings[1].message, /files\.entries\[2\]\.source: cannot read gone\.txt/);
+    assert.match(findings[2].message, /\/etc\/network\/interfaces is obsbuild's own/);
+    assert.match(findings[3].message, /files\.entries\[4\]: \/etc\/ok\/inner is under \/etc\/ok, which files: makes a regular file/);
+    refused(() => siteFiles(s.loaded, ACCOUNTS), new RegExp(`obsbuild\\.yaml:${lineOf(s.loaded, 'missing.txt')}: files\\.entries\\[1\\]\\.source`));
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('a file obsbuild generates, targeted by files:, is a lint error naming the site file line and the generated file', async () => {
   const s = siteIn('files:\n  entries:\n    - { path: /etc/motd, content: x }\n    - { path: /etc/network/interfaces, content: "auto lo\\n" }\n');
   try {
