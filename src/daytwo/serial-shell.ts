@@ -23,8 +23,11 @@ import { shQuote } from '../remote/sh-quote.js';
 import { checkPutFile, putFileScript } from '../remote/ssh.js';
 import { UserError } from '../util/errors.js';
 
-/** Output one command may print; at 115200 baud this is three minutes of non-stop text. */
-export const SERIAL_OUTPUT_CAP = 2 * 1024 * 1024;
+/**
+ * Output one command may print: room for verify's one batch (its checks and the file read, about 7.5 MB at
+ * most; a test holds the two together). It bounds memory, not time: at 115200 baud this is 12 minutes of text.
+ */
+export const SERIAL_OUTPUT_CAP = 8 * 1024 * 1024;
 /**
  * Bytes obsbuild types for one command, markers included: under the 4095 bytes a tty in canonical mode
  * holds unread, with room for the shell driver's markers.

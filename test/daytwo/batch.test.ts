@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { BoxShell } from '../../src/remote/box-shell.js';
-import { batchScript, parseBatch, runBatch } from '../../src/daytwo/batch.js';
+import { BATCH_OUTPUT_CAP, batchScript, parseBatch, runBatch } from '../../src/daytwo/batch.js';
+import { boxFilesRequest, BOX_FILES_MAX_PATHS } from '../../src/daytwo/box-files.js';
+import { SERIAL_OUTPUT_CAP } from '../../src/daytwo/serial-shell.js';
+import { OUTPUT_CAP } from '../../src/remote/ssh.js';
 
 /** The host's dash as the box: every run is one `sh -c`, as over SSH. */
 const localBox: BoxShell & { runs: number } = {
@@ -47,4 +50,11 @@ test('a command whose end marker never came (the batch was cut) has no exit stat
   assert.deepEqual([r.get('a')?.exitCode, r.get('a')?.output], [0, 'ok\n']);
   assert.equal(r.get('b')?.exitCode, null);
   assert.match(batchScript(['x'], token), /\( x \) <\/dev\/null 2>&1/);
+});
+
+test("the most verify's batch may print (its checks and the largest file read) fits under both shells' output caps", () => {
+  const paths = Array.from({ length: BOX_FILES_MAX_PATHS }, (_, i) => `/etc/obsbuild-cap-${i}`);
+  const most = BATCH_OUTPUT_CAP + boxFilesRequest(paths).maxChars;
+  assert.ok(most <= SERIAL_OUTPUT_CAP, `serial cap ${SERIAL_OUTPUT_CAP} < ${most}: a verify over the console could be cut off`);
+  assert.ok(most <= OUTPUT_CAP, `ssh cap ${OUTPUT_CAP} < ${most}`);
 });

@@ -146,10 +146,10 @@ test('serial run(): a flood past the output cap is stopped with a one-line error
   await withBox({}, async (box) => {
     const shell = await open(box);
     const started = Date.now();
-    // 3 MB without a line end, then the shell would go on forever: the cap stops it, not the timeout
-    await assert.rejects(shell.run("head -c 3000000 /dev/zero | tr '\\0' y; sleep 60", { timeoutMs: 50_000 }), (e: Error) => {
+    // 9 MB without a line end, then the shell would go on forever: the cap stops it, not the timeout
+    await assert.rejects(shell.run("head -c 9000000 /dev/zero | tr '\\0' y; sleep 60", { timeoutMs: 50_000 }), (e: Error) => {
       assert.ok(e instanceof UserError);
-      assert.equal(e.message, `serial ${box.tty}: a command printed more than 2 MiB; stopped`);
+      assert.equal(e.message, `serial ${box.tty}: a command printed more than 8 MiB; stopped`);
       return true;
     });
     assert.ok(Date.now() - started < 40_000, `${Date.now() - started} ms`);
