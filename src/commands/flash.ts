@@ -43,9 +43,11 @@ function exitCodeFor(signal: unknown): number {
 /** What a user must know after an interrupted flash: the stick is not usable as it is. */
 function interruptedLine(device: string, phase: FlashPhase, signal: unknown): string {
   const state =
-    phase === 'clearing signatures' || phase === 'writing'
+    phase === 'clearing signatures'
       ? `${device} is now incomplete (a half-written stick)`
-      : `${device} was written but not verified; treat it as incomplete`;
+      : phase === 'writing'
+        ? `${device} is now incomplete (a half-written stick, its partition table blank so it will not boot)`
+        : `${device} was written but not verified; treat it as incomplete`;
   return `obsbuild: flash interrupted (${String(signal)}) while ${phase}: ${state}; run the command again`;
 }
 

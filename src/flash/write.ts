@@ -19,6 +19,11 @@ import { identityOf, sameImage, type ImageIdentity } from './image-identity.js';
  * blocks there that already read as zero are not rewritten, which spares the stick's flash. The
  * zones are sized so that even a stick full of junk costs at most 768 KiB beyond the image's used
  * ranges (the issue's budget is 1 MiB); ZFS's L2 label (end − 512 KiB) is the one signature left.
+ *
+ * The partition table goes last: the image's first block (the MBR) is zeroed on the stick before any image
+ * data is written and written only after everything else is on the stick and synced. A stick left by an
+ * interrupt, a write error or a failed check therefore has no partition table: the firmware finds nothing to
+ * boot, instead of an old or new table pointing at half-written data.
  */
 
 /** Large sequential chunks: a USB stick's erase blocks are 1–4 MiB. */
@@ -27,6 +32,8 @@ export const HEAD_CLEAR_ZONE = 512 * 1024;
 export const TAIL_CLEAR_ZONE = 256 * 1024;
 /** Granularity of the "already zero?" test in the clear zones. */
 const CLEAR_BLOCK = 4096;
+/** The image's first block, held back until the rest is synced: it holds the MBR. */
+const PARTITION_TABLE_BLOCK = 4096;
 
 export type FlashPhase = 'clearing signatures' | 'writing' | 'syncing' | 'verifying';
 
@@ -69,7 +76,7 @@ export interface FlashReport {
   ranges: number;
   mappedBytes: number;
   clearedBytes: number;
-  /** mapped + cleared: everything this run wrote to the device */
+  /** mapped + cleared + the first block's zeroing before the write: everything this run wrote to the device */
   bytesWritten: number;
   verifiedBytes: number;
   partitionTableReread: 'ok' | 'not supported by this device' | string;
@@ -362,6 +369,10 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
     if (interrupted) throw interrupted.reason;
   };
 
+  // checkImage makes the first range start at 0; a map that does not is written as it is
+  const headLength = map.ranges[0]?.start === 0 ? Math.min(PARTITION_TABLE_BLOCK, map.ranges[0].length) : 0;
+  const head = Buffer.alloc(headLength);
+
   const writeAndVerify = async (img: FileHandle): Promise<void> => {
     await eachLane(async (lane) => {
       lane.dev = await openExclusive(lane.target.path, constants.O_RDWR);
@@ -369,14 +380,17 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
       lane.held = await holdAliases(lane.target);
       progress(lane, 'clearing signatures', 0, 0);
       lane.cleared = await clearSignatures(lane.dev, clearZones(lane.target.size, map.ranges), () => stopIfAsked(lane));
+      await writeFully(lane.dev, head, headLength, 0); // still zeros here: the old partition table goes first
     });
 
     if (alive().length > 0) {
       for (const lane of alive()) progress(lane, 'writing', 0);
       await streamRanges(img, map.ranges, async (buf, c) => {
+        const skip = c.start === 0 ? headLength : 0;
+        if (skip > 0) buf.copy(head, 0, 0, skip);
         await eachLane(async (lane) => {
           stopIfAsked(lane);
-          await writeFully(lane.dev!, buf, c.length, c.start);
+          await writeFully(lane.dev!, buf.subarray(skip), c.length - skip, c.start + skip);
           lane.written += c.length;
           progress(lane, 'writing', lane.written);
         });
@@ -386,6 +400,10 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
 
     await eachLane(async (lane) => {
       progress(lane, 'syncing', 0, 0);
+      await lane.dev!.sync();
+      // everything else is on the stick: now the partition table that makes it bootable
+      stopIfAsked(lane);
+      await writeFully(lane.dev!, head, headLength, 0);
       await lane.dev!.sync();
       await opts.afterSync?.(lane.target.path);
       await dropDeviceCache(lane.target.path);
@@ -440,7 +458,7 @@ export async function flashImageToMany(opts: MultiFlashOptions): Promise<TargetO
         ranges: map.ranges.length,
         mappedBytes: total,
         clearedBytes,
-        bytesWritten: total + clearedBytes,
+        bytesWritten: total + clearedBytes + headLength,
         verifiedBytes: lane.verified,
         partitionTableReread: reread,
         seconds: { write: s(t0, t2), sync: s(t2, t3), verify: s(t3, t4), total: s(t0, performance.now()) },

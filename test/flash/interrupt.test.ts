@@ -31,6 +31,8 @@ async function interruptedRun(signal: 'SIGINT' | 'SIGTERM', expectedCode: number
     const fh = await open(backing, 'r+');
     await fh.write(MARKER, 0, MARKER.length, MARKER_AT);
     await fh.close();
+    // the stick held a bootable-looking disk before: an old partition table
+    await execa('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', backing], { input: 'label: dos\nstart=4096, type=c\n' });
     dev = await attachLoop(backing);
 
     const child = execa(process.execPath, [cliPath, 'flash', dev, '--image', image, '--yes', '--force-unsafe-target'], { reject: false });
@@ -49,11 +51,13 @@ async function interruptedRun(signal: 'SIGINT' | 'SIGTERM', expectedCode: number
     assert.equal(r.exitCode, expectedCode, `exit ${r.exitCode} (signal ${r.signal}): ${stderr}`);
     const lines = stderr.split('\n').filter((l) => l.startsWith('obsbuild:'));
     assert.deepEqual(lines.length, 1, stderr);
-    assert.match(lines[0], new RegExp(`^obsbuild: flash interrupted \\(${signal}\\) while writing: ${dev} is now incomplete \\(a half-written stick\\); run the command again$`));
+    assert.match(lines[0], new RegExp(`^obsbuild: flash interrupted \\(${signal}\\) while writing: ${dev} is now incomplete \\(a half-written stick, its partition table blank so it will not boot\\); run the command again$`));
     assert.doesNotMatch(String(r.stdout), /wrote|verified/);
     // it stopped writing: the end of the image area still holds the old bytes
     await flushDevice(dev);
     assert.ok((await readRange(backing, MARKER_AT, MARKER.length)).equals(MARKER), 'the flash went on writing to the end after the signal');
+    // neither the old partition table nor the new one: the half-written stick offers nothing to boot
+    assert.ok((await readRange(backing, 0, 512)).equals(Buffer.alloc(512)), 'sector 0 of the interrupted stick is not blank');
   } finally {
     await detachLoop(dev);
     await removeDir(dir);
