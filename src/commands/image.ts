@@ -5,7 +5,8 @@ import { buildImages, summarize, verifyBuild, type ImageOptions } from '../image
 import { reporterFor } from '../image/progress.js';
 import { exposeGc } from '../image/memory.js';
 import type { StickFs } from '../stick/diskimage.js';
-import { copyToStickDir } from '../stick/stickdir.js';
+import { checkStickDir, copyToStickDir } from '../stick/stickdir.js';
+import { boardFacts } from '../site/board.js';
 import { join } from 'node:path';
 import { siteNodes } from '../site/nodes.js';
 
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     )
     .option('--allow-unsigned', "use a mirror whose Release file is missing, unsigned or not signed by a known key (warns; packages are then checked only against the mirror's own index)")
     .addOption(new Option('--fs <type>', 'filesystem of stick.img').choices(['ext3', 'ext2', 'vfat']).default('ext3'))
-    .option('--stick-dir <mountpoint>', 'also copy msf/ onto a stick you formatted and labelled MSF yourself (checks label and space first)')
+    .option('--stick-dir <mountpoint>', 'also copy msf/ onto a stick you formatted and labelled MSF yourself (mount and label checked before the build; an msf/ already there is replaced only if it holds nothing but files obsbuild writes)')
     .option('--json', 'print a machine-readable summary on stdout (progress goes to stderr)')
     .addHelpText(
       'after',
@@ -85,6 +86,8 @@ export function register(program: Command): void {
           // One stick per appliance: refuse before building when the site is an HA pair.
           throw new UsageError('--stick-dir takes one appliance: add --node master or --node backup');
         }
+        // The stick's mount, filesystem and label are checked before the build, not after it.
+        if (flags.stickDir && 'loaded' in siteLoad) await checkStickDir(flags.stickDir, { label: boardFacts(siteLoad.loaded.site.board).stickLabel });
         const reporter = await reporterFor(progressStream);
         const built = await buildImages(verified, reporter);
         const summary = summarize(built);

@@ -143,6 +143,11 @@ test('an HA pair builds one output per node; --node builds one', async () => {
     assert.equal(usage.exitCode, 2, 'one stick per appliance: --stick-dir needs --node for a pair');
     assert.match(String(usage.stderr), /--node master or --node backup/);
     assert.deepEqual(await readdir(ws.out).catch(() => []), [], 'refused before building anything');
+    // a folder that is no stick's mount point is refused before the build too, not after it
+    const notAStick = await runCli([...imageArgs(ws), '--node', 'master', '--stick-dir', ws.root]);
+    assert.equal(notAStick.exitCode, 1);
+    assert.match(String(notAStick.stderr), /not the mount point of a stick/);
+    assert.deepEqual(await readdir(ws.out).catch(() => []), [], 'refused before building anything');
     const r = await runCli(imageArgs(ws));
     assert.equal(r.exitCode, 0, String(r.stderr));
     assert.deepEqual((await readdir(ws.out)).sort(), ['lvs-master', 'lvs-slave']);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +45,13 @@ async function withHandmadeStick(dir: string, name: string, mkfs: Mkfs, body: (m
 // through the image (mtools), not mounted.
 const kernelHasVfat = readFileSync('/proc/filesystems', 'utf8').split('\n').some((l) => l.trim() === 'vfat');
 
+/** msf/ as an earlier copy left it: a file that copy wrote, listed in its MD5SUMS, which this one does not write. */
+async function oldCopy(mnt: string): Promise<void> {
+  await mkdir(join(mnt, 'msf'));
+  await writeFile(join(mnt, 'msf', 'stale-from-last-time.txt'), 'old');
+  await writeFile(join(mnt, 'msf', 'MD5SUMS'), `${createHash('md5').update('old').digest('hex')}  stale-from-last-time.txt\n`);
+}
+
 describe('--stick-dir', { timeout: 60_000 }, () => {
   let dir: string;
   let fx: StickFixture;
@@ -57,8 +65,7 @@ describe('--stick-dir', { timeout: 60_000 }, () => {
 
   it('copies msf/ onto a FAT stick labelled MSF, replacing an old msf/, byte for byte', { skip: kernelHasVfat ? false : 'this kernel has no vfat driver' }, async () => {
     await withHandmadeStick(dir, 'fat', fat('MSF', 16 * 1024), async (mnt, dev) => {
-      await mkdir(join(mnt, 'msf'));
-      await writeFile(join(mnt, 'msf', 'stale-from-last-time.txt'), 'old');
+      await oldCopy(mnt);
       await writeFile(join(mnt, 'README.TXT'), 'left alone');
       const r = await copyToStickDir(fx.msfDir, mnt);
       assert.equal(r.source, dev);
@@ -73,8 +80,7 @@ describe('--stick-dir', { timeout: 60_000 }, () => {
 
   it('copies msf/ onto an ext3 stick labelled MSF, replacing an old msf/, byte for byte', async () => {
     await withHandmadeStick(dir, 'ext3', ext('ext3', 'MSF', 16), async (mnt, dev) => {
-      await mkdir(join(mnt, 'msf'));
-      await writeFile(join(mnt, 'msf', 'stale-from-last-time.txt'), 'old');
+      await oldCopy(mnt);
       const r = await copyToStickDir(fx.msfDir, mnt);
       assert.equal(r.source, dev);
       assert.equal(r.fstype, 'ext3');
@@ -82,6 +88,31 @@ describe('--stick-dir', { timeout: 60_000 }, () => {
       assert.deepEqual((await readdir(join(mnt, 'msf'))).sort(), want);
       for (const f of want) assert.ok((await readFile(join(mnt, 'msf', f))).equals(await readFile(join(fx.msfDir, f))), f);
       assert.deepEqual((await readdir(mnt)).sort(), ['lost+found', 'msf'], 'no temporary folders left behind');
+    });
+  });
+
+  it("replaces an msf/ holding only the files it writes (Plat'Home's own layout), and refuses one holding anything else", async () => {
+    await withHandmadeStick(dir, 'foreign', ext('ext2', 'MSF', 16), async (mnt) => {
+      // the names this copy writes, other content, no MD5SUMS: a stick made by hand from the guide
+      await mkdir(join(mnt, 'msf'));
+      for (const f of await readdir(fx.msfDir)) if (f !== 'MD5SUMS') await writeFile(join(mnt, 'msf', f), 'from the guide');
+      await copyToStickDir(fx.msfDir, mnt);
+      execFileSync('md5sum', ['-c', '--quiet', 'MD5SUMS'], { cwd: join(mnt, 'msf') });
+      // a file of the user's in msf/, and one in a folder of its own: neither is deleted
+      await writeFile(join(mnt, 'msf', 'my-notes.txt'), 'mine');
+      await mkdir(join(mnt, 'msf', 'extra'));
+      await writeFile(join(mnt, 'msf', 'extra', 'tool.sh'), 'mine too');
+      const before = (await readdir(join(mnt, 'msf'))).sort();
+      await assert.rejects(copyToStickDir(fx.msfDir, mnt), (e: unknown) =>
+        e instanceof UserError && e.code === 'target-refused' &&
+        e.message === `${join(mnt, 'msf')}: holds 2 files obsbuild did not write (extra/tool.sh, my-notes.txt); move them off the stick and run again; nothing was copied`);
+      assert.deepEqual((await readdir(join(mnt, 'msf'))).sort(), before);
+      assert.equal(await readFile(join(mnt, 'msf', 'my-notes.txt'), 'utf8'), 'mine');
+      assert.deepEqual((await readdir(mnt)).sort(), ['lost+found', 'msf'], 'no temporary folder left behind');
+      // msf as a symlink is not a stick folder
+      await rm(join(mnt, 'msf'), { recursive: true });
+      await symlink('/etc', join(mnt, 'msf'));
+      await assert.rejects(copyToStickDir(fx.msfDir, mnt), /msf: is a symlink, not a stick folder/);
     });
   });
 
