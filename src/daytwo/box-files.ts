@@ -103,15 +103,19 @@ export interface BoxFilesRequest {
   parse(output: string, exitCode: number): Map<string, BoxFile | null>;
 }
 
-/** Checks `paths` (a bad one is refused before anything runs on the box) and prepares the script reading them. */
-export function boxFilesRequest(paths: readonly string[], who = 'the box'): BoxFilesRequest {
+/**
+ * Checks `paths` (a bad one is refused before anything runs on the box) and prepares the script reading them.
+ * `lineBytesPerSecond`: the link's speed when it limits (BoxShell.lineBytesPerSecond).
+ */
+export function boxFilesRequest(paths: readonly string[], who = 'the box', lineBytesPerSecond?: number): BoxFilesRequest {
   const unique = [...new Set(paths)];
   checkPaths(unique, who);
+  // base64 makes 4 bytes of 3: the time a slow line needs for the most that can be sent, on top of a minute
+  const onTheLine = lineBytesPerSecond ? Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / lineBytesPerSecond) * 1000 : 0;
   return {
     paths: unique,
     script: readFilesScript(unique),
-    // base64 makes 4 bytes of 3; 60 s plus the time a 115200-baud line needs for the most that can be sent
-    timeoutMs: 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000,
+    timeoutMs: 60_000 + onTheLine,
     maxChars: maxOutputChars(unique.length),
     parse(output, exitCode) {
       const parsed = parseBoxFiles(output, unique, who);
@@ -126,7 +130,7 @@ export function boxFilesRequest(paths: readonly string[], who = 'the box'): BoxF
  * a device). One `shell.run`. `who` names the box in errors.
  */
 export async function readBoxFiles(shell: BoxShell, paths: readonly string[], who = 'the box'): Promise<Map<string, BoxFile | null>> {
-  const req = boxFilesRequest(paths, who);
+  const req = boxFilesRequest(paths, who, shell.lineBytesPerSecond);
   if (req.paths.length === 0) return new Map();
   const r = await shell.run(req.script, { timeoutMs: req.timeoutMs });
   return req.parse(r.stdout, r.exitCode);

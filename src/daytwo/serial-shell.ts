@@ -76,6 +76,8 @@ export class SerialShell implements BoxShell {
   private lost: string | null = null;
 
   private constructor(
+    /** 8N1: ten bits on the line per byte. */
+    readonly lineBytesPerSecond: number,
     private readonly who: string,
     private readonly transport: ConsoleTransport,
     /** The shell driver reads its expecter from here on every call, so a resync can give it a fresh one. */
@@ -108,7 +110,7 @@ export class SerialShell implements BoxShell {
       self.lost = `the serial port went away (${reason})`;
       io.expecter.fail(new UserError(`${who}: ${self.lost}`, { code: 'console-failed' }));
     });
-    self = new SerialShell(who, transport, io, shell, transcript);
+    self = new SerialShell(opts.baud / 10, who, transport, io, shell, transcript);
     try {
       await transport.open();
       t?.note('>>', '(Enter, to provoke a prompt)');

@@ -173,6 +173,7 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const files = boxFilesRequest(
     [...rendered.files.map((f) => f.path), ...reads.paths, APPLIED_RECORD_PATH, ...leftoverCandidates(opts.manifest, null)],
     who,
+    shell.lineBytesPerSecond,
   );
   log(`${who}: running the checks and reading ${files.paths.length} files`);
   const commands = [...new Set([...planned, IP_ADDR, ...reads.commands])];

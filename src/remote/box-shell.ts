@@ -32,4 +32,9 @@ export interface BoxShell {
   putFile(path: string, bytes: Uint8Array, mode: number, owner?: FileOwner): Promise<void>;
   /** Ends the session; the box is left with nothing of ours running. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * How fast the box's output can arrive when the link is what limits it (a serial line: baud / 10 for 8N1),
+   * so a command that prints a lot is given the time the line needs; absent where it is not (SSH).
+   */
+  readonly lineBytesPerSecond?: number;
 }

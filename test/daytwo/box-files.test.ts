@@ -236,3 +236,21 @@ test("each file's mode and numeric owner come with it, from one stat for all pat
     assert.throws(() => parseBoxFiles(forged, paths, 'box1'), (e: unknown) => e instanceof UserError && /^box1: unexpected output/.test(e.message));
   }
 });
+
+test("the file read's time allowance is a minute where the link does not limit (SSH), plus what a slow line needs for the most it may send", async () => {
+  assert.equal(boxFilesRequest(['/etc/hostname']).timeoutMs, 60_000);
+  const serial = boxFilesRequest(['/etc/hostname'], 'serial box', 11_520);
+  // 2 MiB as base64 is 2.8 MB: about 243 s at 115200 baud
+  assert.equal(serial.timeoutMs, 60_000 + Math.ceil((BOX_FILES_TOTAL_MAX_BYTES * 4) / 3 / 11_520) * 1000);
+  assert.ok(serial.timeoutMs > 300_000);
+  // readBoxFiles takes the speed from the shell it is given
+  let asked: number | undefined;
+  const slow: BoxShell = {
+    lineBytesPerSecond: 11_520,
+    run: async (_c, o) => ((asked = o?.timeoutMs), { exitCode: 0, stdout: '' }),
+    putFile: async () => {},
+    close: async () => {},
+  };
+  await readBoxFiles(slow, ['/etc/hostname']).catch(() => undefined);
+  assert.equal(asked, serial.timeoutMs);
+});

@@ -34,6 +34,7 @@ function open(box: PtyBox, notes: string[] = [], password = 'secret'): Promise<S
 test('serial run(): exit codes and output (stderr folded in), each command in its own sh -c, output longer than the console window kept whole', async () => {
   await withBox({}, async (box) => {
     const shell = await open(box);
+    assert.equal(shell.lineBytesPerSecond, 11_520, '115200 baud, 8N1');
     try {
       assert.deepEqual(await shell.run('echo hello; echo oops >&2; exit 3'), { exitCode: 3, stdout: 'hello\noops\n' });
       // `exit` and `set -e` above stayed in their own sh -c: the login shell still answers
