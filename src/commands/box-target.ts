@@ -7,7 +7,8 @@ import { constants, accessSync, statSync } from 'node:fs';
 import { parseHost } from '../remote/ssh-options.js';
 import { UsageError, UserError } from '../util/errors.js';
 import type { BoxTarget } from '../daytwo/transport.js';
-import { baudProblem, boxTargetFromSpec, DEFAULT_BAUD, DEFAULT_LOGIN_USER } from '../daytwo/target-rules.js';
+import { boxTargetFromSpec, DEFAULT_LOGIN_USER } from '../daytwo/target-rules.js';
+import { baudProblem, DEFAULT_BAUD } from '../console/port.js';
 
 export interface BoxTargetOptions {
   port?: string;

@@ -8,7 +8,7 @@ import { UsageError, UserError } from '../util/errors.js';
 import { writeOutputFile } from '../util/output-path.js';
 import { MAX_TIMER_MS } from '../console/expect.js';
 import type { Site } from '../site/model.js';
-import { consolePort } from '../console/port.js';
+import { baudProblem, consolePort, DEFAULT_BAUD } from '../console/port.js';
 import { parseNetworkPort } from '../console/network-transport.js';
 import { BUDGET_NAMES, DEFAULT_BUDGETS, PHASE_HELP, budgetProblem, type Budgets, type ProgressEvent } from '../console/phases.js';
 import { FAILURE_CLASSES, type FailureClass } from '../console/faults.js';
@@ -138,7 +138,7 @@ export function register(program: Command): void {
     .description('follow the install and first boot on the serial console, log in, run depmod -a, verify the box against the site file and manifest')
     .option('--port <path|url>', 'serial port (default /dev/ttyUSB0 or the only USB serial adapter; a pty path works too), or a console server: rfc2217://host:port (line settings negotiated) or tcp://host:port (raw, e.g. ser2net)')
     .option('--reconnect [seconds]', 'keep following across a dropped port or console-server connection for up to this long (default with the flag: 300 s; without it: 10 s for a local port, none for a console server)')
-    .option('--baud <rate>', 'baud rate, 8N1, no flow control', '115200')
+    .option('--baud <rate>', 'baud rate, 8N1, no flow control', String(DEFAULT_BAUD))
     .option('--site <file>', 'site file the box is checked against (default ./obsbuild.yaml when present)')
     .option('--manifest <file>', 'manifest.json of the build being verified (default out/<hostname>/manifest.json when present)')
     .option('--node <role>', 'for an HA pair: master or backup (default: by the hostname the box reports)')
@@ -157,7 +157,8 @@ export function register(program: Command): void {
 
 async function consoleCommand(o: ConsoleCliOptions): Promise<number> {
   const baud = Number(o.baud);
-  if (!Number.isInteger(baud) || baud < 50 || baud > 4_000_000) throw new UsageError(`--baud ${o.baud}: not a baud rate`);
+  const baudIssue = baudProblem(baud);
+  if (baudIssue) throw new UsageError(`--baud ${o.baud}: ${baudIssue}`);
   if (o.from !== 'start' && o.from !== 'login') throw new UsageError(`--from ${o.from}: expected start or login`);
   if (o.node !== undefined && o.node !== 'master' && o.node !== 'backup') throw new UsageError(`--node ${o.node}: expected master or backup`);
   const budgets = parseBudgets(o.budget ?? []);

@@ -5,6 +5,14 @@
 import { NetworkTransport, parseNetworkPort } from './network-transport.js';
 import { choosePort, SerialTransport, type ConsoleTransport } from './transport.js';
 
+/** The OpenBlockS 600's console speed (8N1, no flow control), the default wherever a port is opened. */
+export const DEFAULT_BAUD = 115_200;
+
+/** Why `baud` is not a serial rate the port could be set to, or null. */
+export function baudProblem(baud: number): string | null {
+  return Number.isInteger(baud) && baud >= 50 && baud <= 4_000_000 ? null : 'not a baud rate (a whole number from 50 to 4000000)';
+}
+
 export interface OpenedPort {
   /** What to call the port in messages: the device path or the URL. */
   name: string;

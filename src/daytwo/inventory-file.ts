@@ -25,7 +25,8 @@ import { strict } from '../site/schema.js';
 import { pickNode } from '../site/nodes.js';
 import { parseHost, type SshTarget } from '../remote/ssh-options.js';
 import { located, UserError } from '../util/errors.js';
-import { baudProblem, boxTargetFromSpec, DEFAULT_BAUD, type BoxTargetSpec } from './target-rules.js';
+import { boxTargetFromSpec, type BoxTargetSpec } from './target-rules.js';
+import { baudProblem, DEFAULT_BAUD } from '../console/port.js';
 import type { BoxTarget } from './transport.js';
 
 /** A real inventory lists a few dozen boxes in some KiB; bigger input is refused unread. */

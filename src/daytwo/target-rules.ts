@@ -1,21 +1,15 @@
 /**
  * The rules that turn "how to reach this box" into a BoxTarget, shared by the --port/--host options of one
- * box and by an inventory of many: defaults (root, 115200 baud, the console's recorded known_hosts under the
- * node's hostname) and the checks on values. Callers parse their own syntax and name their own source in
+ * box and by an inventory of many: defaults (root, the console's recorded known_hosts under the node's
+ * hostname; the baud rate and its check are the console port's, src/console/port.ts) and the checks on values. Callers parse their own syntax and name their own source in
  * errors; the checks here return problems as text for that reason.
  */
 import { join, resolve } from 'node:path';
 import type { SshTarget } from '../remote/ssh-options.js';
 import type { BoxTarget } from './transport.js';
 
-export const DEFAULT_BAUD = 115_200;
 /** Who logs in unless told otherwise (--user on the serial console, user@host over SSH). */
 export const DEFAULT_LOGIN_USER = 'root';
-
-/** Why `baud` is not a serial rate the port could be set to, or null. */
-export function baudProblem(baud: number): string | null {
-  return Number.isInteger(baud) && baud >= 50 && baud <= 4_000_000 ? null : 'not a baud rate (a whole number from 50 to 4000000)';
-}
 
 export type BoxTargetSpec =
   | { kind: 'serial'; port: string; baud: number; user: string; password?: string }
