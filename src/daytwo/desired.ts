@@ -27,6 +27,11 @@ export interface DesiredNode {
   files: GeneratedFile[];
   /** Which of `files` are the site's own (files:): apply writes them and restarts nothing for them. */
   ownPaths?: readonly string[];
+  /**
+   * The site's own symlinks (files:): in the image, not compared or written on day two (its directories are
+   * there too; the files in them are compared).
+   */
+  notCompared?: readonly string[];
 }
 
 /**
@@ -63,8 +68,15 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
   // The site's own files (files:), regular ones only; their owners are resolved when the box's account files
   // are given (verify compares them, apply writes them).
   const accounts = base.passwd !== undefined || base.group !== undefined ? { passwd: base.passwd, group: base.group, whose: "the box's" } : null;
-  const own = siteFiles(loaded, accounts, files).filter((f) => f.type === 'file');
-  return { role: site.lvs.vrrp ? picked.role : 'single', hostname: picked.hostname, files: mergeFiles(own, files), ownPaths: own.map((f) => f.path) };
+  const all = siteFiles(loaded, accounts, files);
+  const own = all.filter((f) => f.type === 'file');
+  return {
+    role: site.lvs.vrrp ? picked.role : 'single',
+    hostname: picked.hostname,
+    files: mergeFiles(own, files),
+    ownPaths: own.map((f) => f.path),
+    notCompared: all.filter((f) => f.type === 'symlink').map((f) => f.path),
+  };
 }
 
 

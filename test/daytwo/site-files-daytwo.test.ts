@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileBytes } from '../../src/contracts/generated-file.js';
 import { SHADOW_PATH } from '../../src/contracts/box-paths.js';
@@ -98,4 +99,24 @@ test("verify compares a files: entry's owner by the box's own account files; a n
 
   box.files.set('/etc/group', Buffer.from('root:x:0:\ndaemon:x:1:\n'));
   await assert.rejects(verifyBox(box, { loaded }), (e: Error) => /obsbuild\.yaml:\d+: .*group adm is not in the box's \/etc\/group/.test(e.message) && !e.message.includes('\n'));
+});
+
+test("verify says which of the site's symlinks it does not compare, instead of passing them in silence", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obsbuild-links-'));
+  try {
+    mkdirSync(join(dir, 'root/etc/init.d'), { recursive: true });
+    mkdirSync(join(dir, 'root/etc/rc2.d'), { recursive: true });
+    writeFileSync(join(dir, 'root/etc/init.d/hello'), '#!/bin/sh\necho hello\n', { mode: 0o755 });
+    symlinkSync('../init.d/hello', join(dir, 'root/etc/rc2.d/S99hello'));
+    const loaded = parseSite(`${NAT}\nfiles:\n  folder: root\n`, join(dir, 'obsbuild.yaml'));
+    const installed = new Map<string, Buffer>([[SHADOW_PATH, Buffer.from(BOX_SHADOW)]]);
+    for (const f of desiredNode(loaded, undefined, { shadow: BOX_SHADOW }).files) installed.set(f.path, fileBytes(f));
+    assert.ok(installed.has('/etc/init.d/hello'), 'the regular file is compared');
+    const box = new FakeBox(installed, goodAnswers({ hostname: 'obs600', ipAddr: GOOD_IPADDR_SINGLE, ipvsadm: GOOD_IPVSADM_SINGLE }));
+    const drift = (await verifyBox(box, { loaded })).checks.find((c) => c.name === DRIFT_CHECK)!;
+    assert.equal(drift.status, 'pass');
+    assert.match(drift.evidence, /; not compared: 1 symlink\(s\) from files: \(\/etc\/rc2\.d\/S99hello\), which day two does not check$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
