@@ -50,7 +50,8 @@ What apply does, in order:
                                          addresses agree (a down real server may be absent)
        hosts, resolv.conf, shadow,       nothing: read when used
        authorized_keys, /etc/default/ipvsadm (read at boot), /etc/timezone and /etc/localtime, and
-       the site's own files: (obsbuild does not know what reads them)
+       the site's own files: and symlinks (obsbuild does not know what reads them; a symlink is made
+       beside its path and renamed over it)
   7. verifies the box (as obsbuild verify) and records the applied config in /etc/obsbuild/applied.json.
 
 Rollback: if a write, an activation, the verification or the record fails, the previous files are put

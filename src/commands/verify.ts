@@ -40,8 +40,8 @@ What is checked, changing nothing on the box:
   drift: every file obsbuild owns on this node (keepalived.conf or ipvsadm.rules, interfaces, sysctl.conf,
   hostname, hosts, resolv.conf, authorized_keys, root's password hash in /etc/shadow, the time zone, NTP
   and syslog files, the site's own files:) against what the site file renders: content, mode and owner
-  (names by the box's own account files); each differing file is shown as a unified diff (/etc/shadow
-  never is);
+  (names by the box's own account files), and where the site's own symlinks point; each differing file is
+  shown as a unified diff (/etc/shadow never is);
   files the manifest or the last apply listed that the site no longer renders are named as information;
   applied config: /etc/obsbuild/applied.json (written by obsbuild apply) names the config the site gives.
 

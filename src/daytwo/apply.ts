@@ -105,13 +105,15 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   // The box's own base files are needed to render the desired files (only root's hash in /etc/shadow is the
   // site's; owners are the box's uids and gids; /etc/localtime is the box's zone file).
   const reads = boxBaseReads(o.loaded.site);
-  const paths = [...new Set([...desiredNode(o.loaded, o.node).files.map((f) => f.path), ...reads.paths, APPLIED_RECORD_PATH])];
+  const rendered = desiredNode(o.loaded, o.node);
+  const paths = [...new Set([...rendered.files.map((f) => f.path), ...reads.paths, APPLIED_RECORD_PATH])];
   const box = await deps.readFiles(shell, paths, who);
+  const links = await deps.readLinks(shell, (rendered.links ?? []).map((l) => l.path), who);
   if (box.get(SHADOW_PATH)?.truncated) throw new UserError(`${who}: ${SHADOW_PATH} is bigger than can be read; not applying`, { code: 'box-failed' });
   const base = await boxBase(o.loaded.site, box, async (c) => (await shell.run(c, { timeoutMs: 30_000 })).stdout, who);
   const desired = desiredNode(o.loaded, o.node, base);
   const appliedId = appliedConfigId(desired, o.loaded.sha256);
-  const plan = planApply(desired, box, await sessionOf(shell, o.transport));
+  const plan = planApply(desired, box, await sessionOf(shell, o.transport), links);
   o.onPlan?.(plan);
 
   const steps: ApplyStep[] = [];
@@ -166,7 +168,8 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
     `mkdir -p ${shQuote(previousDir)}`,
     // a new file's directory may not exist yet (root's .ssh must stay private to sshd)
     ...created.map((d) => `mkdir -p ${d === ROOT_SSH_DIR ? '-m 700 ' : ''}${shQuote(d)}`),
-    ...replaced.map((c) => `mkdir -p ${shQuote(previousDir + posix.dirname(c.path))} && cp -p ${shQuote(c.path)} ${shQuote(previousDir + c.path)}`),
+    // -P: a symlink is kept as the link it is, not as what it points to
+    ...replaced.map((c) => `mkdir -p ${shQuote(previousDir + posix.dirname(c.path))} && cp -Pp ${shQuote(c.path)} ${shQuote(previousDir + c.path)}`),
   ].join(' && ');
   const b = await shell.run(backupCmd, { timeoutMs: 60_000 });
   steps.push({ step: 'backup', ok: b.exitCode === 0, detail: b.exitCode === 0 ? `${replaced.length} file(s) kept in ${previousDir}` : `exit status ${b.exitCode}: ${b.stdout.trim().slice(-300)}` });
@@ -188,8 +191,9 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   for (const c of plan.changes) {
     try {
       written.push(c.path); // putFile is atomic: after a failure the path holds the old or the new file; restore it either way
-      await shell.putFile(c.path, c.bytes, c.mode, c.owner);
-      steps.push({ step: 'write', ok: true, detail: `${c.path} (${c.kind})` });
+      if (c.type === 'symlink') await makeLink(shell, c.path, c.bytes.toString('utf8'));
+      else await shell.putFile(c.path, c.bytes, c.mode, c.owner);
+      steps.push({ step: 'write', ok: true, detail: `${c.path} (${c.kind}${c.type === 'symlink' ? ' symlink' : ''})` });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       steps.push({ step: 'write', ok: false, detail: `${c.path}: ${why}` });
@@ -224,7 +228,7 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
   const restoreCmd = back
     .map((c) =>
       c.kind === 'modify'
-        ? `cp -p ${shQuote(previousDir + c.path)} ${shQuote(`${c.path}.obsbuild-restore`)} && mv -f ${shQuote(`${c.path}.obsbuild-restore`)} ${shQuote(c.path)}`
+        ? `cp -Pp ${shQuote(previousDir + c.path)} ${shQuote(`${c.path}.obsbuild-restore`)} && mv -Tf ${shQuote(`${c.path}.obsbuild-restore`)} ${shQuote(c.path)}`
         : `rm -f ${shQuote(c.path)}`,
     )
     .join(' && ');
@@ -255,6 +259,16 @@ export async function applyToBox(shell: BoxShell, o: ApplyOptions): Promise<Appl
     1,
     { previousDir, verify, rollbackVerify: rv },
   );
+}
+
+/**
+ * Points `path` at `target` in one rename: a link made beside it, then moved over whatever is there (-T: a
+ * symlink to a directory at `path` is replaced, not entered), so the path is the old entry or the new link.
+ */
+async function makeLink(shell: BoxShell, path: string, target: string): Promise<void> {
+  const tmp = `${path}.obsbuild-link`;
+  const r = await shell.run(`rm -f ${shQuote(tmp)} && ln -s -- ${shQuote(target)} ${shQuote(tmp)} && mv -Tf ${shQuote(tmp)} ${shQuote(path)}`, { timeoutMs: 30_000 });
+  if (r.exitCode !== 0) throw new Error(`making the symlink failed (exit status ${r.exitCode}): ${r.stdout.trim().slice(-300)}`);
 }
 
 /**

@@ -28,10 +28,10 @@ export interface DesiredNode {
   /** Which of `files` are the site's own (files:): apply writes them and restarts nothing for them. */
   ownPaths?: readonly string[];
   /**
-   * The site's own symlinks (files:): in the image, not compared or written on day two (its directories are
-   * there too; the files in them are compared).
+   * The site's own symlinks (files:), sorted by path: verify compares where they point, apply makes them.
+   * (Its directories are the image's; the files in them are compared.)
    */
-  notCompared?: readonly string[];
+  links?: readonly GeneratedFile[];
 }
 
 /**
@@ -75,7 +75,7 @@ export function desiredNode(loaded: LoadedSite, node: NodeRole | undefined, base
     hostname: picked.hostname,
     files: mergeFiles(own, files),
     ownPaths: own.map((f) => f.path),
-    notCompared: all.filter((f) => f.type === 'symlink').map((f) => f.path),
+    links: all.filter((f) => f.type === 'symlink'),
   };
 }
 

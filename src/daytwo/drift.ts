@@ -9,6 +9,7 @@ import { DEBCONF_SELECTIONS_PATH, SHADOW_PATH } from '../contracts/box-paths.js'
 import { sha256Hex } from '../util/hash.js';
 import { DIFF_MAX_BYTES, unifiedDiff } from '../util/unified-diff.js';
 import type { BoxFile, FileMeta } from './box-files.js';
+import type { BoxLink } from './box-links.js';
 
 export interface DriftEntry {
   path: string;
@@ -70,6 +71,32 @@ export function compareFiles(desired: readonly GeneratedFile[], box: ReadonlyMap
         ? `${f.path}: larger than ${DIFF_MAX_BYTES} bytes on the box (${have.size} bytes), diff not shown\n`
         : unifiedDiff(f.path, have.bytes, want);
     return { path: f.path, state: 'drifted', expectedSha256, boxSha256: have.sha256, diff: meta + diff };
+  });
+}
+
+/** A link's identity in a drift entry: the SHA-256 of its target, so a JSON reader can tell two targets apart. */
+export function linkSha256(target: string): string {
+  return sha256Hex(Buffer.from(`symlink:${target}`, 'utf8'));
+}
+
+/** How the box's entry at a symlink's path differs from the site's symlink, as one line, or null when it does not. */
+export function linkDifference(want: GeneratedFile, have: BoxLink): string | null {
+  const target = want.linkTarget ?? '';
+  if (have.kind === 'symlink') return have.target === target ? null : `${want.path}: a symlink to ${JSON.stringify(have.target)} on the box, to ${JSON.stringify(target)} wanted\n`;
+  if (have.kind === 'dir') return `${want.path}: a directory on the box, a symlink to ${JSON.stringify(target)} wanted\n`;
+  if (have.kind === 'other') return `${want.path}: a file on the box, a symlink to ${JSON.stringify(target)} wanted\n`;
+  return `${want.path}: missing on the box, a symlink to ${JSON.stringify(target)} wanted\n`;
+}
+
+/** Each of the site's symlinks against what is at its path on the box (absent from `box`: not read, missing). */
+export function compareLinks(desired: readonly GeneratedFile[], box: ReadonlyMap<string, BoxLink>): DriftEntry[] {
+  return desired.map((f) => {
+    const have = box.get(f.path) ?? { kind: 'missing' as const };
+    const expectedSha256 = linkSha256(f.linkTarget ?? '');
+    const boxSha256 = have.kind === 'symlink' ? linkSha256(have.target) : null;
+    const diff = linkDifference(f, have);
+    if (diff === null) return { path: f.path, state: 'same', expectedSha256, boxSha256 };
+    return { path: f.path, state: have.kind === 'missing' ? 'missing' : 'drifted', expectedSha256, boxSha256, diff };
   });
 }
 

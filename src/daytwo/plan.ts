@@ -12,7 +12,8 @@ import { ACTIVATION_RULES, SITE_FILE_RULE, changedInterfaces, describeActivation
 import type { DesiredNode } from './desired.js';
 import { NTP_DAEMONS } from '../site/services.js';
 import type { FileMeta } from './box-files.js';
-import { metaDifference } from './drift.js';
+import type { BoxLink } from './box-links.js';
+import { linkDifference, linkSha256, metaDifference } from './drift.js';
 
 /** What apply needs of a box file (the shape the verify helper's readBoxFiles returns). */
 export interface BoxFileReading {
@@ -28,6 +29,8 @@ export interface BoxFileReading {
 export interface PlanChange {
   path: string;
   kind: 'create' | 'modify';
+  /** A symlink of the site's files: (its target is `bytes`); absent for a regular file. */
+  type?: 'symlink';
   /** Unified diff box -> site; null for a secret (/etc/shadow) or when the box's copy was too big to send. */
   diff: string | null;
   activation: Activation;
@@ -63,7 +66,8 @@ export type Session =
 const SECRET_PATHS = new Set([SHADOW_PATH]);
 const NTP_CONFIG_PATHS: ReadonlySet<string> = new Set(Object.values(NTP_DAEMONS).map((d) => d.config));
 
-export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFileReading | null>, session: Session): Plan {
+/** `links`: what is at each of the site's symlink paths on the box (readBoxLinks); not read means missing. */
+export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFileReading | null>, session: Session, links: ReadonlyMap<string, BoxLink> = new Map()): Plan {
   const changes: PlanChange[] = [];
   const refusals: Refusal[] = [];
   const unchanged: string[] = [];
@@ -89,6 +93,30 @@ export function planApply(desired: DesiredNode, box: ReadonlyMap<string, BoxFile
     const refusal = refuse(f, have, session, change);
     if (refusal) refusals.push(refusal);
     changes.push(change);
+  }
+  for (const l of desired.links ?? []) {
+    const have = links.get(l.path) ?? { kind: 'missing' as const };
+    const diff = linkDifference(l, have);
+    if (diff === null) {
+      unchanged.push(l.path);
+      continue;
+    }
+    const target = l.linkTarget ?? '';
+    if (have.kind === 'dir') {
+      refusals.push({ path: l.path, reason: 'a directory is where the site wants a symlink: apply does not remove a directory on a live box', instead: 'move the directory away on the box, then apply again' });
+      continue;
+    }
+    changes.push({
+      path: l.path,
+      kind: have.kind === 'missing' ? 'create' : 'modify',
+      type: 'symlink',
+      diff,
+      activation: { kind: SITE_FILE_RULE.kind },
+      bytes: Buffer.from(target, 'utf8'),
+      mode: 0o777,
+      owner: { uid: 0, gid: 0 },
+      sha256: linkSha256(target),
+    });
   }
   const activations = orderActivations(changes.map((c) => c.activation).filter((a) => a.kind !== 'none'));
   return { changes, activations, refusals, unchanged };

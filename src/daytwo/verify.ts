@@ -18,8 +18,9 @@ import type { BoxShell } from '../remote/box-shell.js';
 import type { LoadedSite } from '../site/load.js';
 import { UserError } from '../util/errors.js';
 import { BOX_FILES_MAX_PATHS, boxFilesRequest, readBoxFiles, type BoxFile } from './box-files.js';
+import { boxLinksRequest, readBoxLinks } from './box-links.js';
 import { appliedConfigId, desiredNode, type DesiredNode } from './desired.js';
-import { compareFiles, leftoverCandidates, leftoverFiles, secretDiff, type DriftEntry, type LeftoverFile } from './drift.js';
+import { compareFiles, compareLinks, leftoverCandidates, leftoverFiles, secretDiff, type DriftEntry, type LeftoverFile } from './drift.js';
 import { haHolding, haNodeCheck, type HaHolding } from './ha.js';
 
 export type { DriftEntry, LeftoverFile } from './drift.js';
@@ -130,14 +131,10 @@ function desiredWithShadow(opts: VerifyOptions, shadow: BoxFile | null, base: Ba
   return { desired: desiredNode(opts.loaded, opts.node, base), extra: [] };
 }
 
-function driftCheck(drift: DriftEntry[], leftovers: LeftoverFile[], notCompared: readonly string[]): CheckResult {
+function driftCheck(drift: DriftEntry[], leftovers: LeftoverFile[]): CheckResult {
   const drifted = drift.filter((d) => d.state === 'drifted').map((d) => d.path);
   const missing = drift.filter((d) => d.state === 'missing').map((d) => d.path);
-  // a partial check says so: the site's own symlinks are the image's only
-  const shown = notCompared.slice(0, 5).join(', ') + (notCompared.length > 5 ? ` and ${notCompared.length - 5} more` : '');
-  const info =
-    (leftovers.length ? `; info: left over, the site no longer renders ${leftovers.map((l) => l.path).join(', ')}` : '') +
-    (notCompared.length ? `; not compared: ${notCompared.length} symlink(s) from files: (${shown}), which day two does not check` : '');
+  const info = leftovers.length ? `; info: left over, the site no longer renders ${leftovers.map((l) => l.path).join(', ')}` : '';
   if (drifted.length + missing.length === 0) return check(DRIFT_CHECK, 'pass', `${drift.length} file(s) as the site file renders them${info}`);
   const parts = [drifted.length ? `differ: ${drifted.join(', ')}` : '', missing.length ? `missing: ${missing.join(', ')}` : ''].filter(Boolean);
   return check(DRIFT_CHECK, 'fail', `${parts.join('; ')} (obsbuild apply puts them back)${info}`);
@@ -179,11 +176,14 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
     who,
     shell.lineBytesPerSecond,
   );
-  log(`${who}: running the checks and reading ${files.paths.length} files`);
+  // the site's own symlinks: where each points (a batch command of its own, only when there are any)
+  const links = boxLinksRequest((rendered.links ?? []).map((f) => f.path), who);
+  const linkScripts = links.paths.length ? [links.script] : [];
+  log(`${who}: running the checks and reading ${files.paths.length} files${links.paths.length ? ` and ${links.paths.length} links` : ''}`);
   const commands = [...new Set([...planned, IP_ADDR, ...reads.commands])];
-  const batch = await runBatch(shell, [...commands, files.script], who, {
+  const batch = await runBatch(shell, [...commands, files.script, ...linkScripts], who, {
     timeoutMs: BATCH_TIMEOUT_MS + files.timeoutMs,
-    outputCap: BATCH_OUTPUT_CAP + files.maxChars,
+    outputCap: BATCH_OUTPUT_CAP + files.maxChars + (links.paths.length ? links.maxChars : 0),
   }).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     log(`${who}: the batched checks failed (${err.message}); running them one by one`);
@@ -215,14 +215,18 @@ export async function verifyBox(shell: BoxShell, opts: VerifyOptions): Promise<V
   const more = leftoverCandidates(null, reading.record).filter((p) => !box.has(p));
   if (more.length) for (const [p, f] of await readBoxFiles(shell, more, who)) box.set(p, f);
 
+  const linkRead = links.paths.length ? batch.get(links.script) : undefined;
+  const boxLinks = linkRead && linkRead.exitCode !== null ? links.parse(linkRead.output, linkRead.exitCode) : await readBoxLinks(shell, links.paths, who);
+
   const base = await boxBase(site, box, async (c) => (await runner(c)).output, who);
   const { desired, extra } = desiredWithShadow(opts, box.get(SHADOW_PATH) ?? null, base);
-  const drift = [...compareFiles(desired.files, box), ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const leftovers = leftoverFiles(desired.files, box, opts.manifest, reading.record).filter((l) => l.path !== SHADOW_PATH || !extra.length);
+  const desiredLinks = desired.links ?? [];
+  const drift = [...compareFiles(desired.files, box), ...compareLinks(desiredLinks, boxLinks), ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const leftovers = leftoverFiles([...desired.files, ...desiredLinks], box, opts.manifest, reading.record).filter((l) => l.path !== SHADOW_PATH || !extra.length);
   const desiredId = appliedConfigId(desired, opts.loaded.sha256);
   const notSame = drift.filter((d) => d.state !== 'same').length;
   checks.push(
-    driftCheck(drift, leftovers, desired.notCompared ?? []),
+    driftCheck(drift, leftovers),
     opts.beforeRecord
       ? check(APPLIED_CHECK, 'skip', `checked before the applied record is written (config ${desiredId})`)
       : appliedCheck(reading, desiredId, notSame),

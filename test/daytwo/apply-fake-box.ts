@@ -9,6 +9,7 @@ import type { BoxShell, FileOwner, RunResult } from '../../src/remote/box-shell.
 import type { Site } from '../../src/site/model.js';
 import type { DesiredNode } from '../../src/daytwo/desired.js';
 import type { BoxFileReading } from '../../src/daytwo/plan.js';
+import type { BoxLink } from '../../src/daytwo/box-links.js';
 import type { Clock } from '../../src/daytwo/activation.js';
 import { sha256Hex } from '../../src/util/hash.js';
 
@@ -44,6 +45,9 @@ function words(cmd: string): string[] {
 
 export class FakeBox implements BoxShell {
   files = new Map<string, { bytes: Buffer; mode: number }>();
+  /** Symlinks on the box: path -> target (a path is in `files` or here, not both); directories by path. */
+  links = new Map<string, string>();
+  dirs = new Set<string>();
   /** Everything done, in order: `run <cmd>`, `put <path>`, `verify`. */
   ops: string[] = [];
   sshConnection = '192.168.253.10 50022 192.168.253.254 22';
@@ -70,6 +74,16 @@ export class FakeBox implements BoxShell {
     for (const p of paths) {
       const f = this.files.get(p);
       out.set(p, f ? { sha256: sha256Hex(f.bytes), size: f.bytes.length, bytes: Buffer.from(f.bytes), truncated: false } : null);
+    }
+    return out;
+  };
+
+  /** The readLinks apply is given: straight from the maps. */
+  readLinks = async (_shell: BoxShell, paths: readonly string[]): Promise<Map<string, BoxLink>> => {
+    const out = new Map<string, BoxLink>();
+    for (const p of paths) {
+      const t = this.links.get(p);
+      out.set(p, t !== undefined ? { kind: 'symlink', target: t } : this.dirs.has(p) ? { kind: 'dir' } : this.files.has(p) ? { kind: 'other' } : { kind: 'missing' });
     }
     return out;
   };
@@ -117,21 +131,30 @@ export class FakeBox implements BoxShell {
     if (cmd.startsWith('sysctl -p ')) return ok('net.ipv4.ip_forward = 1\n');
     if (cmd.startsWith('hostname -F ')) return ok(`${this.text(HOSTNAME_PATH)?.trim()}\n`);
     if (cmd.startsWith('ifdown ')) return ok();
-    // backup and restore: && chains of mkdir, cp -p, mv -f, rm -f
+    // backup, restore and symlinks: && chains of mkdir, cp -Pp, mv -Tf, rm -f, ln -s (-P and -T: links are not followed)
     for (const part of cmd.split(' && ')) {
       const w = words(part);
       if (part.startsWith('mkdir -p ')) continue;
-      if (part.startsWith('cp -p ')) {
-        const f = this.files.get(w[0]);
-        if (!f) return { exitCode: 1, stdout: `cp: cannot stat '${w[0]}'\n` };
-        this.files.set(w[1], { bytes: Buffer.from(f.bytes), mode: f.mode });
-      } else if (part.startsWith('mv -f ')) {
-        const f = this.files.get(w[0]);
-        if (!f) return { exitCode: 1, stdout: `mv: cannot stat '${w[0]}'\n` };
-        this.files.delete(w[0]);
-        this.files.set(w[1], f);
+      if (part.startsWith('cp -Pp ') || part.startsWith('mv -Tf ')) {
+        const [from, to] = w;
+        const f = this.files.get(from);
+        const l = this.links.get(from);
+        if (!f && l === undefined) return { exitCode: 1, stdout: `${part.slice(0, 2)}: cannot stat '${from}'\n` };
+        if (this.dirs.has(to)) return { exitCode: 1, stdout: `${part.slice(0, 2)}: cannot overwrite directory '${to}' with non-directory\n` };
+        this.files.delete(to);
+        this.links.delete(to);
+        if (f) this.files.set(to, part.startsWith('cp') ? { bytes: Buffer.from(f.bytes), mode: f.mode } : f);
+        else this.links.set(to, l!);
+        if (part.startsWith('mv')) {
+          this.files.delete(from);
+          this.links.delete(from);
+        }
       } else if (part.startsWith('rm -f ')) {
         this.files.delete(w[0]);
+        this.links.delete(w[0]);
+      } else if (part.startsWith('ln -s -- ')) {
+        if (this.files.has(w[1]) || this.links.has(w[1])) return { exitCode: 1, stdout: `ln: failed to create symbolic link '${w[1]}': File exists\n` };
+        this.links.set(w[1], w[0]);
       } else {
         throw new Error(`the fake box does not know this command: ${part}`);
       }

@@ -77,7 +77,7 @@ test('apply: backup, write, SIGHUP reload proven by the table, verify, then the 
   assert.equal(r.exitCode, 0);
   const steps = box.steps();
   const at = (s: string) => steps.findIndex((x) => x.startsWith(s));
-  // order: read, session, backup (cp -p), balancer snapshot, write, pid, HUP, verify, record
+  // order: read, session, backup (cp -Pp), balancer snapshot, write, pid, HUP, verify, record
   assert.ok(at('read') < at('echo "ssh='));
   assert.ok(at(`mkdir -p '${PREV}'`) >= 0, steps.join('\n'));
   assert.ok(at(`mkdir -p '${PREV}'`) < at(`put ${KEEPALIVED_CONF_PATH}`));
@@ -173,7 +173,7 @@ test('apply rolls back on a failed verify: restore from the previous dir, reload
   const steps = box.steps();
   const hups = steps.map((s, i) => (s.startsWith('kill -HUP') ? i : -1)).filter((i) => i >= 0);
   const verifies = steps.map((s, i) => (s === 'verify' ? i : -1)).filter((i) => i >= 0);
-  const restore = steps.findIndex((s) => s.startsWith(`cp -p '${PREV}${KEEPALIVED_CONF_PATH}'`));
+  const restore = steps.findIndex((s) => s.startsWith(`cp -Pp '${PREV}${KEEPALIVED_CONF_PATH}'`));
   assert.equal(hups.length, 2);
   assert.equal(verifies.length, 2);
   assert.ok(hups[0] < verifies[0] && verifies[0] < restore && restore < hups[1] && hups[1] < verifies[1], steps.join('\n'));
@@ -195,7 +195,7 @@ test('apply rolls back when keepalived dies on the new config: restore, start it
   assert.match(r.summary, /activation keepalived-reload failed: after \d+\.\d s the new config is not in force: keepalived is no longer running/);
   const steps = box.steps();
   const hup = steps.findIndex((s) => s.startsWith('kill -HUP'));
-  const restore = steps.findIndex((s) => s.startsWith(`cp -p '${PREV}`));
+  const restore = steps.findIndex((s) => s.startsWith(`cp -Pp '${PREV}`));
   const start = steps.indexOf(`'/etc/init.d/keepalived' start`);
   assert.ok(hup < restore && restore < start && start < steps.indexOf('verify'), steps.join('\n'));
   assert.equal(steps.filter((s) => s === 'verify').length, 1, 'no verify of a config that never came up');
@@ -221,7 +221,7 @@ test('apply rolls back a failed write: the written file restored, the new one re
   assert.ok(steps.some((s) => s.includes(`mkdir -p -m 700 '/root/.ssh'`)), 'a new file\'s directory is made, private for .ssh');
   const restore = steps.findIndex((s) => s.includes(`rm -f '${AUTHORIZED_KEYS_PATH}'`));
   assert.ok(restore > 0);
-  assert.ok(steps[restore].startsWith(`cp -p '${PREV}${KEEPALIVED_CONF_PATH}'`), steps[restore]);
+  assert.ok(steps[restore].startsWith(`cp -Pp '${PREV}${KEEPALIVED_CONF_PATH}'`), steps[restore]);
   assert.equal(box.files.has(AUTHORIZED_KEYS_PATH), false, 'the new file is removed again');
   assert.equal(box.text(KEEPALIVED_CONF_PATH), before);
   assert.ok(steps.findIndex((s) => s.startsWith('kill -HUP')) > restore, 'the only reload is the rollback\'s, after the restore');
@@ -245,7 +245,7 @@ test('apply: a verify that cannot run (the link dropped) is a failed verify and 
 
 test('apply: a restore that fails is reported as an incomplete rollback naming the previous dir', async () => {
   const box = boxFrom(NAT, CHANGED);
-  box.failCommand = (cmd) => cmd.startsWith(`cp -p '${PREV}`);
+  box.failCommand = (cmd) => cmd.startsWith(`cp -Pp '${PREV}`);
   const r = await applyToBox(box, options(box, CHANGED, [FAIL, FAIL]));
   assert.equal(r.outcome, 'rollback-failed');
   assert.equal(r.exitCode, 1);
@@ -334,7 +334,7 @@ test('apply with the ipvsadm manager: the rules are restored and the table must 
   assert.equal(f.outcome, 'rollback-failed', f.summary); // sysctl -p keeps failing in the rollback too
   assert.match(f.summary, /activation sysctl failed: sysctl -p failed/);
   const steps = failing.steps();
-  const restore = steps.findIndex((s) => s.startsWith(`cp -p '${PREV}`));
+  const restore = steps.findIndex((s) => s.startsWith(`cp -Pp '${PREV}`));
   const restores = steps.map((s, i) => (s.startsWith('ipvsadm -C') ? i : -1)).filter((i) => i >= 0);
   assert.deepEqual(restores.length, 1);
   assert.ok(restores[0] > restore, 'the table is restored only in the rollback, from the previous rules');

@@ -69,6 +69,7 @@ export class FakeBox implements BoxShell {
   private one(command: string): RunResult {
     this.runs.push(command);
     if (command.includes('echo @@obsbuild-files-begin')) return this.readFiles(command);
+    if (command.includes('echo @@obsbuild-links-begin')) return this.readLinks(command);
     return this.answers.get(command) ?? { exitCode: 127, stdout: `sh: ${command.split(' ')[0]}: not found\n` };
   }
 
@@ -112,6 +113,27 @@ export class FakeBox implements BoxShell {
       }
     }
     out.push('@@obsbuild-files-end');
+    return { exitCode: 0, stdout: `${out.join('\n')}\n` };
+  }
+
+  /** Symlinks on the box, path -> target (a path in `files` reads as a file here). */
+  links = new Map<string, string>();
+
+  /** What the box's shell prints for readLinksScript. */
+  private readLinks(script: string): RunResult {
+    const out = ['@@obsbuild-links-begin'];
+    for (const line of script.split('\n')) {
+      const m = /^l (\d+) (.*)$/.exec(line);
+      if (!m) continue;
+      const path = unquote(m[2]);
+      const target = this.links.get(path);
+      if (target !== undefined) {
+        out.push(`@@obsbuild-link ${m[1]} L`);
+        const b64 = Buffer.from(`${target}\n`).toString('base64');
+        for (let i = 0; i < b64.length; i += 76) out.push(b64.slice(i, i + 76));
+      } else out.push(`@@obsbuild-link ${m[1]} ${this.files.has(path) ? 'O' : 'M'}`);
+    }
+    out.push('@@obsbuild-links-end');
     return { exitCode: 0, stdout: `${out.join('\n')}\n` };
   }
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileBytes } from '../../src/contracts/generated-file.js';
-import { SHADOW_PATH } from '../../src/contracts/box-paths.js';
+import { PREVIOUS_FILES_DIR, SHADOW_PATH } from '../../src/contracts/box-paths.js';
 import { applyToBox } from '../../src/daytwo/apply.js';
 import type { VerifyReportLike } from '../../src/daytwo/apply-deps.js';
 import { desiredNode } from '../../src/daytwo/desired.js';
@@ -26,7 +26,7 @@ const site = (text: string): LoadedSite => parseSite(text, join(repoRoot, 'obsbu
 const PASS: VerifyReportLike = { checks: [{ name: 'IPVS table matches the site file', status: 'pass', evidence: 'ok' }], passed: true };
 /** apply of `loaded` to the fake box over a serial console, its verify passing. */
 const applyOver = (box: ApplyBox, loaded: LoadedSite) =>
-  applyToBox(box, { loaded, transport: 'serial', target: 'serial /dev/ttyUSB0', yes: true, obsbuildVersion: '0.1.0-test', clock: new VirtualClock(), deps: { readFiles: box.readFiles, verify: async () => PASS } });
+  applyToBox(box, { loaded, transport: 'serial', target: 'serial /dev/ttyUSB0', yes: true, obsbuildVersion: '0.1.0-test', clock: new VirtualClock(), deps: { readFiles: box.readFiles, readLinks: box.readLinks, verify: async () => PASS } });
 
 test('verify: a changed files: file on the box is drift, named, with a diff', async () => {
   const loaded = site(files('managed by obsbuild'));
@@ -101,22 +101,63 @@ test("verify compares a files: entry's owner by the box's own account files; a n
   await assert.rejects(verifyBox(box, { loaded }), (e: Error) => /obsbuild\.yaml:\d+: .*group adm is not in the box's \/etc\/group/.test(e.message) && !e.message.includes('\n'));
 });
 
-test("verify says which of the site's symlinks it does not compare, instead of passing them in silence", async () => {
+/** A site whose files: folder holds an init script and the rc2.d symlink that starts it. */
+function withLinkSite(fn: (loaded: LoadedSite) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'obsbuild-links-'));
-  try {
-    mkdirSync(join(dir, 'root/etc/init.d'), { recursive: true });
-    mkdirSync(join(dir, 'root/etc/rc2.d'), { recursive: true });
-    writeFileSync(join(dir, 'root/etc/init.d/hello'), '#!/bin/sh\necho hello\n', { mode: 0o755 });
-    symlinkSync('../init.d/hello', join(dir, 'root/etc/rc2.d/S99hello'));
-    const loaded = parseSite(`${NAT}\nfiles:\n  folder: root\n`, join(dir, 'obsbuild.yaml'));
+  mkdirSync(join(dir, 'root/etc/init.d'), { recursive: true });
+  mkdirSync(join(dir, 'root/etc/rc2.d'), { recursive: true });
+  writeFileSync(join(dir, 'root/etc/init.d/hello'), '#!/bin/sh\necho hello\n', { mode: 0o755 });
+  symlinkSync('../init.d/hello', join(dir, 'root/etc/rc2.d/S99hello'));
+  return fn(parseSite(`${NAT}\nfiles:\n  folder: root\n`, join(dir, 'obsbuild.yaml'))).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+test("verify compares the site's symlinks: where each points, or what is there instead", async () => {
+  await withLinkSite(async (loaded) => {
     const installed = new Map<string, Buffer>([[SHADOW_PATH, Buffer.from(BOX_SHADOW)]]);
-    for (const f of desiredNode(loaded, undefined, { shadow: BOX_SHADOW }).files) installed.set(f.path, fileBytes(f));
-    assert.ok(installed.has('/etc/init.d/hello'), 'the regular file is compared');
+    const desired = desiredNode(loaded, undefined, { shadow: BOX_SHADOW });
+    for (const f of desired.files) installed.set(f.path, fileBytes(f));
+    assert.deepEqual(desired.links?.map((l) => [l.path, l.linkTarget]), [['/etc/rc2.d/S99hello', '../init.d/hello']]);
     const box = new FakeBox(installed, goodAnswers({ hostname: 'obs600', ipAddr: GOOD_IPADDR_SINGLE, ipvsadm: GOOD_IPVSADM_SINGLE }));
-    const drift = (await verifyBox(box, { loaded })).checks.find((c) => c.name === DRIFT_CHECK)!;
-    assert.equal(drift.status, 'pass');
-    assert.match(drift.evidence, /; not compared: 1 symlink\(s\) from files: \(\/etc\/rc2\.d\/S99hello\), which day two does not check$/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    box.links.set('/etc/rc2.d/S99hello', '../init.d/hello');
+    let r = await verifyBox(box, { loaded });
+    assert.equal(r.checks.find((c) => c.name === DRIFT_CHECK)?.status, 'pass', JSON.stringify(r.drift));
+    assert.equal(r.drift.find((d) => d.path === '/etc/rc2.d/S99hello')?.state, 'same');
+    assert.equal(box.sessions.length, 1, 'the links are read in the same round trip as everything else');
+
+    box.links.set('/etc/rc2.d/S99hello', '../init.d/other');
+    r = await verifyBox(box, { loaded });
+    assert.equal(r.passed, false);
+    assert.equal(r.drift.find((d) => d.path === '/etc/rc2.d/S99hello')?.diff, '/etc/rc2.d/S99hello: a symlink to "../init.d/other" on the box, to "../init.d/hello" wanted\n');
+
+    box.links.delete('/etc/rc2.d/S99hello');
+    r = await verifyBox(box, { loaded });
+    assert.equal(r.drift.find((d) => d.path === '/etc/rc2.d/S99hello')?.state, 'missing');
+    assert.match(r.checks.find((c) => c.name === DRIFT_CHECK)!.evidence, /missing: \/etc\/rc2\.d\/S99hello/);
+  });
+});
+
+test("apply makes the site's symlinks: a missing one created, a wrong one repointed in one rename, a directory in the way refused", async () => {
+  await withLinkSite(async (loaded) => {
+    const box = new ApplyBox(desiredNode(loaded, undefined, { shadow: BOX_SHADOW }));
+    box.table = ipvsadmListing(loaded.site);
+    let r = await applyOver(box, loaded);
+    assert.equal(r.outcome, 'applied', r.summary);
+    assert.deepEqual(r.plan.changes.map((c) => [c.path, c.kind, c.type]), [['/etc/rc2.d/S99hello', 'create', 'symlink']]);
+    assert.equal(box.links.get('/etc/rc2.d/S99hello'), '../init.d/hello');
+
+    box.links.set('/etc/rc2.d/S99hello', '../init.d/old');
+    r = await applyOver(box, loaded);
+    assert.equal(r.outcome, 'applied', r.summary);
+    assert.deepEqual(r.plan.changes.map((c) => [c.path, c.kind]), [['/etc/rc2.d/S99hello', 'modify']]);
+    assert.equal(box.links.get('/etc/rc2.d/S99hello'), '../init.d/hello');
+    // the old link is kept as a link (cp -P), and the new one replaces the path in one rename (mv -T)
+    assert.ok([...box.links].some(([p, t]) => p.startsWith(PREVIOUS_FILES_DIR) && p.endsWith('/etc/rc2.d/S99hello') && t === '../init.d/old'));
+    assert.ok(box.steps().some((s) => /^rm -f '\/etc\/rc2\.d\/S99hello\.obsbuild-link' && ln -s -- '\.\.\/init\.d\/hello' .* && mv -Tf /.test(s)), box.steps().join('\n'));
+
+    box.links.delete('/etc/rc2.d/S99hello');
+    box.dirs.add('/etc/rc2.d/S99hello');
+    r = await applyOver(box, loaded);
+    assert.equal(r.outcome, 'refused');
+    assert.match(r.summary, /\/etc\/rc2\.d\/S99hello: a directory is where the site wants a symlink/);
+  });
 });

@@ -17,10 +17,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadSite } from '../../src/site/load.js';
+import { runCli } from '../helpers/cli.js';
 import { openBoxShell } from '../../src/daytwo/transport.js';
 import type { BoxShell } from '../../src/remote/box-shell.js';
 import { KEEPALIVED_115_DEB_VERSION } from '../../src/vobs/keepalived115-deb.js';
@@ -73,12 +74,18 @@ syslog:
 `;
 const HELLO_SCRIPT = '#!/bin/sh\necho hello from the site files\n';
 
+/** A symlink of the folder's, relative as an operator's rc.d link is: on the box it points at the script. */
+const HELLO_LINK = '/usr/local/bin/obsbuild-e2e-hi';
+const HELLO_LINK_TARGET = '../sbin/obsbuild-e2e-hello';
+
 /** The site's `files.folder`, beside the site file. */
 async function writeSiteFilesFolder(dir: string): Promise<void> {
   await mkdir(join(dir, 'files', 'usr', 'local', 'sbin'), { recursive: true });
+  await mkdir(join(dir, 'files', 'usr', 'local', 'bin'), { recursive: true });
   const script = join(dir, 'files', 'usr', 'local', 'sbin', 'obsbuild-e2e-hello');
   await writeFile(script, HELLO_SCRIPT);
   await chmod(script, 0o755);
+  await symlink(HELLO_LINK_TARGET, join(dir, 'files', HELLO_LINK));
 }
 
 const e2e = vobsE2e('vobs', async () => {
@@ -231,6 +238,8 @@ test('the site\'s own files, time zone, NTP and syslog are in place; keepalived\
     assert.equal((await run('cat /etc/obsbuild-e2e/agent.conf')).out, 'collector 192.168.253.1\n');
     assert.equal((await run('stat -c "%a %U" /usr/local/sbin/obsbuild-e2e-hello')).out.trim(), '755 root');
     assert.equal((await run('/usr/local/sbin/obsbuild-e2e-hello')).out, 'hello from the site files\n');
+    assert.equal((await run(`readlink ${HELLO_LINK}`)).out, `${HELLO_LINK_TARGET}\n`);
+    assert.equal((await run(HELLO_LINK)).out, 'hello from the site files\n');
     // timezone: the zone in effect for every program, not just the file.
     assert.equal((await run('cat /etc/timezone')).out, 'Asia/Tokyo\n');
     assert.equal((await run('date +%Z')).out.trim(), 'JST');
@@ -249,6 +258,39 @@ test('the site\'s own files, time zone, NTP and syslog are in place; keepalived\
     assert.match(got, /obsbuild-e2e-marker/, 'a line logged on the box reached the log host');
     assert.match(got, /Keepalived/i, "keepalived's own lines reached the log host");
     await run('pkill -f "LocalPort => 5514" || true');
+  } finally {
+    await box.close();
+  }
+});
+
+test("day two on the site's own files: verify compares the symlink too; a repointed link is drift and apply puts it back", { timeout: 300_000 }, async (t) => {
+  if (!sshTarget || sshTarget.kind !== 'ssh') return t.skip('no SSH path to the board');
+  const ssh = sshTarget;
+  const cli = async (args: string[]) => {
+    const r = await runCli(args, { timeout: 240_000 });
+    log(`$ obsbuild ${args.join(' ')} -> exit ${r.exitCode}`);
+    return r;
+  };
+  const boxArgs = [
+    '--site', siteFile, '--out', join(e2e.work, 'out'),
+    '--host', `root@127.0.0.1:${ssh.target.port}`, '--identity', userKey, '--known-hosts', ssh.knownHostsFile,
+  ];
+  let v = await timed('verify --host (the issue-14 site)', () => cli(['verify', ...boxArgs]));
+  assert.equal(v.exitCode, 0, `${v.stdout}\n${v.stderr}`);
+  const box = await openBoxShell(ssh, log);
+  try {
+    // an operator repoints the link by hand (ln -sfn, as they would)
+    await box.run(`ln -sfn /bin/true ${HELLO_LINK}`, { timeoutMs: 30_000 });
+    v = await cli(['verify', ...boxArgs]);
+    assert.equal(v.exitCode, 1, String(v.stdout));
+    assert.match(String(v.stdout), new RegExp(`${HELLO_LINK}: a symlink to "/bin/true" on the box, to "${HELLO_LINK_TARGET.replace(/\./g, '\\.')}" wanted`));
+    const a = await timed('apply --host (one symlink)', () => cli(['apply', ...boxArgs, '--yes']));
+    assert.equal(a.exitCode, 0, `${a.stdout}\n${a.stderr}`);
+    assert.equal((await box.run(`readlink ${HELLO_LINK}`, { timeoutMs: 30_000 })).stdout, `${HELLO_LINK_TARGET}\n`);
+    // the old link was kept as a link under the previous files
+    assert.match((await box.run(`readlink /var/lib/obsbuild/previous/*${HELLO_LINK}`, { timeoutMs: 30_000 })).stdout, /^\/bin\/true$/m);
+    v = await cli(['verify', ...boxArgs]);
+    assert.equal(v.exitCode, 0, `${v.stdout}\n${v.stderr}`);
   } finally {
     await box.close();
   }
