@@ -262,9 +262,7 @@ async function benchStickSpeed(image: string, dir: string, runs: number, log: (l
   const devs: string[] = [];
   try {
     for (let i = 0; i < 4; i++) {
-      const backing = path.join(dir, `slow-${i}.img`);
-      await sh('truncate', ['-s', String(1024 * MiB), backing]);
-      devs.push((await sh('losetup', ['-f', '--show', backing])).trim());
+      devs.push(await attachTarget(dir, `slow-${i}.img`));
       if (!(await throttle(devs[i], STICK_READ_MIBPS * MiB, STICK_WRITE_MIBPS * MiB))) return `no blkio throttle at ${BLKIO} (cgroup v1) on this machine`;
     }
     const dd: number[] = [];
@@ -305,14 +303,17 @@ async function benchStickSpeed(image: string, dir: string, runs: number, log: (l
   }
 }
 
+/** A 1 GiB stick stand-in: a sparse file in `dir` on a loop device of its own. */
+async function attachTarget(dir: string, name: string): Promise<string> {
+  const backing = path.join(dir, name);
+  await sh('truncate', ['-s', String(1024 * MiB), backing]);
+  return (await sh('losetup', ['-f', '--show', backing])).trim();
+}
+
 async function benchMultiTarget(image: string, dir: string, runs: number, canDrop: boolean, log: (l: string) => void): Promise<MultiTargetFigures> {
   const devs: string[] = [];
   try {
-    for (let i = 0; i < 4; i++) {
-      const backing = path.join(dir, `multi-${i}.img`);
-      await sh('truncate', ['-s', String(1024 * MiB), backing]);
-      devs.push((await sh('losetup', ['-f', '--show', backing])).trim());
-    }
+    for (let i = 0; i < 4; i++) devs.push(await attachTarget(dir, `multi-${i}.img`));
     const mode = canDrop ? 'cold' : 'warm';
     const seconds = {} as MultiTargetFigures['seconds'];
     for (const k of [1, 2, 4] as const) {
